@@ -1,0 +1,133 @@
+"""AsyncQueue: the asyncio client the runner uses (claim, finish, heartbeat, progress) and the
+Waiter that blocks on Redis until new work arrives or a precise deadline passes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+from boltq_core.config import Settings
+from boltq_core.ops import Call, Claimed, Namespace, Outcome
+from boltq_core.store import AsyncClient, Scripts, connect_async
+
+
+class AsyncQueue:
+    def __init__(self, settings: Settings | None = None, client: AsyncClient | None = None):
+        self.settings = settings or Settings.from_env()
+        self.ns = Namespace(self.settings)
+        self.keys = self.ns.keys
+        self.redis = client if client is not None else connect_async(self.settings)
+        self._scripts = Scripts(self.redis)
+
+    async def run(self, call: Call) -> Any:
+        return await self._scripts[call.script](keys=call.keys, args=call.args)
+
+    async def claim(
+        self, count: int, max_timeout_s: float = 0, lease_s: float | None = None
+    ) -> tuple[int, list[Claimed]]:
+        call, parse = self.ns.claim(count, lease_s or self.settings.lease_seconds, max_timeout_s)
+        return parse(await self.run(call))
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[str]:
+        return list(await self.run(self.ns.finish(outcomes)))
+
+    async def finish_and_claim(
+        self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0
+    ) -> tuple[list[str], int, list[Claimed]]:
+        """Record outcomes and claim the next batch in one round trip (a pipeline)."""
+        if not outcomes:
+            return [], *(await self.claim(count, max_timeout_s))
+        claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s)
+        finish_call = self.ns.finish(outcomes)
+        pipe = self.redis.pipeline(transaction=False)
+        for c in (finish_call, claim_call):
+            await self._scripts[c.script](keys=c.keys, args=c.args, client=pipe)
+        finished, claimed = await pipe.execute()
+        return list(finished), *parse(claimed)
+
+    async def extend(
+        self, held: Sequence[tuple[str, int]], lease_s: float | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Heartbeat: renew leases; returns (ids whose lease was lost, ids asked to cancel)."""
+        if not held:
+            return [], []
+        lost, cancel = await self.run(self.ns.extend(held, lease_s or self.settings.lease_seconds))
+        return list(lost), list(cancel)
+
+    async def progress(self, job_id: str, attempt: int, value: Any) -> bool:
+        return bool(await self.run(self.ns.progress(job_id, attempt, value)))
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+    def waiter(self) -> Waiter:
+        return Waiter(self)
+
+
+class Waiter:
+    """Blocks on the namespace's marker (BZPOPMIN) until a submit or a release wakes it, or a
+    deadline passes. Redis checks blocking timeouts only every 1/hz s (100 ms by default), so
+    the deadline is kept here and the blocked call is ended with CLIENT UNBLOCK."""
+
+    def __init__(self, queue: AsyncQueue) -> None:
+        self._queue = queue
+        self._blocker: aredis.Redis | None = None
+        self._control: aredis.Redis | None = None
+        self._client_id: int | None = None
+
+    async def _connect(self) -> None:
+        client = self._queue.redis
+        if isinstance(client, AsyncRedisCluster):
+            node = client.get_node_from_key(self._queue.keys.marker)
+            kwargs = node.connection_kwargs
+            make = lambda: aredis.Redis(**kwargs)  # noqa: E731
+        else:
+            pool_kwargs = client.connection_pool.connection_kwargs
+            cls = client.connection_pool.connection_class
+            make = lambda: aredis.Redis(  # noqa: E731
+                connection_pool=aredis.ConnectionPool(
+                    connection_class=cls, max_connections=1, **pool_kwargs
+                )
+            )
+        self._blocker, self._control = make(), make()
+        self._client_id = int(await self._blocker.client_id())
+
+    async def wait(self, timeout: float | None, stop: asyncio.Event | None = None) -> bool:
+        """True when woken by the marker; False on timeout or stop."""
+        if self._blocker is None:
+            await self._connect()
+        assert self._blocker is not None and self._control is not None
+        blocked = asyncio.ensure_future(self._blocker.bzpopmin(self._queue.keys.marker, 0))
+        waits: set[asyncio.Future[Any]] = {blocked}
+        stopper = None
+        if stop is not None:
+            stopper = asyncio.ensure_future(stop.wait())
+            waits.add(stopper)
+        try:
+            done, _ = await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
+            if blocked in done:
+                return blocked.result() is not None
+            await self._control.client_unblock(self._client_id)
+            return (await blocked) is not None
+        except BaseException:
+            blocked.cancel()
+            await self._reset()
+            raise
+        finally:
+            if stopper is not None:
+                stopper.cancel()
+
+    async def _reset(self) -> None:
+        for c in (self._blocker, self._control):
+            if c is not None:
+                with contextlib.suppress(Exception):
+                    await c.aclose(close_connection_pool=True)
+        self._blocker = self._control = None
+
+    async def aclose(self) -> None:
+        await self._reset()

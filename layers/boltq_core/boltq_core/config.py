@@ -1,0 +1,97 @@
+"""Settings read from the environment (the seed's names kept), validated with pydantic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from boltq_core.errors import ConfigError
+
+# field -> environment variable(s), first one set wins
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "redis_url": ("REDIS_URL",),
+    "redis_addr": ("REDIS_ADDR",),
+    "redis_password": ("REDIS_PASSWORD", "REDIS_AUTH_TOKEN"),
+    "redis_cluster": ("REDIS_CLUSTER",),
+    "key_prefix": ("BOLTQ_PREFIX",),
+    "environment": ("ENVIRONMENT",),
+    "api_port": ("API_PORT",),
+    "metrics_port": ("METRICS_PORT",),
+    "num_workers": ("NUM_WORKERS",),
+    "max_attempts": ("MAX_ATTEMPTS",),
+    "lease_seconds": ("LEASE_SECONDS",),
+    "default_timeout_seconds": ("JOB_TIMEOUT_SECONDS",),
+    "max_timeout_seconds": ("MAX_JOB_TIMEOUT_SECONDS",),
+    "retention_seconds": ("RETENTION_SECONDS",),
+    "max_payload_bytes": ("MAX_PAYLOAD_BYTES",),
+    "dlq_max_size": ("DLQ_MAX_SIZE",),
+    "events_max_length": ("EVENTS_MAX_LENGTH",),
+    "retry_base_seconds": ("RETRY_BASE_SECONDS",),
+    "retry_max_seconds": ("RETRY_MAX_SECONDS",),
+    "worker_concurrency": ("WORKER_CONCURRENCY",),
+    "claim_batch": ("CLAIM_BATCH",),
+}
+
+
+class Settings(BaseModel):
+    """Every BoltQ setting, with its default and unit. `Settings.from_env()` reads them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    redis_url: str | None = None  # redis://, rediss:// (TLS) or unix:// URL; wins over addr
+    redis_addr: str = "localhost:6379"  # host:port, the seed's setting
+    redis_password: str | None = None  # AUTH token (ElastiCache)
+    redis_cluster: bool = False  # cluster-mode client (ElastiCache cluster mode enabled)
+    key_prefix: str = Field("boltq", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")  # hash tag {prefix}
+    environment: str = "development"
+    api_port: int = Field(8080, ge=1, le=65535)
+    metrics_port: int = Field(9090, ge=1, le=65535)
+    num_workers: int = Field(4, ge=1, le=1000)  # local worker processes / AWS fan-out cap
+    max_attempts: int = Field(3, ge=1, le=100)  # default attempts per job
+    lease_seconds: float = Field(15.0, gt=0, le=300)  # a dead worker's job runs again after this
+    default_timeout_seconds: int = Field(300, ge=1)  # per-job timeout when a job names none
+    max_timeout_seconds: int = Field(840, ge=1, le=86400)  # the longest timeout a job may ask
+    retention_seconds: int = Field(86400, ge=1)  # finished jobs and workflows expire after this
+    max_payload_bytes: int = Field(262144, ge=1)  # JSON size cap of a job's data
+    dlq_max_size: int = Field(10000, ge=1)  # oldest dead letters are dropped past this
+    events_max_length: int = Field(10000, ge=10)  # the event stream is trimmed to about this
+    retry_base_seconds: float = Field(1.0, ge=0)  # first retry delay; doubles each attempt
+    retry_max_seconds: float = Field(300.0, ge=0)  # retry delay cap
+    worker_concurrency: int = Field(50, ge=1, le=10000)  # jobs in flight per runner
+    claim_batch: int = Field(50, ge=1, le=1000)  # jobs claimed per round trip
+
+    @field_validator("redis_addr")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"expected host:port, got {v!r}")
+        return v
+
+    @property
+    def url(self) -> str:
+        return self.redis_url or f"redis://{self.redis_addr}/0"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings from `env` (default os.environ); `overrides` win over both."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field, names in ENV_NAMES.items():
+            for name in names:
+                if env.get(name, "") != "":
+                    values[field] = env[name]
+                    break
+        values.update(overrides)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                name = ENV_NAMES.get(field, (field,))[0]
+                problems.append(f"{name}={values.get(field)!r}: {err['msg']}")
+            raise ConfigError("invalid setting: " + "; ".join(problems)) from None

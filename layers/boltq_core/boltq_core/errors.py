@@ -1,0 +1,86 @@
+"""Errors: what callers did wrong (mapped to HTTP status codes by the api function) and what
+processors raise to steer retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BoltQError(Exception):
+    """Base of every BoltQ error; `status` is the HTTP status the API answers with."""
+
+    status = 500
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class InvalidInput(BoltQError):
+    """Bad input; the message names the field. Nothing stored was changed."""
+
+    status = 400
+
+
+class NotFound(BoltQError):
+    status = 404
+
+
+class Conflict(BoltQError):
+    """The request is valid but the object's state does not allow it (e.g. cancel a finished
+    job)."""
+
+    status = 409
+
+
+class PayloadTooLarge(BoltQError):
+    status = 413
+
+
+class StoreUnavailable(BoltQError):
+    status = 503
+
+
+class ConfigError(BoltQError):
+    """A setting in the environment is missing or malformed."""
+
+
+# --- raised by processors -------------------------------------------------------------------
+
+
+class ErrorCategory:
+    """How a failed attempt is classified; decides whether it is retried."""
+
+    TRANSIENT = "transient"  # any unexpected exception: retried with backoff
+    PERMANENT = "permanent"  # PermanentError: straight to the dead-letter queue
+    VALIDATION = "validation"  # bad job data: straight to the dead-letter queue
+    TIMEOUT = "timeout"  # the attempt overran timeout_seconds: retried
+    UNKNOWN_TYPE = "unknown_type"  # no processor registered: straight to the dead-letter queue
+    LEASE_EXPIRED = "lease_expired"  # the worker died or stalled: run again
+
+    NO_RETRY = frozenset({PERMANENT, VALIDATION, UNKNOWN_TYPE})
+
+
+class PermanentError(Exception):
+    """Raise from a processor to fail the job without retrying."""
+
+    category = ErrorCategory.PERMANENT
+
+
+class JobValidationError(PermanentError):
+    """Raise from a processor when the job's data is unusable; never retried."""
+
+    category = ErrorCategory.VALIDATION
+
+
+class RetryAfter(Exception):
+    """Raise from a processor to retry after `seconds` (still bounded by max_attempts)."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"retry requested after {seconds}s")
+        self.seconds = max(0.0, float(seconds))
+
+
+class JobCancelled(Exception):
+    """Raised inside a processor (by ctx.raise_if_cancelled) when the job was cancelled."""

@@ -1,0 +1,46 @@
+--[[
+  dlq: requeue or purge dead-letter jobs.
+
+  Input:
+    KEYS[1..19]  the namespace layout (includes/common.lua)
+    KEYS[20..]   job:<id> for each named id (mode 'requeue')
+    ARGV[1..3]   retention ms, events max length, dead-letter max size
+    ARGV[4]      mode: 'requeue' (the ids that follow), 'requeue_all' or 'purge'
+    ARGV[5]      limit for 'requeue_all' / 'purge' (the caller loops until 0)
+    ARGV[6..]    job ids (mode 'requeue')
+  Output: the ids requeued or purged. A requeued job starts over: attempts 0, status 'pending',
+    its last error kept for reference. Ids not in the dead-letter queue are skipped.
+  Events: 'pending' per requeued job.
+]]
+--@include common
+
+local mode, limit = ARGV[4], tonumber(ARGV[5])
+local ids, keys = {}, {}
+if mode == 'requeue' then
+  for i = 6, #ARGV do
+    ids[#ids + 1] = ARGV[i]
+    keys[#keys + 1] = KEYS[20 + i - 6]
+  end
+else
+  ids = rcall('ZRANGE', K.dlq, 0, limit - 1)
+  for i, id in ipairs(ids) do keys[i] = K.job .. id end
+end
+local done = {}
+for i, id in ipairs(ids) do
+  if rcall('ZREM', K.dlq, id) == 1 then
+    if mode == 'purge' then
+      rcall('DEL', keys[i])
+      rcall('ZREM', K.index, id)
+    else
+      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf')
+      rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0)
+      rcall('HDEL', keys[i], 'finished', 'started')
+      push_ready(id, f[1], false)
+      stat('requeued|' .. f[2])
+      emit('j', id, f[3], 'pending', f[2])
+    end
+    done[#done + 1] = id
+  end
+end
+wake_if_needed()
+return done

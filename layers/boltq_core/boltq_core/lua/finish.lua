@@ -1,0 +1,51 @@
+--[[
+  finish: record the outcome of a batch of attempts. Each outcome is one transition
+  (includes/transitions.lua): completed, retrying (or dead-letter when attempts are used up),
+  failed (dead-letter now) or cancelled. An outcome is accepted only from the holder of the
+  current attempt: a worker whose lease expired and whose job was claimed again gets 'stale'.
+  A job asked to cancel while running ends 'cancelled' whatever its processor returned.
+
+  Input:
+    KEYS[1..19]  the namespace layout (includes/common.lua)
+    KEYS[20..]   job:<id> for each outcome
+    ARGV[1..3]   retention ms, events max length, dead-letter max size
+    ARGV[4]      n
+    ARGV[5..]    6 fields per outcome: id, attempt, kind ('c' completed | 'r' retry |
+                 'f' fail | 'x' cancelled), a, b, c where 'c': a = result JSON;
+                 'r': a = category, b = message, c = delay ms; 'f': a = category, b = message
+  Output: per outcome the job's new status, or 'stale'.
+  Events: the new status of each job; workflow changes.
+]]
+--@include common
+--@include create_job
+--@include workflow
+--@include transitions
+
+local n = tonumber(ARGV[4])
+local out = {}
+for i = 0, n - 1 do
+  local a = 5 + i * 6
+  local id, attempt, kind = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+  local jkey = KEYS[20 + i]
+  local m = job_meta(jkey)
+  if not m or m.status ~= 'running' or m.attempts ~= attempt
+      or rcall('ZREM', K.active, id) == 0 then
+    out[#out + 1] = 'stale'
+  elseif m.cancel then
+    to_cancelled(jkey, id, m)
+    out[#out + 1] = 'cancelled'
+  elseif kind == 'c' then
+    to_completed(jkey, id, m, ARGV[a + 3])
+    out[#out + 1] = 'completed'
+  elseif kind == 'r' then
+    out[#out + 1] = to_retrying(jkey, id, m, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]))
+  elseif kind == 'f' then
+    to_dlq(jkey, id, m, ARGV[a + 3], ARGV[a + 4])
+    out[#out + 1] = 'failed'
+  else
+    to_cancelled(jkey, id, m)
+    out[#out + 1] = 'cancelled'
+  end
+end
+wake_if_needed()
+return out

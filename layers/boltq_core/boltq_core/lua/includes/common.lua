@@ -1,0 +1,81 @@
+--[[
+  Shared prologue of every BoltQ script: the namespace key layout and settings.
+
+  Every key below carries the same hash tag, "{<prefix>}", so a whole namespace lives in one
+  cluster slot. KEYS[17..19] are key *prefixes* (they end in ':'): a script appends a job or
+  workflow id to them only for ids it discovers itself (popped from a list, children of a
+  workflow step); keys the caller can name are passed whole after KEYS[20].
+
+  KEYS[1..3]  ready:0 ready:1 ready:2  (LIST)  ready job ids per priority, FIFO
+  KEYS[4]     scheduled   (ZSET)  delayed job ids, score = due ms
+  KEYS[5]     retrying    (ZSET)  job ids waiting for their next attempt, score = due ms
+  KEYS[6]     active      (ZSET)  running job ids, score = lease deadline ms
+  KEYS[7]     completed   (ZSET)  score = finished ms (retention janitor)
+  KEYS[8]     cancelled   (ZSET)  score = finished ms (retention janitor)
+  KEYS[9]     dlq         (ZSET)  dead-letter job ids, score = failed ms (bounded)
+  KEYS[10]    jobs        (ZSET)  every stored job id, score = submit sequence
+  KEYS[11]    stats       (HASH)  counters "submitted|type|prio", "processed|type|status", ...
+  KEYS[12]    events      (STREAM) every state change, capped
+  KEYS[13]    marker      (ZSET)  wakes workers blocked in BZPOPMIN
+  KEYS[14]    seq         (STRING) submit sequence counter
+  KEYS[15]    workflows   (ZSET)  workflow ids, score = sequence
+  KEYS[16]    wf_done     (ZSET)  finished workflow ids, score = finished ms (retention janitor)
+  KEYS[17]    job:        prefix of job hashes
+  KEYS[18]    wf:         prefix of workflow hashes
+  KEYS[19]    idem:       prefix of idempotency keys
+
+  ARGV[1] retention ms   ARGV[2] events stream max length   ARGV[3] dead-letter max size
+]]
+local rcall = redis.call
+local K = {
+  ready = {KEYS[1], KEYS[2], KEYS[3]},
+  scheduled = KEYS[4], retrying = KEYS[5], active = KEYS[6],
+  completed = KEYS[7], cancelled = KEYS[8], dlq = KEYS[9], index = KEYS[10],
+  stats = KEYS[11], events = KEYS[12], marker = KEYS[13], seq = KEYS[14],
+  workflows = KEYS[15], wf_done = KEYS[16],
+  job = KEYS[17], wf = KEYS[18], idem = KEYS[19],
+}
+local CFG = {
+  retention = tonumber(ARGV[1]), events_max = tonumber(ARGV[2]), dlq_max = tonumber(ARGV[3]),
+}
+local NOW
+do
+  local t = rcall('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- set when a job became ready, so the script ends by waking one blocked worker
+local WAKE = false
+
+-- Append one state change to the events stream (kind 'j' = job, 'w' = workflow).
+local function emit(kind, id, wf, status, jtype, progress)
+  if progress then
+    rcall('XADD', K.events, 'MAXLEN', '~', CFG.events_max, '*', 'k', kind, 'id', id,
+      'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW, 'p', progress)
+  else
+    rcall('XADD', K.events, 'MAXLEN', '~', CFG.events_max, '*', 'k', kind, 'id', id,
+      'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW)
+  end
+end
+
+local function stat(field, n)
+  rcall('HINCRBY', K.stats, field, n or 1)
+end
+
+local function push_ready(id, prio, front)
+  local key = K.ready[tonumber(prio) + 1]
+  if front then rcall('LPUSH', key, id) else rcall('RPUSH', key, id) end
+  WAKE = true
+end
+
+local function wake_if_needed()
+  if WAKE then rcall('ZADD', K.marker, 0, 'w') end
+end
+
+-- The fields every transition needs, or nil when the job hash is gone.
+local function job_meta(jkey)
+  local f = rcall('HMGET', jkey, 'status', 'type', 'priority', 'wf', 'step', 'attempts',
+    'max_attempts', 'cancel')
+  if not f[1] then return nil end
+  return {status = f[1], type = f[2], priority = f[3], wf = f[4] or false, step = f[5] or false,
+    attempts = tonumber(f[6]), max_attempts = tonumber(f[7]), cancel = f[8] == '1'}
+end

@@ -1,0 +1,62 @@
+--[[
+  promote_due: move up to `limit` due scheduled and retrying jobs to ready (emits 'pending').
+  recover_expired: jobs whose lease ran out (their worker died or stalled) run again, at the
+  front of their priority list, or go to the dead-letter queue when that was the last attempt.
+  next_wake: the earliest moment something becomes due (ms), or -1.
+]]
+local function promote_due(limit)
+  local moved = 0
+  for _, zkey in ipairs({K.scheduled, K.retrying}) do
+    local ids = rcall('ZRANGE', zkey, '-inf', NOW, 'BYSCORE', 'LIMIT', 0, limit)
+    if #ids > 0 then
+      rcall('ZREM', zkey, unpack(ids))
+      for _, id in ipairs(ids) do
+        local jkey = K.job .. id
+        local f = rcall('HMGET', jkey, 'priority', 'type', 'wf')
+        if f[1] then
+          rcall('HSET', jkey, 'status', 'pending')
+          push_ready(id, f[1], false)
+          emit('j', id, f[3], 'pending', f[2])
+          moved = moved + 1
+        end
+      end
+    end
+  end
+  return moved
+end
+
+local function recover_expired(limit)
+  local ids = rcall('ZRANGE', K.active, '-inf', NOW, 'BYSCORE', 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    rcall('ZREM', K.active, id)
+    local jkey = K.job .. id
+    local m = job_meta(jkey)
+    if m and m.status == 'running' then
+      if m.cancel then
+        to_cancelled(jkey, id, m)
+      elseif m.attempts >= m.max_attempts then
+        to_dlq(jkey, id, m, 'lease_expired',
+          'the worker lost its lease (crashed or stalled) during the last attempt')
+      else
+        rcall('HSET', jkey, 'status', 'pending', 'err_cat', 'lease_expired',
+          'err_msg', 'the worker lost its lease (crashed or stalled); running it again')
+        push_ready(id, m.priority, true)
+        stat('retried|' .. m.type)
+        emit('j', id, m.wf, 'pending', m.type)
+      end
+    end
+  end
+  return #ids
+end
+
+local function next_wake()
+  local best = -1
+  for _, zkey in ipairs({K.scheduled, K.retrying, K.active}) do
+    local first = rcall('ZRANGE', zkey, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local s = tonumber(first[2])
+      if best < 0 or s < best then best = s end
+    end
+  end
+  return best
+end

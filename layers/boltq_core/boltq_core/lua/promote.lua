@@ -1,0 +1,39 @@
+--[[
+  promote: the promoter's and the janitor's pass. Moves due delayed and retrying jobs to ready,
+  recovers expired leases, and deletes finished jobs and workflows older than the retention.
+
+  Input:
+    KEYS[1..19]  the namespace layout (includes/common.lua)
+    ARGV[1..3]   retention ms, events max length, dead-letter max size
+    ARGV[4]      promotion/recovery limit   ARGV[5] janitor limit
+  Output: {promoted, recovered, expired, next_wake_ms (-1 = nothing due)}
+]]
+--@include common
+--@include create_job
+--@include workflow
+--@include transitions
+--@include promote_due
+
+local limit, jlimit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local promoted = promote_due(limit)
+local recovered = recover_expired(limit)
+
+local expired = 0
+local cutoff = NOW - CFG.retention
+for _, zkey in ipairs({K.completed, K.cancelled}) do
+  local ids = rcall('ZRANGE', zkey, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, jlimit)
+  if #ids > 0 then
+    for _, id in ipairs(ids) do rcall('DEL', K.job .. id) end
+    rcall('ZREM', zkey, unpack(ids))
+    rcall('ZREM', K.index, unpack(ids))
+    expired = expired + #ids
+  end
+end
+local wfs = rcall('ZRANGE', K.wf_done, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, jlimit)
+if #wfs > 0 then
+  for _, id in ipairs(wfs) do rcall('DEL', K.wf .. id) end
+  rcall('ZREM', K.wf_done, unpack(wfs))
+  rcall('ZREM', K.workflows, unpack(wfs))
+end
+wake_if_needed()
+return {promoted, recovered, expired, next_wake()}

@@ -1,0 +1,188 @@
+"""The job model (SPEC §2): what clients submit (JobSpec) and what they read back (Job)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from boltq_core.errors import InvalidInput, PayloadTooLarge
+
+
+class Priority(IntEnum):
+    HIGH = 0
+    NORMAL = 1
+    LOW = 2
+
+
+_PRIORITY_NAMES = {"high": 0, "normal": 1, "low": 2, "0": 0, "1": 1, "2": 2}
+PRIORITY_ERROR = "must be 0, 1, 2, 'high', 'normal' or 'low'"
+
+
+def parse_priority(value: Any) -> int:
+    """0/1/2 or "high"/"normal"/"low" -> 0/1/2; anything else is a ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(PRIORITY_ERROR)
+    if isinstance(value, int) and value in (0, 1, 2):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _PRIORITY_NAMES:
+        return _PRIORITY_NAMES[value.strip().lower()]
+    raise ValueError(PRIORITY_ERROR)
+
+
+PriorityField = Annotated[int, BeforeValidator(parse_priority)]
+JOB_TYPE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobSpec(BaseModel):
+    """A job as submitted. Unknown fields are rejected so a typo never goes unnoticed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
+    data: dict[str, Any] = Field(default_factory=dict)
+    priority: PriorityField = 1
+    delay_seconds: float = Field(0, ge=0, le=366 * 86400)
+    run_at: datetime | None = None
+    max_attempts: int | None = Field(None, ge=1, le=100)
+    timeout_seconds: int | None = Field(None, ge=1)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=256)
+
+    @field_validator("delay_seconds")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number of seconds")
+        return v
+
+    @field_validator("run_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            v = v.replace(tzinfo=UTC)
+        return v
+
+
+class ErrorInfo(BaseModel):
+    category: str
+    message: str
+
+
+class Job(BaseModel):
+    """A job as stored and read back. Times are ISO-8601 UTC."""
+
+    id: str
+    type: str
+    data: dict[str, Any]
+    priority: int
+    status: str
+    attempts: int
+    max_attempts: int
+    timeout_seconds: int
+    created_at: datetime
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: Any = None
+    last_error: ErrorInfo | None = None
+    progress: Any = None
+    workflow_id: str | None = None
+    step_id: str | None = None
+    idempotency_key: str | None = None
+    parent_results: dict[str, Any] | None = None
+    cancel_requested: bool = False
+    trace_context: str | None = Field(None, exclude=True)
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Job:
+        """Build a Job from its Redis hash (str keys and values)."""
+
+        def ms(name: str) -> datetime | None:
+            v = h.get(name)
+            return datetime.fromtimestamp(int(v) / 1000, UTC) if v else None
+
+        def js(name: str) -> Any:
+            v = h.get(name)
+            return json.loads(v) if v is not None else None
+
+        err = None
+        if h.get("err_cat"):
+            err = ErrorInfo(category=h["err_cat"], message=h.get("err_msg", ""))
+        return cls.model_construct(
+            id=h["id"],
+            type=h["type"],
+            data=js("data") or {},
+            priority=int(h["priority"]),
+            status=h["status"],
+            attempts=int(h["attempts"]),
+            max_attempts=int(h["max_attempts"]),
+            timeout_seconds=int(h["timeout"]),
+            created_at=ms("created"),
+            scheduled_at=ms("scheduled"),
+            started_at=ms("started"),
+            finished_at=ms("finished"),
+            result=js("result"),
+            last_error=err,
+            progress=js("progress"),
+            workflow_id=h.get("wf"),
+            step_id=h.get("step"),
+            idempotency_key=h.get("idem"),
+            parent_results=js("parents"),
+            cancel_requested=h.get("cancel") == "1",
+            trace_context=h.get("trace"),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """The JSON shape clients see (SPEC §2)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+class QueueStats(BaseModel):
+    """Queue depths now and totals since the namespace was created."""
+
+    pending: dict[str, int]  # per priority name: high / normal / low
+    pending_total: int
+    scheduled: int
+    running: int
+    retrying: int
+    dead_letter: int
+    completed_retained: int
+    totals: dict[str, int]  # submitted / completed / failed / cancelled / retried / requeued
+    by_type: dict[str, dict[str, int]]
+    submitted_by_priority: dict[str, int]
+
+
+def encode_data(data: dict[str, Any], limit: int, field: str = "data") -> str:
+    """JSON-encode a job's data, enforcing the payload cap."""
+    try:
+        raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field}: not JSON-serialisable ({exc})", [{"field": field}]) from None
+    size = len(raw.encode())
+    if size > limit:
+        raise PayloadTooLarge(
+            f"{field} is {size} bytes; the limit is {limit} bytes (MAX_PAYLOAD_BYTES)",
+            [{"field": field, "size": size, "limit": limit}],
+        )
+    return raw
+
+
+def to_epoch_ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)

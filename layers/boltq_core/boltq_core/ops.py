@@ -1,0 +1,214 @@
+"""The operations of one namespace, free of I/O: each builds the script call (KEYS and ARGV)
+and parses the reply, so the sync Queue and the asyncio AsyncQueue share them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from boltq_core.config import Settings
+from boltq_core.errors import InvalidInput
+from boltq_core.keys import Keys
+from boltq_core.models import JobSpec, JobStatus, encode_data, to_epoch_ms
+
+
+@dataclass(slots=True)
+class Call:
+    script: str
+    keys: list[str]
+    args: list[Any]
+
+
+@dataclass(slots=True, frozen=True)
+class Submitted:
+    job_id: str
+    status: str
+    duplicate: bool
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A job as claimed by a worker: the raw hash, decoded lazily."""
+
+    fields: dict[str, str]
+    next_wake_ms: int = -1
+
+    @property
+    def id(self) -> str:
+        return self.fields["id"]
+
+    @property
+    def type(self) -> str:
+        return self.fields["type"]
+
+    @property
+    def attempt(self) -> int:
+        return int(self.fields["attempts"])
+
+    @property
+    def max_attempts(self) -> int:
+        return int(self.fields["max_attempts"])
+
+    @property
+    def timeout(self) -> float:
+        return float(self.fields["timeout"])
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one attempt: kind 'c' completed, 'r' retry, 'f' fail, 'x' cancelled."""
+
+    job_id: str
+    attempt: int
+    kind: str
+    a: str = ""
+    b: str = ""
+    c: int = 0
+
+
+def pairs(flat: Sequence[str]) -> dict[str, str]:
+    it = iter(flat)
+    return dict(zip(it, it, strict=True))
+
+
+def invalid(exc: ValidationError, where: str = "") -> InvalidInput:
+    """A pydantic ValidationError as an InvalidInput naming each field."""
+    details = []
+    for err in exc.errors():
+        loc = where + ".".join(str(p) for p in err["loc"])
+        details.append({"field": loc or "body", "message": err["msg"]})
+    first = details[0]
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
+
+
+def parse_specs(items: Iterable[JobSpec | dict[str, Any]]) -> list[JobSpec]:
+    specs = []
+    items = list(items)
+    for i, item in enumerate(items):
+        if isinstance(item, JobSpec):
+            specs.append(item)
+            continue
+        try:
+            specs.append(JobSpec.model_validate(item))
+        except ValidationError as exc:
+            raise invalid(exc, f"jobs[{i}]." if len(items) > 1 else "") from None
+    return specs
+
+
+class Namespace:
+    """Builds the calls of one namespace (key prefix) under one set of settings."""
+
+    LIST_SCAN_BUDGET = 2000
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self._common = list(self.keys.common)
+        self._cfg = [
+            settings.retention_seconds * 1000,
+            settings.events_max_length,
+            settings.dlq_max_size,
+        ]
+
+    def call(self, script: str, keys: Iterable[str] = (), args: Iterable[Any] = ()) -> Call:
+        return Call(script, [*self._common, *keys], [*self._cfg, *args])
+
+    # --- submit -----------------------------------------------------------------------------
+
+    def submit(
+        self, specs: Sequence[JobSpec], traces: Sequence[str | None] | None = None
+    ) -> tuple[Call, Callable[[Any], list[Submitted]]]:
+        s = self.settings
+        job_keys: list[str] = []
+        idem_keys: list[str] = []
+        args: list[Any] = [len(specs)]
+        for i, spec in enumerate(specs):
+            where = f"jobs[{i}]." if len(specs) > 1 else ""
+            data = encode_data(spec.data, s.max_payload_bytes, f"{where}data")
+            timeout = spec.timeout_seconds or s.default_timeout_seconds
+            if timeout > s.max_timeout_seconds:
+                raise InvalidInput(
+                    f"{where}timeout_seconds: must be at most {s.max_timeout_seconds} "
+                    "(MAX_JOB_TIMEOUT_SECONDS)",
+                    [{"field": f"{where}timeout_seconds"}],
+                )
+            job_id = str(uuid.uuid4())
+            job_keys.append(self.keys.job(job_id))
+            if spec.idempotency_key:
+                idem_keys.append(self.keys.idem(spec.idempotency_key))
+            args += [
+                job_id,
+                spec.type,
+                data,
+                spec.priority,
+                spec.max_attempts or s.max_attempts,
+                timeout,
+                int(spec.delay_seconds * 1000),
+                to_epoch_ms(spec.run_at) if spec.run_at else 0,
+                spec.idempotency_key or "",
+                (traces[i] if traces else None) or "",
+            ]
+
+        def parse(reply: Any) -> list[Submitted]:
+            return [Submitted(r[0], r[1], bool(int(r[2]))) for r in reply]
+
+        return self.call("submit", [*job_keys, *idem_keys], args), parse
+
+    # --- the worker's calls -----------------------------------------------------------------
+
+    def claim(
+        self, count: int, lease_s: float, max_timeout_s: float = 0, limit: int = 1000
+    ) -> tuple[Call, Callable[[Any], tuple[int, list[Claimed]]]]:
+        def parse(reply: Any) -> tuple[int, list[Claimed]]:
+            return int(reply[0]), [Claimed(pairs(j)) for j in reply[1:]]
+
+        args = [count, int(lease_s * 1000), int(max_timeout_s), limit]
+        return self.call("claim", (), args), parse
+
+    def finish(self, outcomes: Sequence[Outcome]) -> Call:
+        args: list[Any] = [len(outcomes)]
+        for o in outcomes:
+            args += [o.job_id, o.attempt, o.kind, o.a, o.b, o.c]
+        return self.call("finish", [self.keys.job(o.job_id) for o in outcomes], args)
+
+    def extend(self, held: Sequence[tuple[str, int]], lease_s: float) -> Call:
+        args: list[Any] = [int(lease_s * 1000)]
+        for job_id, attempt in held:
+            args += [job_id, attempt]
+        return self.call("extend", [self.keys.job(j) for j, _ in held], args)
+
+    def progress(self, job_id: str, attempt: int, value: Any) -> Call:
+        raw = json.dumps(value, separators=(",", ":"), default=str)
+        return self.call("progress", [self.keys.job(job_id)], [job_id, attempt, raw])
+
+    # --- management -------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> Call:
+        return self.call("cancel", [self.keys.job(job_id)], [job_id])
+
+    def promote(self, limit: int = 1000, janitor_limit: int = 1000) -> Call:
+        return self.call("promote", (), [limit, janitor_limit])
+
+    def dlq(self, mode: str, ids: Sequence[str] = (), limit: int = 1000) -> Call:
+        return self.call("dlq", [self.keys.job(i) for i in ids], [mode, limit, *ids])
+
+    def list_jobs(
+        self, status: str | None, job_type: str | None, limit: int, cursor: str | None
+    ) -> Call:
+        if status is not None and status not in JobStatus.__members__.values():
+            raise InvalidInput(
+                f"status: must be one of {', '.join(JobStatus)}; got {status!r}",
+                [{"field": "status"}],
+            )
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit: must be between 1 and 1000", [{"field": "limit"}])
+        if cursor is not None and not cursor.isdigit():
+            raise InvalidInput("cursor: not a cursor returned by this API", [{"field": "cursor"}])
+        args = [cursor or "+inf", limit, status or "", self.LIST_SCAN_BUDGET, job_type or ""]
+        return self.call("list_jobs", (), args)

@@ -1,0 +1,209 @@
+"""Queue: the synchronous client of one namespace, used by the API, the promoter and tools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from boltq_core.config import Settings
+from boltq_core.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from boltq_core.models import Job, JobSpec, QueueStats
+from boltq_core.ops import Call, Namespace, Submitted, pairs, parse_specs
+from boltq_core.store import Scripts, SyncClient, connect
+
+PRIORITY_NAMES = ("high", "normal", "low")
+
+
+@dataclass(slots=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+    def public(self) -> dict[str, Any]:
+        items = [i.public() if hasattr(i, "public") else i for i in self.items]
+        return {"items": items, "next_cursor": self.next_cursor, "count": len(items)}
+
+
+@dataclass(slots=True)
+class PromoteResult:
+    promoted: int
+    recovered: int
+    expired: int
+    next_wake_ms: int
+
+
+class Queue:
+    """Submit, read, cancel and manage jobs of one namespace."""
+
+    def __init__(self, settings: Settings | None = None, client: SyncClient | None = None):
+        self.settings = settings or Settings.from_env()
+        self.ns = Namespace(self.settings)
+        self.keys = self.ns.keys
+        self.redis = client if client is not None else connect(self.settings)
+        self._scripts = Scripts(self.redis)
+
+    def run(self, call: Call) -> Any:
+        try:
+            return self._scripts[call.script](keys=call.keys, args=call.args)
+        except redis.ConnectionError as exc:
+            raise StoreUnavailable(f"the store is unreachable: {exc}") from exc
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False
+
+    # --- submit -----------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec | dict[str, Any], trace: str | None = None) -> Submitted:
+        """Submit one job; its status is readable at once."""
+        return self.submit_many([spec], [trace])[0]
+
+    def submit_many(
+        self,
+        items: Iterable[JobSpec | dict[str, Any]],
+        traces: Sequence[str | None] | None = None,
+        chunk: int = 500,
+    ) -> list[Submitted]:
+        """Submit many jobs: one script call per `chunk` jobs. Every job is validated before
+        any is stored, so bad input stores nothing."""
+        specs = parse_specs(items)
+        built = []
+        for start in range(0, len(specs), chunk):
+            part = specs[start : start + chunk]
+            built.append(self.ns.submit(part, traces[start : start + chunk] if traces else None))
+        out: list[Submitted] = []
+        for call, parse in built:
+            out += parse(self.run(call))
+        return out
+
+    # --- read -------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        h = self.redis.hgetall(self.keys.job(job_id))
+        if not h:
+            raise NotFound(f"job {job_id!r} not found")
+        return Job.from_hash(h)
+
+    def list_jobs(
+        self,
+        status: str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        reply = self.run(self.ns.list_jobs(status, job_type, limit, cursor))
+        return Page([Job.from_hash(pairs(j)) for j in reply[1:]], reply[0] or None)
+
+    def stats(self) -> QueueStats:
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        for p in range(3):
+            pipe.llen(k.ready(p))
+        for key in (k.scheduled, k.active, k.retrying, k.dlq, k.completed):
+            pipe.zcard(key)
+        pipe.hgetall(k.stats)
+        r = pipe.execute()
+        by_type: dict[str, dict[str, int]] = {}
+        totals = dict.fromkeys(
+            ("submitted", "completed", "failed", "cancelled", "retried", "requeued"), 0
+        )
+        by_prio = dict.fromkeys(PRIORITY_NAMES, 0)
+        for field, value in r[8].items():
+            parts = field.split("|")
+            n = int(value)
+            if parts[0] == "submitted":
+                name = "submitted"
+                by_prio[PRIORITY_NAMES[int(parts[2])]] += n
+            elif parts[0] == "processed":
+                name = parts[2]
+            else:
+                name = parts[0]
+            totals[name] = totals.get(name, 0) + n
+            row = by_type.setdefault(parts[1], {})
+            row[name] = row.get(name, 0) + n
+        return QueueStats(
+            pending=dict(zip(PRIORITY_NAMES, r[0:3], strict=True)),
+            pending_total=sum(r[0:3]),
+            scheduled=r[3],
+            running=r[4],
+            retrying=r[5],
+            dead_letter=r[6],
+            completed_retained=r[7],
+            totals=totals,
+            by_type=by_type,
+            submitted_by_priority=by_prio,
+        )
+
+    # --- change -----------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a job: 'cancelled' at once, or 'running' when its worker was asked to stop."""
+        status, _changed = self.run(self.ns.cancel(job_id))
+        if status == "missing":
+            raise NotFound(f"job {job_id!r} not found")
+        if status in ("completed", "failed", "cancelled") and not _changed:
+            raise Conflict(f"job {job_id!r} is already {status}")
+        return status
+
+    def promote(self, limit: int = 1000, janitor_limit: int = 1000) -> PromoteResult:
+        """Move due jobs to ready, recover expired leases, expire old finished jobs."""
+        return PromoteResult(*(int(x) for x in self.run(self.ns.promote(limit, janitor_limit))))
+
+    # --- dead-letter queue ------------------------------------------------------------------
+
+    def dlq_list(self, limit: int = 50, cursor: str | None = None) -> Page:
+        """Dead letters, most recent first; the cursor is an offset."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit: must be between 1 and 1000", [{"field": "limit"}])
+        if cursor is not None and not cursor.isdigit():
+            raise InvalidInput("cursor: not a cursor returned by this API", [{"field": "cursor"}])
+        start = int(cursor or 0)
+        ids = self.redis.zrevrange(self.keys.dlq, start, start + limit - 1)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(self.keys.job(job_id))
+        jobs = [Job.from_hash(h) for h in pipe.execute() if h]
+        more = len(ids) == limit
+        return Page(jobs, str(start + limit) if more else None)
+
+    def dlq_get(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.status != "failed":
+            raise NotFound(f"job {job_id!r} is not in the dead-letter queue")
+        return job
+
+    def dlq_requeue(self, job_ids: Sequence[str]) -> list[str]:
+        done = self.run(self.ns.dlq("requeue", job_ids))
+        if len(job_ids) == 1 and not done:
+            raise NotFound(f"job {job_ids[0]!r} is not in the dead-letter queue")
+        return list(done)
+
+    def dlq_requeue_all(self, batch: int = 1000) -> int:
+        return self._dlq_drain("requeue_all", batch)
+
+    def dlq_purge(self, batch: int = 1000) -> int:
+        return self._dlq_drain("purge", batch)
+
+    def _dlq_drain(self, mode: str, batch: int) -> int:
+        total = 0
+        while True:
+            done = self.run(self.ns.dlq(mode, (), batch))
+            total += len(done)
+            if len(done) < batch:
+                return total
+
+    # --- events -----------------------------------------------------------------------------
+
+    def events(
+        self, after: str = "0-0", count: int = 100, block_ms: int | None = None
+    ) -> list[tuple[str, dict[str, str]]]:
+        """State changes after stream id `after` (use '$' for only new ones)."""
+        reply = self.redis.xread({self.keys.events: after}, count=count, block=block_ms)
+        if not reply:
+            return []
+        return [(eid, fields) for eid, fields in reply[0][1]]

@@ -1,0 +1,298 @@
+"""Runner: claim a batch, run it, record the outcomes, repeat. The worker Lambda and the local
+runtime both use it.
+
+- Outcomes of finished jobs and the next claim travel in one pipeline: one round trip per batch.
+- An idle runner blocks on Redis (Waiter) and picks new work up within a round trip or two.
+- A heartbeat renews the leases of running jobs and delivers cancel requests.
+- With a deadline it never claims a job whose timeout would outlive it, and stops claiming
+  when too little time is left."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from boltq_core.aqueue import AsyncQueue
+from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
+from boltq_core.ops import Claimed, Outcome
+from boltq_core.processors import JobContext, ProcessorRegistry, default_registry
+from boltq_core.retry import backoff_seconds
+
+log = logging.getLogger("boltq.runner")
+
+
+class RunnerHooks:
+    """Optional behaviour around jobs (metrics, tracing, logging). Every hook is a no-op here;
+    hooks must be cheap and must not raise."""
+
+    def on_start(self, ctx: JobContext) -> None:
+        """A claimed job is about to run."""
+
+    def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
+        """An attempt ended with `outcome` after `seconds`."""
+
+    def on_recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
+        """Outcomes were stored; `statuses` are the jobs' new statuses ('stale' if refused)."""
+
+
+@dataclass
+class RunStats:
+    claimed: int = 0
+    recorded: dict[str, int] = field(default_factory=dict)
+
+    def add(self, statuses: Sequence[str]) -> None:
+        for s in statuses:
+            self.recorded[s] = self.recorded.get(s, 0) + 1
+
+
+class Runner:
+    def __init__(
+        self,
+        queue: AsyncQueue,
+        registry: ProcessorRegistry | None = None,
+        *,
+        concurrency: int | None = None,
+        batch: int | None = None,
+        deadline: float | None = None,
+        idle_timeout: float | None = None,
+        hooks: Sequence[RunnerHooks] = (),
+    ) -> None:
+        """`deadline` is a time.monotonic() value the runner must be done by (a Lambda's end);
+        `idle_timeout` ends the run after that many seconds with nothing to do."""
+        s = queue.settings
+        self.queue = queue
+        self.registry = registry or default_registry
+        self.concurrency = concurrency or s.worker_concurrency
+        self.batch = min(batch or s.claim_batch, self.concurrency)
+        self.deadline = deadline
+        self.idle_timeout = idle_timeout
+        self.hooks = list(hooks)
+        self.stats = RunStats()
+        self._running: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
+        self._done: list[Outcome] = []
+        self._wakeup = asyncio.Event()
+        self._threads: ThreadPoolExecutor | None = None
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> RunStats:
+        stop = stop or asyncio.Event()
+        waiter = self.queue.waiter()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        stop_watch = asyncio.create_task(self._watch(stop))
+        queue_empty = False
+        next_wake_ms = -1
+        idle_since: float | None = None
+        try:
+            while True:
+                budget = self._claim_budget()
+                can_claim = not stop.is_set() and budget is not None
+                free = self.concurrency - len(self._running)
+                if self._done or (can_claim and free > 0 and not queue_empty):
+                    outcomes, self._done = self._done, []
+                    if can_claim and free > 0:
+                        n = min(free, self.batch)
+                        statuses, next_wake_ms, jobs = await self.queue.finish_and_claim(
+                            outcomes, n, budget or 0
+                        )
+                        queue_empty = len(jobs) < n
+                        self._start(jobs)
+                    else:
+                        statuses = await self.queue.finish(outcomes)
+                    self._recorded(outcomes, statuses)
+                    continue
+                if self._running and not queue_empty:
+                    # at capacity with work waiting: wait for a job to finish
+                    await self._wakeup.wait()
+                    self._wakeup.clear()
+                    continue
+                if not self._running:
+                    if stop.is_set() or not can_claim:
+                        break
+                    now = time.monotonic()
+                    idle_since = idle_since or now
+                    if self.idle_timeout is not None and now - idle_since >= self.idle_timeout:
+                        break
+                # the queue is empty: block on Redis until work arrives, a job finishes,
+                # something becomes due, or it is time to stop
+                woke = await waiter.wait(self._wait_timeout(next_wake_ms, idle_since), self._wakeup)
+                self._wakeup.clear()
+                queue_empty = False
+                if woke:
+                    idle_since = None
+        finally:
+            stop_watch.cancel()
+            if self._running:
+                await asyncio.gather(*(t for t, _ in self._running.values()))
+            if self._done:
+                outcomes, self._done = self._done, []
+                self._recorded(outcomes, await self.queue.finish(outcomes))
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await waiter.aclose()
+            if self._side_tasks:
+                await asyncio.gather(*self._side_tasks, return_exceptions=True)
+            if self._threads is not None:
+                self._threads.shutdown(wait=False)
+        return self.stats
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wakeup.set()
+
+    def _claim_budget(self) -> float | None:
+        """The longest job timeout a new claim may take (0 = no limit), or None to stop."""
+        if self.deadline is None:
+            return 0
+        left = self.deadline - time.monotonic()
+        return left if left >= 1 else None
+
+    def _wait_timeout(self, next_wake_ms: int, idle_since: float | None) -> float | None:
+        limits = []
+        if next_wake_ms >= 0:
+            limits.append(max(0.0, next_wake_ms / 1000 - time.time()) + 0.0005)
+        if self.deadline is not None:
+            limits.append(max(0.0, self.deadline - time.monotonic() - 1))
+        if self.idle_timeout is not None and idle_since is not None and not self._running:
+            limits.append(max(0.0, idle_since + self.idle_timeout - time.monotonic()))
+        return min(limits) if limits else None
+
+    def _recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
+        self.stats.add(statuses)
+        for h in self.hooks:
+            h.on_recorded(outcomes, statuses)
+
+    # --- one job ----------------------------------------------------------------------------
+
+    def _start(self, jobs: list[Claimed]) -> None:
+        self.stats.claimed += len(jobs)
+        for claimed in jobs:
+            ctx = JobContext(claimed, self._reporter(claimed))
+            task = asyncio.create_task(self._execute(ctx))
+            self._running[claimed.id] = (task, ctx)
+
+    async def _execute(self, ctx: JobContext) -> None:
+        started = time.monotonic()
+        c = ctx.claimed
+        for h in self.hooks:
+            h.on_start(ctx)
+        try:
+            outcome = await self._attempt(ctx)
+        except asyncio.CancelledError:
+            if not ctx.cancelled:
+                raise  # the runner itself is being torn down: the lease brings the job back
+            outcome = Outcome(c.id, c.attempt, "x")
+        self._running.pop(c.id, None)
+        for h in self.hooks:
+            h.on_finish(ctx, outcome, time.monotonic() - started)
+        self._done.append(outcome)
+        self._wakeup.set()
+
+    async def _attempt(self, ctx: JobContext) -> Outcome:
+        c = ctx.claimed
+        proc = self.registry.get(c.type)
+        if proc is None:
+            return Outcome(
+                c.id, c.attempt, "f", ErrorCategory.UNKNOWN_TYPE,
+                f"no processor registered for job type {c.type!r}",
+            )
+        try:
+            if proc.is_async:
+                async with asyncio.timeout(c.timeout) as scope:
+                    result = await proc.fn(ctx)
+            else:
+                loop = asyncio.get_running_loop()
+                async with asyncio.timeout(c.timeout) as scope:
+                    result = await loop.run_in_executor(self._pool(), proc.fn, ctx)
+        except TimeoutError as exc:
+            if scope.expired():
+                return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
+            return self._retry(ctx, ErrorCategory.TRANSIENT, f"TimeoutError: {exc}")
+        except JobCancelled:
+            return Outcome(c.id, c.attempt, "x")
+        except PermanentError as exc:
+            return Outcome(c.id, c.attempt, "f", exc.category, _describe(exc))
+        except RetryAfter as exc:
+            return Outcome(c.id, c.attempt, "r", ErrorCategory.TRANSIENT, str(exc),
+                           int(exc.seconds * 1000))
+        except Exception as exc:
+            return self._retry(ctx, ErrorCategory.TRANSIENT, _describe(exc))
+        if ctx.cancelled:
+            return Outcome(c.id, c.attempt, "x")
+        try:
+            raw = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return Outcome(c.id, c.attempt, "f", ErrorCategory.PERMANENT,
+                           f"result is not JSON-serialisable: {exc}")
+        return Outcome(c.id, c.attempt, "c", raw)
+
+    def _retry(self, ctx: JobContext, category: str, message: str) -> Outcome:
+        s = self.queue.settings
+        delay = backoff_seconds(ctx.attempt, s.retry_base_seconds, s.retry_max_seconds)
+        return Outcome(ctx.job_id, ctx.attempt, "r", category, message, int(delay * 1000))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="boltq-job")
+        return self._threads
+
+    def _reporter(self, claimed: Claimed) -> Any:
+        loop = asyncio.get_running_loop()
+
+        def report(value: Any) -> None:
+            def schedule() -> None:
+                task = loop.create_task(self.queue.progress(claimed.id, claimed.attempt, value))
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_done)
+
+            loop.call_soon_threadsafe(schedule)
+
+        return report
+
+    def _side_done(self, task: asyncio.Task[Any]) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("progress update failed: %s", task.exception())
+
+    # --- heartbeat --------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        # often enough to renew leases and to deliver cancel requests within a second
+        interval = min(self.queue.settings.lease_seconds / 3, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            held = [(job_id, ctx.attempt) for job_id, (_, ctx) in self._running.items()]
+            if not held:
+                continue
+            try:
+                lost, cancel = await self.queue.extend(held)
+            except Exception as exc:  # a blip must not kill the runner; leases outlast it
+                log.warning("heartbeat failed: %s", exc)
+                continue
+            for job_id in cancel:
+                entry = self._running.get(job_id)
+                if entry:
+                    task, ctx = entry
+                    ctx._cancelled = True
+                    proc = self.registry.get(ctx.type)
+                    if proc is not None and proc.is_async:
+                        task.cancel()  # sync processors only see ctx.cancelled
+            for job_id in lost:
+                entry = self._running.get(job_id)
+                if entry:
+                    entry[1]._lost = True
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
