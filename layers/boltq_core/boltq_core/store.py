@@ -4,6 +4,7 @@ script runner that loads each Lua script once per client (EVALSHA, reloading on 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aredis
@@ -38,6 +39,21 @@ def connect_async(settings: Settings) -> AsyncClient:
         opts.pop("health_check_interval")
         return AsyncRedisCluster.from_url(settings.url, **opts)
     return aredis.Redis.from_url(settings.url, **opts)
+
+
+def single_client_async(
+    settings: Settings, node: tuple[str, int] | None = None, **overrides: Any
+) -> aredis.Redis:
+    """A client holding one connection: to the configured server, or to one cluster `node`
+    (with the cluster URL's scheme and credentials)."""
+    url = settings.url
+    if node is not None:
+        parts = urlsplit(url)
+        auth = parts.netloc.rpartition("@")[0]
+        netloc = f"{auth}@{node[0]}:{node[1]}" if auth else f"{node[0]}:{node[1]}"
+        url = urlunsplit((parts.scheme, netloc, "", parts.query, ""))
+    opts = {**_options(settings), "single_connection_client": True, **overrides}
+    return aredis.Redis.from_url(url, **opts)
 
 
 class Scripts:

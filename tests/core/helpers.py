@@ -1,0 +1,28 @@
+"""Small helpers the core tests share: claim and finish by hand, read raw state."""
+
+from __future__ import annotations
+
+from boltq_core import Queue
+from boltq_core.ops import Claimed, Outcome
+
+
+def claim(queue: Queue, count: int = 10, lease: float | None = None,
+          max_timeout: float = 0) -> list[Claimed]:
+    call, parse = queue.ns.claim(count, lease or queue.settings.lease_seconds, max_timeout)
+    return parse(queue.run(call))[1]
+
+
+def finish(queue: Queue, *outcomes: Outcome) -> list[str]:
+    return list(queue.run(queue.ns.finish(outcomes)))
+
+
+def complete(queue: Queue, job: Claimed, result: str = '{"ok":true}') -> str:
+    return finish(queue, Outcome(job.id, job.attempt, "c", result))[0]
+
+
+def ready_ids(queue: Queue) -> list[str]:
+    return [i for p in range(3) for i in queue.redis.lrange(queue.keys.ready(p), 0, -1)]
+
+
+def events(queue: Queue) -> list[dict[str, str]]:
+    return [fields for _, fields in queue.events(count=100000)]

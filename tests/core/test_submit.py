@@ -1,0 +1,109 @@
+"""Submitting: validation, payload cap, idempotency, bulk, delays."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from boltq_core import InvalidInput, PayloadTooLarge, Queue
+from tests.conftest import run_worker
+
+
+def test_bulk_submit_stores_every_job(queue: Queue) -> None:
+    subs = queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(1200)], chunk=500)
+    assert len({s.job_id for s in subs}) == 1200
+    assert queue.stats().pending_total == 1200
+    assert queue.get(subs[777].job_id).data == {"i": 777}
+
+
+def test_bad_entry_in_a_bulk_stores_nothing_and_names_the_field(queue: Queue) -> None:
+    kept = queue.submit({"type": "echo", "data": {"a": 1}})
+    with pytest.raises(InvalidInput) as err:
+        queue.submit_many([{"type": "echo"}, {"type": "echo", "priority": "urgent"}])
+    assert err.value.message.startswith("jobs[1].priority:")
+    with pytest.raises(InvalidInput) as err:
+        queue.submit_many([{"type": "echo"}, {"type": "echo", "dealy_seconds": 3}])
+    assert "jobs[1].dealy_seconds" in err.value.message
+    with pytest.raises(InvalidInput) as err:
+        queue.submit({"type": ""})
+    assert err.value.message.startswith("type:")
+    with pytest.raises(InvalidInput) as err:
+        queue.submit({"type": "echo", "delay_seconds": -1})
+    assert err.value.message.startswith("delay_seconds:")
+    with pytest.raises(InvalidInput) as err:
+        queue.submit({"type": "echo", "data": [1, 2]})
+    assert err.value.message.startswith("data:")
+    stats = queue.stats()
+    assert stats.pending_total == 1 and stats.totals["submitted"] == 1
+    assert queue.get(kept.job_id).data == {"a": 1}
+
+
+def test_payload_cap_gives_413_and_stores_nothing(make_queue) -> None:
+    queue = make_queue(max_payload_bytes=100)
+    with pytest.raises(PayloadTooLarge) as err:
+        queue.submit({"type": "echo", "data": {"blob": "x" * 200}})
+    assert err.value.status == 413
+    assert "limit is 100 bytes" in err.value.message
+    assert queue.stats().totals["submitted"] == 0
+    assert queue.submit({"type": "echo", "data": {"blob": "x" * 50}}).status == "pending"
+
+
+def test_timeout_above_the_maximum_is_rejected(make_queue) -> None:
+    queue = make_queue(max_timeout_seconds=60)
+    with pytest.raises(InvalidInput, match="timeout_seconds: must be at most 60"):
+        queue.submit({"type": "echo", "timeout_seconds": 61})
+
+
+def test_idempotency_key_returns_the_first_job(queue: Queue) -> None:
+    first = queue.submit({"type": "echo", "data": {"n": 1}, "idempotency_key": "order-42"})
+    again = queue.submit({"type": "echo", "data": {"n": 2}, "idempotency_key": "order-42"})
+    assert again.job_id == first.job_id and again.duplicate and not first.duplicate
+    bulk = queue.submit_many(
+        [
+            {"type": "echo", "idempotency_key": "k1"},
+            {"type": "echo", "idempotency_key": "k1"},
+            {"type": "echo", "idempotency_key": "order-42"},
+        ]
+    )
+    assert bulk[0].job_id == bulk[1].job_id and bulk[1].duplicate
+    assert bulk[2].job_id == first.job_id
+    assert queue.stats().totals["submitted"] == 2
+    assert queue.get(first.job_id).data == {"n": 1}
+    assert queue.get(first.job_id).idempotency_key == "order-42"
+
+
+def test_delayed_job_starts_within_a_tenth_of_a_second_of_due(queue: Queue) -> None:
+    """A 1 s delay starts within 1.0–1.1 s (measured on the server's clock)."""
+    sub = {}
+
+    def submit_then_done() -> bool:
+        if not sub:
+            time.sleep(0.2)  # let the worker go idle and block first
+            sub["id"] = queue.submit({"type": "echo", "delay_seconds": 1}).job_id
+        return queue.get(sub["id"]).status == "completed"
+
+    run_worker(queue, until=submit_then_done, timeout=10)
+    job = queue.get(sub["id"])
+    waited = (job.started_at - job.created_at).total_seconds()
+    assert 1.0 <= waited <= 1.1, waited
+
+
+def test_run_at_schedules_an_absolute_time(queue: Queue) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=0.5)
+    sub = queue.submit({"type": "echo", "run_at": when.isoformat()})
+    assert sub.status == "scheduled"
+    run_worker(queue, until=lambda: queue.get(sub.job_id).status == "completed", timeout=10)
+    started = queue.get(sub.job_id).started_at
+    assert started >= when - timedelta(milliseconds=5)
+
+
+def test_promote_moves_due_jobs_once(queue: Queue) -> None:
+    sub = queue.submit({"type": "echo", "delay_seconds": 0.1})
+    time.sleep(0.15)
+    first = queue.promote()
+    second = queue.promote()
+    assert (first.promoted, second.promoted) == (1, 0)
+    assert queue.get(sub.job_id).status == "pending"
+    assert queue.redis.lrange(queue.keys.ready(1), 0, -1) == [sub.job_id]
