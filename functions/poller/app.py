@@ -1,0 +1,126 @@
+"""poller: on a schedule (once a minute in AWS), it loops until shortly before its timeout,
+blocked on the namespace's events stream (XREAD BLOCK: it consumes nothing the workers need),
+so new ready work wakes it within milliseconds. Each time it counts the ready backlog, works
+out how many workers that needs (one per JOBS_PER_WORKER ready jobs, at most NUM_WORKERS),
+subtracts the worker invocations still alive (boltq_core.fleet) and starts the rest with
+lambda:Invoke (InvocationType=Event). LAMBDA_ENDPOINT_URL points boto3 at the local runtime;
+it is unset in AWS. WORKER_FUNCTION_NAME names the worker function."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from boltq_core.config import Settings
+from boltq_core.fleet import Fleet, workers_needed
+from boltq_core.queue import Queue
+
+logger = Logger(service="boltq-poller")
+_state: dict[str, Any] = {}
+WAKE_ON = frozenset({"pending"})  # a job became ready: submitted, promoted, requeued, retried
+RESCAN_MS = 1000  # look at the backlog at least this often anyway
+
+
+def queue() -> Queue:
+    settings = Settings.from_env()
+    q = _state.get("queue")
+    if q is None or q.settings != settings:
+        if q is not None:
+            q.redis.close()
+        q = _state["queue"] = Queue(settings)
+    return q
+
+
+def lambda_client() -> Any:
+    endpoint = os.environ.get("LAMBDA_ENDPOINT_URL") or None
+    c = _state.get("lambda")
+    if c is None or _state.get("lambda_endpoint") != endpoint:
+        import boto3
+        from botocore.config import Config
+
+        cfg = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3,
+                                                                  "mode": "standard"})
+        c = _state["lambda"] = boto3.client("lambda", endpoint_url=endpoint, config=cfg)
+        _state["lambda_endpoint"] = endpoint
+    return c
+
+
+def backlog(q: Queue) -> int:
+    pipe = q.redis.pipeline(transaction=False)
+    for p in range(3):
+        pipe.llen(q.keys.ready(p))
+    return sum(pipe.execute())
+
+
+class Scaler:
+    """Starts the workers the backlog needs, never more than the cap counting live ones."""
+
+    def __init__(self, q: Queue, invoke: Any, function_name: str) -> None:
+        self.q = q
+        self.fleet = Fleet(q.redis, q.keys.tag)
+        self.invoke = invoke
+        self.function_name = function_name
+        self.cap = q.settings.num_workers
+        raw = os.environ.get("JOBS_PER_WORKER", "")
+        self.per_worker = int(raw) if raw else q.settings.worker_concurrency
+        self.invoked = 0
+        self.failed = 0
+
+    def scale(self) -> int:
+        need = workers_needed(backlog(self.q), self.per_worker, self.cap)
+        if need <= 0:
+            return 0
+        tokens = self.fleet.reserve(need - self.fleet.live(), self.cap)
+        if not tokens:
+            return 0
+        with ThreadPoolExecutor(min(16, len(tokens))) as pool:
+            results = list(pool.map(self._start, tokens))
+        started = sum(results)
+        self.invoked += started
+        return started
+
+    def _start(self, token: str) -> bool:
+        payload = json.dumps({"source": "boltq.poller", "token": token}).encode()
+        try:
+            self.invoke(FunctionName=self.function_name, InvocationType="Event", Payload=payload)
+            return True
+        except Exception as exc:
+            self.failed += 1
+            self.fleet.leave(token)  # frees the slot at once
+            logger.warning("worker invoke failed", extra={"error": str(exc)})
+            return False
+
+
+def run(q: Queue, deadline: float, invoke: Any, function_name: str) -> dict[str, Any]:
+    scaler = Scaler(q, invoke, function_name)
+    last = q.redis.xrevrange(q.keys.events, count=1)
+    last_event = last[0][0] if last else "0-0"
+    wakes = 0
+    scaler.scale()
+    while (left_ms := int((deadline - time.monotonic()) * 1000)) > 0:
+        events = q.events(last_event, 500, max(1, min(RESCAN_MS, left_ms)))
+        if events:
+            last_event = events[-1][0]
+            if not any(f.get("st") in WAKE_ON for _, f in events):
+                continue
+            wakes += 1
+        scaler.scale()
+    return {"invoked": scaler.invoked, "invoke_failures": scaler.failed, "wakes": wakes}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raw = os.environ.get("POLLER_STOP_BEFORE_SECONDS", "")
+    stop_before = float(raw) if raw else 2.0
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - stop_before
+    function_name = os.environ.get("WORKER_FUNCTION_NAME", "")
+    if not function_name:
+        raise RuntimeError("WORKER_FUNCTION_NAME is not set")
+    result = run(queue(), deadline, lambda_client().invoke, function_name)
+    logger.info("poller pass finished", extra=result)
+    return result

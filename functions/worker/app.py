@@ -1,0 +1,65 @@
+"""worker: started by the poller (lambda:Invoke, InvocationType=Event). Runs the core Runner:
+claims batches, runs processors, records outcomes (retries, dead letters, workflow steps; every
+transition lands on the events stream the StatusPusher reads), until the queue has been empty
+for WORKER_IDLE_SECONDS or its time is nearly up. With the deadline taken from
+context.get_remaining_time_in_millis() the runner never claims a job whose timeout would
+outlive the invocation. It reports in to the fleet (boltq_core.fleet) so the poller counts it.
+
+Processors: the built-ins (echo, sleep, fail) plus the modules named in BOLTQ_PROCESSORS
+(comma-separated, imported at cold start; they register with @processor("type"))."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from boltq_core.aqueue import AsyncQueue
+from boltq_core.config import Settings
+from boltq_core.fleet import Fleet
+from boltq_core.logs import JobLogHooks
+from boltq_core.runner import Runner, RunStats
+from boltq_core.store import connect
+
+logger = Logger(service="boltq-worker")
+
+for _name in filter(None, (m.strip() for m in os.environ.get("BOLTQ_PROCESSORS", "").split(","))):
+    importlib.import_module(_name)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw else default
+
+
+async def work(settings: Settings, deadline: float, idle_timeout: float) -> RunStats:
+    aq = AsyncQueue(settings)
+    try:
+        runner = Runner(aq, deadline=deadline, idle_timeout=idle_timeout,
+                        hooks=[JobLogHooks(logger)])
+        return await runner.run()
+    finally:
+        await aq.aclose()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = Settings.from_env()
+    remaining = context.get_remaining_time_in_millis() / 1000
+    deadline = time.monotonic() + remaining - _env_float("WORKER_STOP_BEFORE_SECONDS", 3.0)
+    token = (event or {}).get("token") or context.aws_request_id
+    client = connect(settings)
+    fleet = Fleet(client, "{" + settings.key_prefix + "}")
+    fleet.join(token, int((time.time() + remaining) * 1000))
+    try:
+        stats = asyncio.run(work(settings, deadline, _env_float("WORKER_IDLE_SECONDS", 2.0)))
+    finally:
+        fleet.leave(token)
+        client.close()
+    result = {"claimed": stats.claimed, "recorded": stats.recorded}
+    logger.info("worker finished", extra=result)
+    return result

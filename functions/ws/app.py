@@ -1,0 +1,125 @@
+"""ws: the WebSocket API's routes (SPEC §5) — $connect (authorised), $disconnect, subscribe and
+unsubscribe (a job, a workflow, or "all"), ping. It only keeps the connection registry in
+Redis; the promoter's StatusPusher posts the updates (boltq_core.push).
+
+Replies go back through the routes' integration responses: {"type": "subscribed", ...} with
+the current state of what was subscribed to, or {"type": "error", "error": ...}.
+Auth at $connect: when BOLTQ_API_KEY is set, the `api_key` query parameter (browsers cannot set
+headers on a WebSocket) or the x-api-key header must match it.
+The management endpoint recorded per connection is WS_MANAGEMENT_ENDPOINT when set (the local
+runtime), else https://{domainName}/{stage} from the $connect event."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from boltq_core.config import Settings
+from boltq_core.connections import ConnectionRegistry, topic_for
+from boltq_core.errors import BoltQError, InvalidInput
+from boltq_core.queue import Queue
+from boltq_core.workflows import Workflows
+
+logger = Logger(service="boltq-ws")
+_state: dict[str, Any] = {}
+
+
+def queue() -> Queue:
+    settings = Settings.from_env()
+    q = _state.get("queue")
+    if q is None or q.settings != settings:
+        if q is not None:
+            q.redis.close()
+        q = _state["queue"] = Queue(settings)
+    return q
+
+
+def registry(q: Queue) -> ConnectionRegistry:
+    return ConnectionRegistry(q.redis, q.keys.tag)
+
+
+def management_endpoint(rc: dict[str, Any]) -> str:
+    configured = os.environ.get("WS_MANAGEMENT_ENDPOINT", "").rstrip("/")
+    if configured:
+        return configured
+    return f"https://{rc['domainName']}/{rc['stage']}"
+
+
+def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "body": json.dumps(body, default=str)}
+
+
+def authorised(event: dict[str, Any]) -> bool:
+    expected = os.environ.get("BOLTQ_API_KEY", "")
+    if not expected:
+        return True
+    query = event.get("queryStringParameters") or {}
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    given = query.get("api_key") or headers.get("x-api-key") or ""
+    return hmac.compare_digest(str(given).encode(), expected.encode())
+
+
+def subscribe(q: Queue, conn_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    job_id, wf_id, topic = body.get("job_id"), body.get("workflow_id"), body.get("topic")
+    if topic not in (None, "all"):
+        raise InvalidInput(f"topic: must be 'all', got {topic!r}", [{"field": "topic"}])
+    name = topic_for(job_id, wf_id, topic == "all")
+    out: dict[str, Any] = {"type": "subscribed", "topic": name}
+    if job_id:
+        job = q.get(job_id)  # NotFound for an unknown job: nothing is subscribed
+        out.update(job_id=job_id, status=job.status, data=job.public())
+    elif wf_id:
+        wf = Workflows(q).get(wf_id)
+        out.update(workflow_id=wf_id, status=wf["status"], data=wf)
+    registry(q).subscribe(conn_id, name)
+    return out
+
+
+def unsubscribe(q: Queue, conn_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    job_id, wf_id, topic = body.get("job_id"), body.get("workflow_id"), body.get("topic")
+    name = topic_for(job_id, wf_id, topic == "all")
+    registry(q).unsubscribe(conn_id, name)
+    return {"type": "unsubscribed", "topic": name}
+
+
+ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    rc = event["requestContext"]
+    route, conn_id = rc["routeKey"], rc["connectionId"]
+    logger.append_keys(connection_id=conn_id, route=route)
+    try:
+        q = queue()
+        if route == "$connect":
+            if not authorised(event):
+                logger.info("connection refused: bad API key")
+                return {"statusCode": 401, "body": "missing or invalid API key"}
+            registry(q).connect(conn_id, management_endpoint(rc))
+            return {"statusCode": 200, "body": "connected"}
+        if route == "$disconnect":
+            registry(q).disconnect(conn_id)
+            return {"statusCode": 200, "body": "disconnected"}
+        try:
+            body = json.loads(event.get("body") or "{}")
+        except ValueError:
+            raise InvalidInput("body: not valid JSON", [{"field": "body"}]) from None
+        if not isinstance(body, dict):
+            raise InvalidInput("body: must be a JSON object", [{"field": "body"}])
+        action = body.get("action")
+        if action == "ping":
+            return reply(200, {"type": "pong"})
+        fn = ACTIONS.get(action) if isinstance(action, str) else None
+        if fn is None:
+            raise InvalidInput(
+                f"action: must be 'subscribe', 'unsubscribe' or 'ping', got {action!r}",
+                [{"field": "action"}],
+            )
+        return reply(200, fn(q, conn_id, body))
+    except BoltQError as exc:
+        return reply(exc.status, {"type": "error", "error": exc.message, "details": exc.details})

@@ -1,0 +1,71 @@
+"""Fleet: counts the live worker invocations of a namespace, so the poller fans out only the
+workers the backlog needs and never more than NUM_WORKERS at once.
+
+Key: {p}:fleet  ZSET  member = worker token, score = the ms after which it no longer counts.
+The poller reserves a token per invocation (short expiry: an invocation that never starts frees
+its slot soon); the worker renews it to its own deadline when it starts and drops it at the end.
+Reserving is one script, so overlapping pollers cannot exceed the cap together."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from typing import Any
+
+# reserve: drop expired tokens, then add up to ARGV[2] new ones without passing the cap ARGV[1]
+_RESERVE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local live = redis.call('ZCARD', KEYS[1])
+local n = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - live)
+local out = {}
+for i = 1, n do
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[3 + i])
+  out[i] = ARGV[3 + i]
+end
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return out
+"""
+
+RESERVATION_MS = 30_000  # how long an invoked worker counts before it reports in
+
+
+class Fleet:
+    def __init__(self, client: Any, tag: str) -> None:
+        self.redis = client
+        self.key = f"{tag}:fleet"
+        self._reserve = client.register_script(_RESERVE)
+
+    def live(self) -> int:
+        now = int(time.time() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(self.key, "-inf", now)
+        pipe.zcard(self.key)
+        return int(pipe.execute()[1])
+
+    def reserve(self, want: int, cap: int, reservation_ms: int = RESERVATION_MS) -> list[str]:
+        """Reserve up to `want` worker slots under `cap`; returns their tokens."""
+        if want <= 0:
+            return []
+        tokens = [uuid.uuid4().hex for _ in range(want)]
+        return list(self._reserve(keys=[self.key], args=[cap, want, reservation_ms, *tokens]))
+
+    def join(self, token: str, until_ms: int) -> None:
+        """A worker started: it counts until `until_ms` (epoch ms) unless it leaves first."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(self.key, {token: until_ms})
+        pipe.pexpire(self.key, 3600000)
+        pipe.execute()
+
+    def leave(self, token: str) -> None:
+        self.redis.zrem(self.key, token)
+
+
+def workers_needed(backlog: int, per_worker: int, cap: int) -> int:
+    """Workers the backlog needs: one per `per_worker` ready jobs, at least one for any work,
+    at most `cap`."""
+    if backlog <= 0:
+        return 0
+    return max(1, min(cap, math.ceil(backlog / max(1, per_worker))))

@@ -1,0 +1,48 @@
+"""JobLogHooks: a RunnerHooks that writes one structured line when a job starts and one when
+its attempt ends, with job id, type, attempt and workflow id. Give it a Powertools Logger (JSON
+lines in Lambda) or any logging.Logger; the fields travel in `extra`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from boltq_core.ops import Outcome
+from boltq_core.processors import JobContext
+from boltq_core.runner import RunnerHooks
+
+OUTCOMES = {"c": "completed", "r": "retry", "f": "failed", "x": "cancelled"}
+
+
+def job_fields(ctx: JobContext) -> dict[str, Any]:
+    return {
+        "job_id": ctx.job_id,
+        "job_type": ctx.type,
+        "attempt": ctx.attempt,
+        "max_attempts": ctx.claimed.max_attempts,
+        "workflow_id": ctx.workflow_id,
+    }
+
+
+class JobLogHooks(RunnerHooks):
+    def __init__(self, logger: Any) -> None:
+        self.log = logger
+
+    def on_start(self, ctx: JobContext) -> None:
+        self.log.info("job started", extra=job_fields(ctx))
+
+    def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
+        fields = {**job_fields(ctx), "outcome": OUTCOMES.get(outcome.kind, outcome.kind),
+                  "duration_ms": round(seconds * 1000, 1)}
+        if outcome.kind in ("r", "f"):
+            fields["error_category"] = outcome.a
+            fields["error"] = outcome.b[:500]
+            self.log.warning("job attempt failed", extra=fields)
+        else:
+            self.log.info("job finished", extra=fields)
+
+    def on_recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
+        for o, status in zip(outcomes, statuses, strict=False):
+            if status == "stale":
+                self.log.warning("outcome refused: the job's lease was lost",
+                                 extra={"job_id": o.job_id, "attempt": o.attempt})

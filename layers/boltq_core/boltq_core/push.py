@@ -1,0 +1,244 @@
+"""StatusPusher: tails the namespace's events stream and posts each state change to the
+WebSocket connections subscribed to it (SPEC §5), off the path of whoever changed the state.
+
+Every transition already appends to the events stream inside its script, so submitting or
+finishing a job never waits on a socket. The pusher reads the stream after the id it stored
+last ({p}:ws:cursor), so the next invocation (or an overlapping one) carries on where the last
+stopped, looks the subscribers up in the ConnectionRegistry (the job, its workflow, "all"),
+and posts through the API Gateway Management API concurrently; a gone connection is pruned."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from boltq_core.connections import ALL, ConnectionRegistry
+from boltq_core.models import Job
+from boltq_core.queue import Queue
+
+log = logging.getLogger("boltq.push")
+
+# post(endpoint, connection id, payload bytes) -> False when the connection is gone
+Poster = Callable[[str, str, bytes], bool]
+START_BACK_MS = 60_000  # with no stored cursor, start this far back in the stream
+
+# advance the stored cursor to ARGV[1] unless it is already past it
+_ADVANCE = """
+local c = redis.call('GET', KEYS[1])
+if c then
+  local a1, a2 = string.match(c, '(%d+)-(%d+)')
+  local b1, b2 = string.match(ARGV[1], '(%d+)-(%d+)')
+  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
+  if b1 < a1 or (b1 == a1 and b2 <= a2) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', 86400000)
+return 1
+"""
+
+
+class ManagementApiPoster:
+    """Posts through the API Gateway Management API (boto3 `apigatewaymanagementapi`), one
+    client per endpoint: https://{api-id}.execute-api.{region}.amazonaws.com/{stage} in AWS,
+    http://localhost:{port} in the local runtime."""
+
+    def __init__(self, timeout_seconds: float = 3.0) -> None:
+        self.timeout = timeout_seconds
+        self._clients: dict[str, Any] = {}
+
+    def client(self, endpoint: str) -> Any:
+        c = self._clients.get(endpoint)
+        if c is None:
+            import boto3
+            from botocore.config import Config
+
+            cfg = Config(connect_timeout=self.timeout, read_timeout=self.timeout,
+                         retries={"max_attempts": 2, "mode": "standard"},
+                         max_pool_connections=32)
+            c = self._clients[endpoint] = boto3.client(
+                "apigatewaymanagementapi", endpoint_url=endpoint, config=cfg
+            )
+        return c
+
+    def __call__(self, endpoint: str, conn_id: str, data: bytes) -> bool:
+        client = self.client(endpoint)
+        try:
+            client.post_to_connection(ConnectionId=conn_id, Data=data)
+        except client.exceptions.GoneException:
+            return False
+        return True
+
+
+def iso_ms(ms: int | str) -> str:
+    dt = datetime.fromtimestamp(int(ms) / 1000, UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StatusPusher:
+    def __init__(
+        self,
+        queue: Queue,
+        registry: ConnectionRegistry,
+        poster: Poster | None = None,
+        *,
+        threads: int = 16,
+        batch: int = 200,
+    ) -> None:
+        self.queue = queue
+        self.registry = registry
+        self.poster = poster or ManagementApiPoster()
+        self.batch = batch
+        self.cursor_key = f"{queue.keys.tag}:ws:cursor"
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="boltq-push")
+        self.sent = 0
+        self.pruned = 0
+        self._advance = queue.redis.register_script(_ADVANCE)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def cursor(self) -> str:
+        c = self.queue.redis.get(self.cursor_key)
+        if c:
+            return str(c)
+        return f"{max(0, int(time.time() * 1000) - START_BACK_MS)}-0"
+
+    def pump(self, block_ms: int | None = None) -> int:
+        """Push the events after the stored cursor (waiting up to `block_ms` for some);
+        returns how many messages were posted."""
+        after = self.cursor()
+        events = self.queue.events(after, self.batch, block_ms)
+        if not events:
+            return 0
+        sent = self.push(events)
+        # only moves forward: a slower overlapping pusher never rewinds it
+        self._advance(keys=[self.cursor_key], args=[events[-1][0]])
+        return sent
+
+    def run_until(self, deadline: float, stop: Callable[[], bool] | None = None,
+                  block_ms: int = 500) -> int:
+        """Pump until time.monotonic() reaches `deadline` (or `stop()` holds)."""
+        total = 0
+        while (left := deadline - time.monotonic()) > 0 and not (stop and stop()):
+            try:
+                total += self.pump(max(1, min(block_ms, int(left * 1000))))
+            except Exception as exc:  # a store blip must not end the loop
+                log.warning("status push failed: %s", exc)
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        return total
+
+    # --- one batch of events ----------------------------------------------------------------
+
+    def push(self, events: Sequence[tuple[str, dict[str, str]]]) -> int:
+        topics: list[str] = [ALL]
+        for _, f in events:
+            if f.get("k") == "j":
+                topics.append(f"job:{f['id']}")
+            if f.get("wf"):
+                topics.append(f"wf:{f['wf']}")
+        subs = self.registry.subscribers(list(dict.fromkeys(topics)))
+        if not subs:
+            return 0
+        wanted: list[tuple[dict[str, str], dict[str, str]]] = []  # (event, conn -> endpoint)
+        for _, f in events:
+            conns: dict[str, str] = dict(subs.get(ALL, {}))
+            if f.get("k") == "j":
+                conns.update(subs.get(f"job:{f['id']}", {}))
+            if f.get("wf"):
+                conns.update(subs.get(f"wf:{f['wf']}", {}))
+            if conns:
+                wanted.append((f, conns))
+        if not wanted:
+            return 0
+        snapshots = self._snapshots([f for f, _ in wanted])
+        # one task per connection, posting its messages in stream order; connections in parallel
+        per_conn: dict[str, tuple[str, list[bytes]]] = {}
+        for f, conns in wanted:
+            body = json.dumps(self.message(f, snapshots), separators=(",", ":"),
+                              default=str).encode()
+            for c, ep in conns.items():
+                per_conn.setdefault(c, (ep, []))[1].append(body)
+        items = [(ep, c, bodies) for c, (ep, bodies) in per_conn.items()]
+        results: list[bool | None] = []
+        gone: set[str] = set()
+        for (_, c, _), res in zip(items, self._pool.map(self._post_all, items), strict=True):
+            results += res
+            if res and res[-1] is False:
+                gone.add(c)
+        if gone:
+            self.registry.prune(gone)
+            self.pruned += len(gone)
+        sent = sum(1 for ok in results if ok)
+        self.sent += sent
+        return sent
+
+    def _post_all(self, item: tuple[str, str, list[bytes]]) -> list[bool | None]:
+        """Post one connection's messages in order; stops at the first GoneException."""
+        endpoint, conn_id, bodies = item
+        out: list[bool | None] = []
+        for body in bodies:
+            try:
+                ok = self.poster(endpoint, conn_id, body)
+            except Exception as exc:  # one bad socket must not stop the others
+                log.warning("post to connection %s failed: %s", conn_id, exc)
+                ok = None
+            out.append(ok)
+            if ok is False:
+                break
+        return out
+
+    def _snapshots(self, events: list[dict[str, str]]) -> dict[str, Any]:
+        """The current public JSON of every job and workflow named in `events`."""
+        jobs = sorted({f["id"] for f in events if f.get("k") == "j"})
+        wfs = sorted({f["id"] for f in events if f.get("k") == "w"})
+        k = self.queue.keys
+        pipe = self.queue.redis.pipeline(transaction=False)
+        for j in jobs:
+            pipe.hgetall(k.job(j))
+        for w in wfs:
+            pipe.hmget(k.workflow(w), "id", "name", "status", "total", "done")
+        rows = pipe.execute()
+        out: dict[str, Any] = {}
+        for j, h in zip(jobs, rows[: len(jobs)], strict=True):
+            if h:
+                out["j:" + j] = Job.from_hash(h).public()
+        for w, row in zip(wfs, rows[len(jobs):], strict=True):
+            if row[0] is not None:
+                out["w:" + w] = {
+                    "id": row[0], "name": row[1], "status": row[2],
+                    "total_steps": int(row[3] or 0), "completed_steps": int(row[4] or 0),
+                }
+        return out
+
+    @staticmethod
+    def message(f: dict[str, str], snapshots: dict[str, Any]) -> dict[str, Any]:
+        """The SPEC §5 message for one event; `data` is the job (or workflow) as read when the
+        message was built, `status` the transition the event recorded."""
+        ts = iso_ms(f.get("ts") or int(time.time() * 1000))
+        if f.get("k") == "w":
+            data = snapshots.get("w:" + f["id"]) or {"id": f["id"], "status": f["st"]}
+            return {"type": "workflow_update", "workflow_id": f["id"], "status": f["st"],
+                    "data": data, "timestamp": ts}
+        data = snapshots.get("j:" + f["id"]) or {"id": f["id"], "type": f.get("ty"),
+                                                 "status": f["st"]}
+        msg = {"type": "job_update", "job_id": f["id"], "status": f["st"], "data": data,
+               "timestamp": ts}
+        if f.get("wf"):
+            msg["workflow_id"] = f["wf"]
+        if "p" in f:
+            try:
+                msg["progress"] = json.loads(f["p"])
+            except ValueError:
+                msg["progress"] = f["p"]
+        return msg
+
+
+def connect_pusher(queue: Queue, poster: Poster | None = None, **kwargs: Any) -> StatusPusher:
+    return StatusPusher(queue, ConnectionRegistry(queue.redis, queue.keys.tag), poster, **kwargs)
+
+
+__all__ = ["ManagementApiPoster", "Poster", "StatusPusher", "connect_pusher", "iso_ms"]

@@ -1,0 +1,223 @@
+"""Helpers for the function tests: load functions/<name>/app.py, real API Gateway / EventBridge
+event shapes, a Lambda context, and the environment pointing the functions at the test's own
+namespace on the real Redis/Valkey server (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from boltq_core import Queue
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ("api", "ws", "promoter", "poller", "worker")
+WS_DOMAIN = "abc123defg.execute-api.us-east-1.amazonaws.com"
+WS_ENDPOINT = f"https://{WS_DOMAIN}/prod"
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py once, as module `boltq_fn_<name>`."""
+    mod_name = f"boltq_fn_{name}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class LambdaContext:
+    """The attributes of the Lambda runtime's context object the functions (and Powertools'
+    inject_lambda_context) read."""
+
+    def __init__(self, name: str = "boltq-test", remaining_ms: float = 30_000) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "2025/01/01/[$LATEST]test"
+        self._end = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._end - time.monotonic()) * 1000))
+
+
+def rest_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    raw_body: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway sends it."""
+    hdrs = {"Accept": "application/json", "Host": "api.example.com", "User-Agent": "curl/8.5.0"}
+    if body is not None or raw_body is not None:
+        hdrs["Content-Type"] = "application/json"
+    hdrs.update(headers or {})
+    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": hdrs,
+        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "protocol": "HTTP/1.1",
+            "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0", "apiKey": None},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def ws_event(
+    route: str,
+    conn_id: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway WebSocket API event ($connect, $disconnect or a message route)."""
+    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE")
+    rc: dict[str, Any] = {
+        "routeKey": route,
+        "eventType": event_type,
+        "extendedRequestId": str(uuid.uuid4()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+        "messageDirection": "IN",
+        "stage": "prod",
+        "connectedAt": int(time.time() * 1000),
+        "requestTimeEpoch": int(time.time() * 1000),
+        "identity": {"sourceIp": "203.0.113.7"},
+        "requestId": str(uuid.uuid4()),
+        "domainName": WS_DOMAIN,
+        "connectionId": conn_id,
+        "apiId": "abc123defg",
+    }
+    event: dict[str, Any] = {"requestContext": rc, "isBase64Encoded": False}
+    if event_type == "MESSAGE":
+        rc["messageId"] = str(uuid.uuid4())
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if event_type == "CONNECT":
+        event["headers"] = {"Host": WS_DOMAIN, "Sec-WebSocket-Version": "13", **(headers or {})}
+        event["queryStringParameters"] = query
+    if event_type == "DISCONNECT":
+        rc["disconnectStatusCode"] = 1000
+        rc["disconnectReason"] = "Client-side close frame status not set"
+    return event
+
+
+def scheduled_event(rule: str = "boltq-promoter-schedule") -> dict[str, Any]:
+    """An EventBridge scheduled event."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def body_of(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+def env_for(queue: Queue) -> dict[str, str]:
+    s = queue.settings
+    return {
+        "REDIS_URL": s.url,
+        "BOLTQ_PREFIX": s.key_prefix,
+        "LEASE_SECONDS": str(s.lease_seconds),
+        "RETRY_BASE_SECONDS": str(s.retry_base_seconds),
+        "RETRY_MAX_SECONDS": str(s.retry_max_seconds),
+    }
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(k, v)
+    for k in ("BOLTQ_API_KEY", "WS_MANAGEMENT_ENDPOINT", "LAMBDA_ENDPOINT_URL", "AWS_PROFILE",
+              "CORS_ALLOW_ORIGINS", "REDIS_ADDR", "REDIS_CLUSTER"):
+        monkeypatch.delenv(k, raising=False)
+
+
+@pytest.fixture
+def fn_env(queue: Queue, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Queue:
+    """Point every function at `queue`'s namespace; returns the queue."""
+    for k, v in env_for(queue).items():
+        monkeypatch.setenv(k, v)
+    return queue
+
+
+@pytest.fixture
+def call_api(fn_env: Queue) -> Callable[..., tuple[int, Any]]:
+    """call_api(method, path, body=..., ...) -> (status, decoded body), through the handler."""
+    api = load_function("api")
+
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        resp = api.handler(rest_event(method, path, body, **kw), LambdaContext("boltq-api"))
+        ctype = str(response_headers(resp).get("content-type", ""))
+        data = json.loads(resp["body"]) if "json" in ctype else resp["body"]
+        return resp["statusCode"], data
+
+    return call
+
+
+def response_headers(resp: dict[str, Any]) -> dict[str, str]:
+    """A REST proxy response's headers, lower-cased (single- and multi-value merged)."""
+    out = {k.lower(): ",".join(v) for k, v in (resp.get("multiValueHeaders") or {}).items()}
+    out.update({k.lower(): v for k, v in (resp.get("headers") or {}).items()})
+    return out
+
+
+def namespace_keys(queue: Queue) -> list[str]:
+    return sorted(queue.redis.scan_iter(match=queue.keys.tag + "*", count=1000))
+
+
+@pytest.fixture
+def ws_calls(fn_env: Queue) -> Iterator[Callable[..., dict[str, Any]]]:
+    ws = load_function("ws")
+
+    def call(route: str, conn_id: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+        return ws.handler(ws_event(route, conn_id, body, **kw), LambdaContext("boltq-ws"))
+
+    yield call

@@ -1,0 +1,257 @@
+"""The api function driven with API Gateway REST proxy events against a real Valkey/Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from boltq_core import Queue
+from tests.conftest import run_worker
+from tests.functions.conftest import (
+    LambdaContext,
+    load_function,
+    namespace_keys,
+    response_headers,
+    rest_event,
+)
+
+Call = Any
+
+
+def test_seed_readme_examples_work_unchanged(call_api: Call, fn_env: Queue) -> None:
+    # curl -X POST /api/v1/jobs -d '{"type":"echo","data":{...},"priority":1,"delay_seconds":0}'
+    status, body = call_api("POST", "/api/v1/jobs", {
+        "type": "echo", "data": {"message": "Hello World"}, "priority": 1, "delay_seconds": 0,
+    })
+    assert status == 200, body
+    assert body["success"] is True
+    assert body["data"]["status"] == "pending"
+    job_id = body["data"]["job_id"]
+
+    status, body = call_api("GET", f"/api/v1/jobs/{job_id}")
+    assert status == 200
+    assert body == {"success": True, "data": body["data"]}
+    assert body["data"]["id"] == job_id and body["data"]["status"] == "pending"
+    assert body["data"]["data"] == {"message": "Hello World"}
+
+    status, body = call_api("GET", "/api/v1/queues/stats")
+    assert status == 200
+    assert body["data"]["pending"]["normal"] == 1
+    assert body["data"]["totals"]["submitted"] == 1
+
+    status, body = call_api("POST", "/api/v1/workflows", {
+        "name": "Data Processing Pipeline",
+        "steps": [
+            {"job_type": "fetch_data", "params": {"url": "https://example.com/data.csv"}},
+            {"job_type": "process_data", "params": {"operation": "transform"},
+             "depends_on": ["step-1"]},
+        ],
+    })
+    assert status == 200, body
+    wf_id = body["data"]["workflow_id"]
+    status, body = call_api("GET", f"/api/v1/workflows/{wf_id}")
+    assert status == 200
+    assert [s["id"] for s in body["data"]["steps"]] == ["step-1", "step-2"]
+    assert body["data"]["steps"][1]["depends_on"] == ["step-1"]
+
+
+def test_jobs_routes(call_api: Call, fn_env: Queue) -> None:
+    ids = []
+    for prio in ("high", 2, "normal"):
+        status, body = call_api("POST", "/api/v1/jobs", {"type": "echo", "priority": prio})
+        assert status == 200, body
+        ids.append(body["data"]["job_id"])
+    status, body = call_api("POST", "/api/v1/jobs", {"type": "sleep", "delay_seconds": 60})
+    assert body["data"]["status"] == "scheduled"
+    delayed = body["data"]["job_id"]
+
+    status, body = call_api("GET", "/api/v1/jobs", query={"status": "pending", "limit": "2"})
+    assert status == 200, body
+    page = body["data"]
+    assert page["count"] == 2 and page["next_cursor"]
+    query = {"status": "pending", "limit": "2", "cursor": page["next_cursor"]}
+    status, body = call_api("GET", "/api/v1/jobs", query=query)
+    assert body["data"]["count"] == 1
+    status, body = call_api("GET", "/api/v1/jobs", query={"type": "sleep"})
+    assert [j["id"] for j in body["data"]["items"]] == [delayed]
+
+    status, body = call_api("POST", f"/api/v1/jobs/{delayed}/cancel")
+    assert (status, body["data"]["status"]) == (200, "cancelled")
+    status, body = call_api("POST", f"/api/v1/jobs/{delayed}/cancel")
+    assert status == 409 and "already cancelled" in body["error"]
+
+    status, body = call_api("POST", "/api/v1/jobs/batch",
+                            {"jobs": [{"type": "echo"}, {"type": "echo", "priority": "low"}]})
+    assert status == 200 and len(body["data"]["jobs"]) == 2
+
+    status, body = call_api("POST", "/api/v1/jobs",
+                            {"type": "echo", "idempotency_key": "order-42"})
+    first = body["data"]["job_id"]
+    status, body = call_api("POST", "/api/v1/jobs",
+                            {"type": "echo", "idempotency_key": "order-42"})
+    assert body["data"]["job_id"] == first and body["data"]["duplicate"] is True
+
+
+def test_dead_letter_routes(call_api: Call, fn_env: Queue) -> None:
+    q = fn_env
+    dead = [q.submit({"type": "fail", "data": {"permanent": True}}).job_id for _ in range(4)]
+    run_worker(q, until=lambda: q.stats().dead_letter == 4)
+
+    status, body = call_api("GET", "/api/v1/dlq", query={"limit": "2"})
+    assert status == 200 and body["data"]["count"] == 2 and body["data"]["next_cursor"]
+    status, body = call_api("GET", f"/api/v1/dlq/{dead[0]}")
+    assert body["data"]["last_error"]["category"] == "permanent"
+
+    status, body = call_api("POST", f"/api/v1/dlq/{dead[0]}/requeue")
+    assert (status, body["data"]["requeued"]) == (200, [dead[0]])
+    assert q.get(dead[0]).status == "pending"
+    status, body = call_api("POST", f"/api/v1/dlq/{dead[0]}/requeue")
+    assert status == 404
+
+    status, body = call_api("POST", "/api/v1/dlq/requeue", {"job_ids": [dead[1]]})
+    assert body["data"] == {"requeued": 1, "job_ids": [dead[1]]}
+    status, body = call_api("DELETE", "/api/v1/dlq")
+    assert body["data"] == {"purged": 2}
+    status, body = call_api("POST", "/api/v1/dlq/requeue")
+    assert body["data"] == {"requeued": 0}
+    assert q.stats().dead_letter == 0
+    assert q.get(dead[1]).status == "pending"
+
+
+def test_workflow_routes(call_api: Call, fn_env: Queue) -> None:
+    made = []
+    for i in range(3):
+        _, body = call_api("POST", "/api/v1/workflows", {
+            "name": f"wf-{i}", "steps": [{"job_type": "echo", "params": {"i": i}}],
+        })
+        made.append(body["data"]["workflow_id"])
+    status, body = call_api("GET", "/api/v1/workflows", query={"limit": "2"})
+    assert status == 200 and body["data"]["count"] == 2
+    _, more = call_api("GET", "/api/v1/workflows",
+                       query={"limit": "2", "cursor": body["data"]["next_cursor"]})
+    listed = [w["id"] for w in body["data"]["items"] + more["data"]["items"]]
+    assert sorted(listed) == sorted(made)
+
+    status, body = call_api("POST", f"/api/v1/workflows/{made[0]}/cancel")
+    assert (status, body["data"]["status"]) == (200, "cancelled")
+    status, body = call_api("DELETE", f"/api/v1/workflows/{made[1]}")
+    assert status == 200 and body["data"]["deleted"] is True
+    status, body = call_api("GET", f"/api/v1/workflows/{made[1]}")
+    assert status == 404 and made[1] in body["error"]
+
+
+# Bad input to every route: (method, path, body, query, raw body, status, words in the error)
+BAD_INPUT = [
+    ("POST", "/api/v1/jobs", None, None, None, 400, "body"),
+    ("POST", "/api/v1/jobs", None, None, "{not json", 400, "body"),
+    ("POST", "/api/v1/jobs", {"data": {}}, None, None, 400, "type"),
+    ("POST", "/api/v1/jobs", {"type": ""}, None, None, 400, "type"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "priority": 7}, None, None, 400, "priority"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "priority": "urgent"}, None, None, 400, "priority"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "delay_seconds": -1}, None, None, 400,
+     "delay_seconds"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "data": [1]}, None, None, 400, "data"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "colour": "red"}, None, None, 400, "colour"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "timeout_seconds": 100000}, None, None, 400,
+     "timeout_seconds"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "data": {"x": "y" * 300_000}}, None, None, 413,
+     "data"),
+    ("POST", "/api/v1/jobs/batch", {"jobs": [{"type": "echo"}, {"type": "echo", "priority": 9}]},
+     None, None, 400, "jobs.1.priority"),
+    ("POST", "/api/v1/jobs/batch", {"jobs": []}, None, None, 400, "jobs"),
+    ("GET", "/api/v1/jobs/nope", None, None, None, 404, "nope"),
+    ("GET", "/api/v1/jobs", None, {"status": "sleeping"}, None, 400, "status"),
+    ("GET", "/api/v1/jobs", None, {"limit": "0"}, None, 400, "limit"),
+    ("GET", "/api/v1/jobs", None, {"limit": "many"}, None, 400, "limit"),
+    ("GET", "/api/v1/jobs", None, {"cursor": "abc"}, None, 400, "cursor"),
+    ("POST", "/api/v1/jobs/nope/cancel", None, None, None, 404, "nope"),
+    ("POST", "/api/v1/workflows", {"name": "x", "steps": []}, None, None, 400, "steps"),
+    ("POST", "/api/v1/workflows", {"steps": [{"job_type": "echo"}]}, None, None, 400, "name"),
+    ("POST", "/api/v1/workflows",
+     {"name": "x", "steps": [{"job_type": "echo", "depends_on": ["step-9"]}]}, None, None, 400,
+     "step-9"),
+    ("POST", "/api/v1/workflows",
+     {"name": "x", "steps": [{"id": "a", "job_type": "echo", "depends_on": ["b"]},
+                             {"id": "b", "job_type": "echo", "depends_on": ["a"]}]},
+     None, None, 400, "cycle"),
+    ("POST", "/api/v1/workflows", {"name": "x", "steps": [{"job_type": ""}]}, None, None, 400,
+     "job_type"),
+    ("GET", "/api/v1/workflows", None, {"limit": "5000"}, None, 400, "limit"),
+    ("GET", "/api/v1/workflows/nope", None, None, None, 404, "nope"),
+    ("POST", "/api/v1/workflows/nope/cancel", None, None, None, 404, "nope"),
+    ("DELETE", "/api/v1/workflows/nope", None, None, None, 404, "nope"),
+    ("GET", "/api/v1/dlq", None, {"cursor": "x"}, None, 400, "cursor"),
+    ("GET", "/api/v1/dlq/nope", None, None, None, 404, "nope"),
+    ("POST", "/api/v1/dlq/nope/requeue", None, None, None, 404, "nope"),
+    ("POST", "/api/v1/dlq/requeue", {"job_ids": "all"}, None, None, 400, "job_ids"),
+    ("GET", "/api/v1/nothing-here", None, None, None, 404, "no route"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "query", "raw", "status", "words"),
+                         BAD_INPUT, ids=[f"{m} {p} {s}" for m, p, _, _, _, s, _ in BAD_INPUT])
+def test_bad_input_is_a_clear_error_and_stores_nothing(
+    call_api: Call, fn_env: Queue, method: str, path: str, body: Any, query: Any, raw: Any,
+    status: int, words: str,
+) -> None:
+    before = namespace_keys(fn_env)
+    got, reply = call_api(method, path, body, query=query, raw_body=raw)
+    assert got == status, reply
+    assert reply["success"] is False
+    assert words in reply["error"], reply
+    assert isinstance(reply["details"], list)
+    assert namespace_keys(fn_env) == before
+
+
+def test_api_key(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOLTQ_API_KEY", "s3cret-key-for-tests")
+    status, body = call_api("GET", "/api/v1/queues/stats")
+    assert status == 401 and "API key" in body["error"]
+    status, _ = call_api("GET", "/api/v1/queues/stats", headers={"x-api-key": "wrong"})
+    assert status == 403
+    status, _ = call_api("GET", "/api/v1/queues/stats",
+                         headers={"X-Api-Key": "s3cret-key-for-tests"})
+    assert status == 200
+    status, _ = call_api("GET", "/health")
+    assert status == 200
+
+
+def test_cors(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, _ = call_api("GET", "/health", headers={"Origin": "https://play.example.com"})
+    assert status == 200
+    api = load_function("api")
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://play.example.com")
+    resp = api.handler(
+        rest_event("OPTIONS", "/api/v1/jobs", headers={"Origin": "https://play.example.com",
+                                                        "Access-Control-Request-Method": "POST"}),
+        LambdaContext(),
+    )
+    flat = response_headers(resp)
+    assert resp["statusCode"] == 204
+    assert "access-control-allow-origin" in flat
+    assert "x-api-key" in str(flat.get("access-control-allow-headers")).lower()
+
+
+def test_health(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
+    status, body = call_api("GET", "/health")
+    assert (status, body["data"]["status"]) == (200, "ok")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    status, body = call_api("GET", "/health")
+    assert status == 503 and body["success"] is False
+    status, body = call_api("GET", "/api/v1/queues/stats")
+    assert status == 503 and "unreachable" in body["error"]
+
+
+def test_openapi_document_and_docs_page(call_api: Call) -> None:
+    status, doc = call_api("GET", "/api/v1/openapi.json")
+    assert status == 200
+    assert doc["info"]["title"] == "BoltQ"
+    paths = doc["paths"]
+    for p in ("/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/workflows", "/api/v1/dlq",
+              "/api/v1/queues/stats", "/health"):
+        assert p in paths, sorted(paths)
+    body_schema = paths["/api/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    assert body_schema["schema"]
+    status, html = call_api("GET", "/api/v1/docs")
+    assert status == 200 and "swagger" in html.lower()

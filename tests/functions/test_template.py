@@ -1,0 +1,298 @@
+"""template.yaml: checks cfn-lint misses in SAM syntax, and (slow) `sam validate --lint`,
+`sam build` and SAM CLI's own providers, run with SAM CLI from the tools venv (.tools/sam,
+installed on demand by scripts/_tools.sh)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.functions.conftest import FUNCTIONS, ROOT, load_function
+
+TEMPLATE = ROOT / "template.yaml"
+MANAGED_ROUTE_METHODS = {"OPTIONS", "HEAD"}
+
+
+class CfnLoader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as data."""
+
+
+def _tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+
+
+def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+
+
+def fn_props(template: dict[str, Any], props: dict[str, Any], key: str) -> Any:
+    return props.get(key, template.get("Globals", {}).get("Function", {}).get(key))
+
+
+def test_serverless_resources_come_first(template: dict[str, Any]) -> None:
+    types = [r["Type"] for r in template["Resources"].values()]
+    last_serverless = max(i for i, t in enumerate(types) if t.startswith("AWS::Serverless::"))
+    first_v2 = min(i for i, t in enumerate(types) if t.startswith("AWS::ApiGatewayV2::"))
+    assert last_serverless < first_v2
+
+
+def test_every_function_handler_exists(template: dict[str, Any]) -> None:
+    fns = resources(template, "AWS::Serverless::Function")
+    assert len(fns) == len(FUNCTIONS)
+    for name, res in fns.items():
+        props = res["Properties"]
+        code = ROOT / props["CodeUri"]
+        module, _, attr = fn_props(template, props, "Handler").rpartition(".")
+        path = code / (module.replace(".", "/") + ".py")
+        assert path.is_file(), f"{name}: handler file {path} is missing"
+        assert re.search(rf"^def {attr}\(", path.read_text(), re.M), f"{name}: no {attr}()"
+    layer = resources(template, "AWS::Serverless::LayerVersion")["BoltQCoreLayer"]
+    assert (ROOT / layer["Properties"]["ContentUri"] / "boltq_core" / "__init__.py").is_file()
+    assert (ROOT / layer["Properties"]["ContentUri"] / "requirements.txt").is_file()
+
+
+def test_runtimes_and_timeouts(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["BoltQCoreLayer"]
+    runtime = template["Globals"]["Function"]["Runtime"]
+    assert re.fullmatch(r"python3\.(1[2-9])", runtime), runtime
+    assert layer["Metadata"]["BuildMethod"] == runtime
+    assert runtime in layer["Properties"]["CompatibleRuntimes"]
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        timeout = fn_props(template, res["Properties"], "Timeout")
+        assert isinstance(timeout, int) and 1 <= timeout <= 900, (name, timeout)
+    worker = template["Resources"]["WorkerFunction"]["Properties"]
+    # any job the API accepts (MAX_JOB_TIMEOUT_SECONDS, default 840 s) fits in one invocation
+    assert worker["Timeout"] >= 840 + int(worker["Environment"]["Variables"][
+        "WORKER_STOP_BEFORE_SECONDS"])
+
+
+RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|\d{2,}) (minutes|hours|days))\)$")
+CRON_FIELD = re.compile(r"^[\d*?,/\-LW#A-Z]+$")
+
+
+def valid_schedule(expr: str) -> bool:
+    if RATE.match(expr):
+        return True
+    m = re.fullmatch(r"cron\((.+)\)", expr)
+    if not m:
+        return False
+    fields = m.group(1).split()
+    return len(fields) == 6 and all(CRON_FIELD.match(f) for f in fields) and (
+        fields[2] == "?" or fields[4] == "?")
+
+
+def test_schedule_expression_checker() -> None:
+    assert valid_schedule("rate(1 minute)") and valid_schedule("rate(5 minutes)")
+    assert valid_schedule("cron(0/1 * * * ? *)")
+    for bad in ("rate(1 minutes)", "rate(2 minute)", "rate(0 minutes)", "every minute",
+                "cron(* * * * *)", "cron(0 * * * * *)"):
+        assert not valid_schedule(bad), bad
+
+
+def test_schedules(template: dict[str, Any]) -> None:
+    scheduled = {}
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        for ev in res["Properties"].get("Events", {}).values():
+            if ev["Type"] in ("Schedule", "ScheduleV2"):
+                expr = ev["Properties"]["ScheduleExpression"]
+                assert valid_schedule(expr), (name, expr)
+                scheduled[name] = res["Properties"]
+    assert set(scheduled) == {"PromoterFunction", "PollerFunction"}
+    for name, props in scheduled.items():
+        assert props["ReservedConcurrentExecutions"] == 1, name
+
+
+def template_routes(template: dict[str, Any]) -> set[tuple[str, str, str]]:
+    out = set()
+    for name, res in resources(template, "AWS::Serverless::Function").items():
+        for ev in res["Properties"].get("Events", {}).values():
+            if ev["Type"] == "Api":
+                p = ev["Properties"]
+                assert p["RestApiId"] == {"Ref": "RestApi"}
+                out.add((p["Method"].upper(), p["Path"], name))
+    return out
+
+
+def app_routes() -> set[tuple[str, str]]:
+    api = load_function("api")
+    out = set()
+    for route in api.app._static_routes + api.app._dynamic_routes:
+        path = re.sub(r"<(\w+)>", r"{\1}", route.path)
+        path = path.replace("\\", "")
+        out.add((route.method.upper(), path))
+    return out
+
+
+def test_every_rest_route_has_a_function_and_matches_the_app(template: dict[str, Any]) -> None:
+    routes = template_routes(template)
+    assert {fn for _, _, fn in routes} == {"ApiFunction"}
+    declared = {(m, p) for m, p, _ in routes}
+    app = {(m, p) for m, p in app_routes() if m not in MANAGED_ROUTE_METHODS}
+    assert declared == app, {"only in template": declared - app, "only in app": app - declared}
+    # the seed's routes are all there
+    for must in [("POST", "/api/v1/jobs"), ("GET", "/api/v1/jobs/{job_id}"),
+                 ("GET", "/api/v1/queues/stats"), ("POST", "/api/v1/workflows"),
+                 ("GET", "/health")]:
+        assert must in declared
+
+
+def test_websocket_api(template: dict[str, Any]) -> None:
+    api = resources(template, "AWS::ApiGatewayV2::Api")["WebSocketApi"]["Properties"]
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == "$request.body.action"
+    keys = {r["Properties"]["RouteKey"] for r in resources(template, "AWS::ApiGatewayV2::Route")
+            .values()}
+    assert {"$connect", "$disconnect", "subscribe", "unsubscribe"} <= keys
+    integ = resources(template, "AWS::ApiGatewayV2::Integration")["WsIntegration"]
+    assert "WsFunction.Arn" in integ["Properties"]["IntegrationUri"]["Fn::Sub"]
+    assert resources(template, "AWS::ApiGatewayV2::Stage")
+    assert resources(template, "AWS::ApiGatewayV2::Deployment")
+    perm = resources(template, "AWS::Lambda::Permission")["WsInvokePermission"]["Properties"]
+    assert perm["FunctionName"] == {"Ref": "WsFunction"}
+
+
+def _actions(doc: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k in ("Action", "NotAction"):
+                found += v if isinstance(v, list) else [v]
+            else:
+                found += _actions(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            found += _actions(v)
+    return found
+
+
+def test_least_privilege(template: dict[str, Any]) -> None:
+    actions = _actions(template["Resources"])
+    assert actions, "no IAM statements found"
+    for a in actions:
+        assert isinstance(a, str) and "*" not in a, a
+    poller = template["Resources"]["PollerFunction"]["Properties"]
+    assert _actions(poller["Policies"]) == ["lambda:InvokeFunction"]
+    assert poller["Policies"][0]["Statement"][0]["Resource"] == {
+        "Fn::GetAtt": ["WorkerFunction", "Arn"]}
+    promoter = template["Resources"]["PromoterFunction"]["Properties"]
+    assert _actions(promoter["Policies"]) == ["execute-api:ManageConnections"]
+
+
+def test_store_network_and_outputs(template: dict[str, Any]) -> None:
+    rg = template["Resources"]["RedisReplicationGroup"]["Properties"]
+    assert rg["TransitEncryptionEnabled"] is True
+    assert "secretsmanager" in rg["AuthToken"]["Fn::Sub"]
+    assert "ExistingRedisUrl" in template["Parameters"]
+    services = {r["Properties"]["ServiceName"]["Fn::Sub"] for r in
+                resources(template, "AWS::EC2::VPCEndpoint").values()}
+    assert services == {"com.amazonaws.${AWS::Region}.lambda",
+                        "com.amazonaws.${AWS::Region}.execute-api"}
+    for p in ("PushgatewayUrl", "OtelExporterOtlpEndpoint", "VpcId", "SubnetIds"):
+        assert p in template["Parameters"]
+    assert {"ApiUrl", "WebSocketUrl", "PlaygroundUrl"} <= set(template["Outputs"])
+    assert resources(template, "AWS::ApiGateway::UsagePlan")
+    assert template["Resources"]["RestApi"]["Properties"]["Auth"]["ApiKeyRequired"] is True
+
+
+# --- with SAM CLI (slow: the first run installs it into .tools/sam) --------------------------
+
+
+def sam_env() -> dict[str, str]:
+    """The environment scripts/_tools.sh sets up (installing SAM CLI when needed)."""
+    out = subprocess.run(
+        ["bash", "-c", f"source {ROOT}/scripts/_tools.sh >&2 && env -0"],
+        capture_output=True, timeout=900, check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    pairs = (kv.split("=", 1) for kv in out.stdout.decode().split("\0") if "=" in kv)
+    return dict(pairs)
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, str]:
+    return sam_env()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the first SAM CLI test may install it
+def test_sam_validate_lint(sam: dict[str, str]) -> None:
+    r = subprocess.run([sam["SAM"], "validate", "--lint", "--template", str(TEMPLATE)],
+                       cwd=ROOT, env=sam, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "is a valid SAM Template" in r.stdout + r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_sam_build(sam: dict[str, str], tmp_path: Path) -> None:
+    assert shutil.which("python3.13", path=sam["PATH"]), "sam build needs python3.13 on PATH"
+    build = tmp_path / "build"
+    r = subprocess.run(
+        [sam["SAM"], "build", "--template", str(TEMPLATE), "--build-dir", str(build)],
+        cwd=ROOT, env=sam, capture_output=True, text=True, timeout=880,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    for name in ("ApiFunction", "WsFunction", "PromoterFunction", "PollerFunction",
+                 "WorkerFunction"):
+        assert (build / name / "app.py").is_file(), name
+    layer = build / "BoltQCoreLayer" / "python"
+    for pkg in ("boltq_core", "redis", "pydantic", "aws_lambda_powertools"):
+        assert (layer / pkg).is_dir(), pkg
+    assert (layer / "boltq_core" / "lua" / "claim.lua").is_file()
+    # the built api function imports with nothing but the layer (as in Lambda)
+    r = subprocess.run(
+        ["python3.13", "-c", "import app; print(app.handler.__name__)"],
+        cwd=build / "ApiFunction", capture_output=True, text=True, timeout=120,
+        env={"PATH": sam["PATH"], "PYTHONPATH": str(layer), "PYTHONNOUSERSITE": "1",
+             "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "handler", r.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_samcli_providers_find_every_rest_route(sam: dict[str, str],
+                                                template: dict[str, Any]) -> None:
+    r = subprocess.run(
+        [sam["SAM_PYTHON"], str(Path(__file__).with_name("samcli_routes.py")), str(TEMPLATE)],
+        cwd=ROOT, env={**sam, "PYTHONPATH": ""}, capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(found["functions"]) == {"ApiFunction", "WsFunction", "PromoterFunction",
+                                       "PollerFunction", "WorkerFunction"}
+    for fn in found["functions"].values():
+        assert fn["handler"] == "app.handler" and fn["timeout"] <= 900
+    routes = {(m, p, f) for m, p, f in found["routes"] if m not in MANAGED_ROUTE_METHODS}
+    assert routes == template_routes(template)
+
+
+def test_tools_venv_is_kept_out_of_the_project_venv() -> None:
+    text = (ROOT / "scripts" / "_tools.sh").read_text()
+    assert ".tools/sam" in text
+    assert os.path.realpath(ROOT / ".venv") not in text
