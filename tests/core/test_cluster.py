@@ -1,0 +1,99 @@
+"""The main paths on a real 3-node Valkey cluster: every script's keys share one slot, so no
+CROSSSLOT error anywhere."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from boltq_core import Queue, Settings
+from boltq_core.workflows import Workflows
+from boltq_local.valkey import ValkeyCluster
+from tests.conftest import run_worker
+from tests.core.helpers import claim
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ValkeyCluster]:
+    with ValkeyCluster(3) as c:
+        yield c
+
+
+@pytest.fixture
+def cq(cluster: ValkeyCluster) -> Iterator[Queue]:
+    settings = Settings(redis_url=cluster.url, redis_cluster=True, lease_seconds=1.0,
+                        key_prefix=f"c-{uuid.uuid4().hex[:8]}", retry_base_seconds=0.05)
+    q = Queue(settings)
+    yield q
+    q.redis.close()
+
+
+def test_namespace_lives_in_one_slot(cq: Queue) -> None:
+    slots = {cq.redis.keyslot(k) for k in cq.keys.common}
+    assert len(slots) == 1
+    assert cq.redis.keyslot(cq.keys.job("x")) in slots
+
+
+def test_jobs_end_to_end_on_a_cluster(cq: Queue) -> None:
+    subs = cq.submit_many([{"type": "echo", "data": {"i": i}} for i in range(300)])
+    dup = cq.submit({"type": "echo", "idempotency_key": "once"})
+    assert cq.submit({"type": "echo", "idempotency_key": "once"}).job_id == dup.job_id
+    delayed = cq.submit({"type": "echo", "delay_seconds": 0.3})
+    failing = cq.submit({"type": "fail", "data": {"permanent": True}})
+    gone = cq.submit({"type": "echo", "delay_seconds": 60})
+    assert cq.cancel(gone.job_id) == "cancelled"
+    run_worker(cq, until=lambda: cq.stats().totals["completed"] == 302
+               and cq.stats().dead_letter == 1, timeout=30)
+    assert cq.get(subs[123].job_id).result == {"i": 123}
+    assert cq.get(delayed.job_id).status == "completed"
+    assert cq.dlq_requeue([failing.job_id]) == [failing.job_id]
+    run_worker(cq, until=lambda: cq.stats().dead_letter == 1)
+    assert cq.dlq_purge() == 1
+    page = cq.list_jobs(status="completed", limit=5)
+    assert len(page.items) == 5 and page.next_cursor
+    stats = cq.stats()
+    assert stats.totals["submitted"] == 304 and stats.totals["cancelled"] == 1
+
+
+def test_cancel_running_and_lease_recovery_on_a_cluster(cq: Queue) -> None:
+    sub = cq.submit({"type": "echo"})
+    (job,) = claim(cq, lease=0.2)
+    time.sleep(0.25)
+    assert cq.promote().recovered == 1
+    long = cq.submit({"type": "sleep", "data": {"seconds": 20}})
+    asked: list[str] = []
+
+    def cancel_when_running() -> bool:
+        if cq.get(long.job_id).status == "running" and not asked:
+            asked.append(cq.cancel(long.job_id))
+        return cq.get(long.job_id).status == "cancelled"
+
+    run_worker(cq, until=lambda: cancel_when_running()
+               and cq.get(sub.job_id).status == "completed", timeout=15)
+    assert asked == ["running"] and cq.get(sub.job_id).attempts == 2 and job.attempt == 1
+
+
+def test_workflow_on_a_cluster(cq: Queue) -> None:
+    wf = Workflows(cq)
+    wf_id = wf.submit(
+        {
+            "name": "diamond",
+            "steps": [
+                {"id": "a", "job_type": "echo", "params": {"v": 1}},
+                {"id": "b", "job_type": "echo", "depends_on": ["a"]},
+                {"id": "c", "job_type": "echo", "depends_on": ["a"]},
+                {"id": "d", "job_type": "echo", "depends_on": ["b", "c"]},
+            ],
+        }
+    )
+    run_worker(cq, until=lambda: wf.get(wf_id)["status"] == "completed")
+    d = wf.get(wf_id)["steps"][3]
+    assert cq.get(d["job_id"]).parent_results == {"b": {}, "c": {}}
+    assert [w["id"] for w in wf.list().items] == [wf_id]
+    wf.delete(wf_id)
+    assert wf.list().items == []
