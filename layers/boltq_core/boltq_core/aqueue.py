@@ -10,6 +10,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.exceptions import NoScriptError
 
 from boltq_core.config import Settings
 from boltq_core.ops import Call, Claimed, Namespace, Outcome
@@ -39,8 +40,9 @@ class AsyncQueue:
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0
     ) -> tuple[list[str], int, list[Claimed]]:
-        """Record outcomes and claim the next batch in one round trip (a pipeline). Cluster
-        clients refuse scripts in pipelines, so there it takes two."""
+        """Record outcomes and claim the next batch in one round trip: a pipeline of two
+        EVALSHA calls (redis-py's Script objects would add a SCRIPT EXISTS round trip to every
+        pipeline). Cluster clients refuse scripts in pipelines, so there it takes two."""
         if not outcomes:
             return [], *(await self.claim(count, max_timeout_s))
         if isinstance(self.redis, AsyncRedisCluster):
@@ -48,11 +50,17 @@ class AsyncQueue:
             return finished, *(await self.claim(count, max_timeout_s))
         claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s)
         finish_call = self.ns.finish(outcomes)
+        calls = (finish_call, claim_call)
         pipe = self.redis.pipeline(transaction=False)
-        for c in (finish_call, claim_call):
-            await self._scripts[c.script](keys=c.keys, args=c.args, client=pipe)
-        finished, claimed = await pipe.execute()
-        return list(finished), *parse(claimed)
+        for c in calls:
+            pipe.evalsha(self._scripts.sha(c.script), len(c.keys), *c.keys, *c.args)
+        replies = await pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):  # the server lost its scripts: load, rerun
+                replies[i] = await self.run(calls[i])
+            elif isinstance(reply, Exception):
+                raise reply
+        return list(replies[0]), *parse(replies[1])
 
     async def extend(
         self, held: Sequence[tuple[str, int]], lease_s: float | None = None

@@ -62,7 +62,7 @@ class JobContext:
     """What a processor gets: the job's data, its attempt, a progress reporter, a cancellation
     check and the time left before the job's timeout."""
 
-    __slots__ = ("_cancelled", "_job", "_lost", "_report", "claimed", "deadline")
+    __slots__ = ("_cancelled", "_data", "_job", "_lost", "_report", "claimed", "deadline")
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class JobContext:
         self._cancelled = False
         self._lost = False
         self._job: Job | None = None
+        self._data: dict[str, Any] | None = None
 
     @property
     def job_id(self) -> str:
@@ -90,7 +91,10 @@ class JobContext:
 
     @property
     def data(self) -> dict[str, Any]:
-        return self.job.data
+        if self._data is None:
+            raw = self.claimed.fields.get("data")
+            self._data = json.loads(raw) if raw else {}
+        return self._data
 
     @property
     def job(self) -> Job:

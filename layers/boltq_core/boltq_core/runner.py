@@ -109,8 +109,8 @@ class Runner:
                         statuses = await self.queue.finish(outcomes)
                     self._recorded(outcomes, statuses)
                     continue
-                if self._running and not queue_empty:
-                    # at capacity with work waiting: wait for a job to finish
+                if self._running and (not queue_empty or not can_claim):
+                    # at capacity with work waiting, or no longer claiming: wait for a job
                     await self._wakeup.wait()
                     self._wakeup.clear()
                     continue

@@ -63,6 +63,9 @@ class Scripts:
         self._client = client
         self._cache: dict[str, Any] = {}
 
+    def sha(self, name: str) -> str:
+        return str(self[name].sha)
+
     def __getitem__(self, name: str) -> Any:
         script = self._cache.get(name)
         if script is None:
