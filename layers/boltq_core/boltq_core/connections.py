@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from boltq_core.errors import InvalidInput
+from boltq_core.scripts import source
 
 ALL = "all"
 # API Gateway closes a WebSocket after 2 h; a little more so a live one never expires first
@@ -22,25 +23,6 @@ DEFAULT_TTL_SECONDS = 2 * 3600 + 600
 MAX_SUBSCRIPTIONS = 1000  # per connection
 
 # subscribe: add a topic to the connection's list and the connection to the topic's set, and
-# refresh both expiries; refuses when the connection is unknown or has too many topics.
-_SUBSCRIBE = """
-local subs = redis.call('HGET', KEYS[1], 'subs')
-if not subs then return -1 end
-local list = cjson.decode(subs)
-for _, t in ipairs(list) do
-  if t == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[2], ARGV[2])
-    return #list
-  end
-end
-if #list >= tonumber(ARGV[3]) then return -2 end
-table.insert(list, ARGV[1])
-redis.call('HSET', KEYS[1], 'subs', cjson.encode(list))
-redis.call('SADD', KEYS[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return #list
-"""
 
 
 def topic_for(job_id: str | None = None, workflow_id: str | None = None, all_: bool = False) -> str:
@@ -65,7 +47,7 @@ class ConnectionRegistry:
         self.redis = client
         self.tag = tag  # "{prefix}"
         self.ttl_ms = int(ttl_seconds * 1000)
-        self._subscribe = client.register_script(_SUBSCRIBE)
+        self._subscribe = client.register_script(source("ws_subscribe"))
 
     def conn_key(self, conn_id: str) -> str:
         return f"{self.tag}:ws:conn:{conn_id}"

@@ -13,21 +13,7 @@ import time
 import uuid
 from typing import Any
 
-# reserve: drop expired tokens, then add up to ARGV[2] new ones without passing the cap ARGV[1]
-_RESERVE = """
-local now = redis.call('TIME')
-now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local live = redis.call('ZCARD', KEYS[1])
-local n = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - live)
-local out = {}
-for i = 1, n do
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[3 + i])
-  out[i] = ARGV[3 + i]
-end
-redis.call('PEXPIRE', KEYS[1], 3600000)
-return out
-"""
+from boltq_core.scripts import source
 
 RESERVATION_MS = 30_000  # how long an invoked worker counts before it reports in
 
@@ -36,7 +22,7 @@ class Fleet:
     def __init__(self, client: Any, tag: str) -> None:
         self.redis = client
         self.key = f"{tag}:fleet"
-        self._reserve = client.register_script(_RESERVE)
+        self._reserve = client.register_script(source("fleet_reserve"))
 
     def live(self) -> int:
         now = int(time.time() * 1000)

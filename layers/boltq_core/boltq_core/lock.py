@@ -7,18 +7,7 @@ import time
 import uuid
 from typing import Any
 
-# renew: extend the lease only while we still hold it
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+from boltq_core.scripts import source
 
 
 class Lock:
@@ -27,8 +16,8 @@ class Lock:
         self.key = key
         self.lease_ms = lease_ms
         self.token = uuid.uuid4().hex
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(source("lock_renew"))
+        self._release = client.register_script(source("lock_release"))
 
     def acquire(self, wait_until: float | None = None, every: float = 0.05) -> bool:
         """Take the lock; with `wait_until` (a time.monotonic() value) keep trying until then."""

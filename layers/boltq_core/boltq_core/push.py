@@ -20,6 +20,7 @@ from typing import Any
 from boltq_core.connections import ALL, ConnectionRegistry
 from boltq_core.models import Job
 from boltq_core.queue import Queue
+from boltq_core.scripts import source
 
 log = logging.getLogger("boltq.push")
 
@@ -27,18 +28,6 @@ log = logging.getLogger("boltq.push")
 Poster = Callable[[str, str, bytes], bool]
 START_BACK_MS = 60_000  # with no stored cursor, start this far back in the stream
 
-# advance the stored cursor to ARGV[1] unless it is already past it
-_ADVANCE = """
-local c = redis.call('GET', KEYS[1])
-if c then
-  local a1, a2 = string.match(c, '(%d+)-(%d+)')
-  local b1, b2 = string.match(ARGV[1], '(%d+)-(%d+)')
-  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
-  if b1 < a1 or (b1 == a1 and b2 <= a2) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', 86400000)
-return 1
-"""
 
 
 class ManagementApiPoster:
@@ -96,7 +85,7 @@ class StatusPusher:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="boltq-push")
         self.sent = 0
         self.pruned = 0
-        self._advance = queue.redis.register_script(_ADVANCE)
+        self._advance = queue.redis.register_script(source("push_advance"))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

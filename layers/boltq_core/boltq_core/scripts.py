@@ -21,6 +21,11 @@ SCRIPT_NAMES = (
     "workflow_submit",
     "workflow_cancel",
     "list_jobs",
+    "ws_subscribe",
+    "push_advance",
+    "lock_renew",
+    "lock_release",
+    "fleet_reserve",
 )
 
 
