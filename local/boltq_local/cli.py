@@ -1,0 +1,386 @@
+"""The `boltq` command: `boltq dev` (the local runtime) and a small client of the REST API:
+submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE.
+
+The client talks to --url (BOLTQ_URL, default http://localhost:8080; an AWS stage URL works
+too) with --api-key (BOLTQ_API_KEY) sent as x-api-key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+END_STATES = ("completed", "failed", "cancelled")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.api_key:
+            req.add_header("x-api-key", self.api_key)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                payload = json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                payload = json.loads(raw)
+                msg = payload.get("error") or payload.get("message") or raw.decode()
+            except (ValueError, AttributeError):
+                msg = raw.decode(errors="replace") or exc.reason
+            raise ApiError(exc.code, f"HTTP {exc.code}: {msg}") from None
+        except urllib.error.URLError as exc:
+            raise ApiError(0, f"cannot reach {self.url}: {exc.reason} "
+                              "(is `boltq dev` running? see --url)") from None
+        if isinstance(payload, dict) and "success" in payload:
+            if not payload["success"]:
+                raise ApiError(200, str(payload.get("error")))
+            return payload.get("data")
+        return payload
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r]
+                                           for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells[1:]]
+    return "\n".join(line.rstrip() for line in out)
+
+
+def short(value: Any, n: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def job_table(job: dict[str, Any]) -> str:
+    keys = ("id", "type", "status", "priority", "attempts", "max_attempts", "created_at",
+            "scheduled_at", "started_at", "finished_at", "workflow_id", "step_id", "progress",
+            "result", "last_error")
+    rows = [[k, short(job[k], 90)] for k in keys if job.get(k) not in (None, "")]
+    return table(rows, ["field", "value"])
+
+
+def progress_bar(job: dict[str, Any], width: int = 24) -> str:
+    p = job.get("progress")
+    frac = None
+    if isinstance(p, int | float):
+        frac = p / 100 if p > 1 else p
+    elif isinstance(p, dict):
+        for k in ("percent", "pct"):
+            if isinstance(p.get(k), int | float):
+                frac = p[k] / 100
+        if frac is None and isinstance(p.get("done"), int | float) and p.get("total"):
+            frac = p["done"] / p["total"]
+    if job.get("status") == "completed":
+        frac = 1.0
+    if frac is None:
+        return ""
+    frac = max(0.0, min(1.0, float(frac)))
+    filled = int(frac * width)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {frac * 100:5.1f}%"
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def cmd_submit(c: Client, a: argparse.Namespace) -> int:
+    try:
+        data = json.loads(a.data)
+    except ValueError as exc:
+        raise ApiError(0, f"--data: not valid JSON ({exc})") from None
+    body: dict[str, Any] = {"type": a.type, "data": data}
+    if a.priority is not None:
+        body["priority"] = int(a.priority) if a.priority.isdigit() else a.priority
+    if a.delay is not None:
+        body["delay_seconds"] = a.delay
+    if a.max_attempts is not None:
+        body["max_attempts"] = a.max_attempts
+    if a.timeout is not None:
+        body["timeout_seconds"] = a.timeout
+    if a.idempotency_key:
+        body["idempotency_key"] = a.idempotency_key
+    out = c.call("POST", "/api/v1/jobs", body)
+    if a.json:
+        print(json.dumps(out))
+    else:
+        print(table([[out["job_id"], out["status"]]], ["job_id", "status"]))
+    if a.watch:
+        return watch(c, out["job_id"], a.interval)
+    return 0
+
+
+def watch(c: Client, job_id: str, interval: float) -> int:
+    last = None
+    tty = sys.stdout.isatty()
+    while True:
+        job = c.call("GET", f"/api/v1/jobs/{job_id}")
+        line = f"{time.strftime('%H:%M:%S')}  {job_id}  {job['status']:<10} {progress_bar(job)}"
+        if line.split("  ", 1)[1] != last:
+            if tty:
+                print("\r" + line.ljust(80), end="\n" if job["status"] != last else "",
+                      flush=True)
+            else:
+                print(line, flush=True)
+            last = line.split("  ", 1)[1]
+        if job["status"] in END_STATES:
+            print(job_table(job))
+            return 0 if job["status"] == "completed" else 2
+        time.sleep(interval)
+
+
+def cmd_status(c: Client, a: argparse.Namespace) -> int:
+    if a.watch:
+        return watch(c, a.id, a.interval)
+    job = c.call("GET", f"/api/v1/jobs/{a.id}")
+    print(json.dumps(job, indent=2) if a.json else job_table(job))
+    return 0
+
+
+def cmd_stats(c: Client, a: argparse.Namespace) -> int:
+    s = c.call("GET", "/api/v1/queues/stats")
+    if a.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    depth = [[k, v] for k, v in (s.get("pending") or {}).items()]
+    depth += [[k, s.get(k)] for k in ("scheduled", "running", "retrying", "dead_letter")]
+    print(table(depth, ["queue", "jobs"]))
+    print()
+    print(table([[k, v] for k, v in (s.get("totals") or {}).items()], ["total", "count"]))
+    by_type = s.get("by_type") or {}
+    if by_type:
+        cols = sorted({k for row in by_type.values() for k in row})
+        print()
+        print(table([[t, *[row.get(k, 0) for k in cols]] for t, row in sorted(by_type.items())],
+                    ["type", *cols]))
+    return 0
+
+
+def cmd_dlq(c: Client, a: argparse.Namespace) -> int:
+    if a.action == "list":
+        page = c.call("GET", f"/api/v1/dlq?limit={a.limit}")
+        jobs = page.get("jobs") or page.get("items") or []
+        if a.json:
+            print(json.dumps(page, indent=2))
+            return 0
+        rows = [[j["id"], j["type"], j.get("attempts"), j.get("finished_at"),
+                 short((j.get("last_error") or {}).get("message", ""), 50)] for j in jobs]
+        print(table(rows, ["id", "type", "attempts", "failed_at", "last error"]))
+        if page.get("next_cursor"):
+            print(f"(more: {page['next_cursor']})")
+        return 0
+    if a.action == "requeue":
+        if a.ids:
+            out = c.call("POST", "/api/v1/dlq/requeue", {"job_ids": a.ids})
+        else:
+            out = c.call("POST", "/api/v1/dlq/requeue", {})
+        print(f"requeued {out['requeued']}")
+        return 0
+    out = c.call("DELETE", "/api/v1/dlq")
+    print(f"purged {out['purged']}")
+    return 0
+
+
+def cmd_workflow(c: Client, a: argparse.Namespace) -> int:
+    if a.action == "submit":
+        try:
+            spec = json.loads(Path(a.target).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ApiError(0, f"{a.target}: {exc}") from None
+        out = c.call("POST", "/api/v1/workflows", spec)
+        print(table([[out["workflow_id"]]], ["workflow_id"]))
+        if not a.watch:
+            return 0
+        a.target = out["workflow_id"]
+    while True:
+        wf = c.call("GET", f"/api/v1/workflows/{a.target}")
+        if not a.watch or wf.get("status") in (*END_STATES, "skipped"):
+            break
+        time.sleep(a.interval)
+    if a.json:
+        print(json.dumps(wf, indent=2))
+        return 0
+    print(f"workflow {wf.get('id')} {wf.get('name', '')}: {wf.get('status')}")
+    steps = wf.get("steps") or []
+    rows = [[s.get("id"), s.get("job_type"), s.get("status"), ",".join(s.get("depends_on") or []),
+             s.get("job_id"), short(s.get("result"), 40) if s.get("result") is not None else ""]
+            for s in steps]
+    print(table(rows, ["step", "type", "status", "depends_on", "job_id", "result"]))
+    return 0
+
+
+def cmd_dev(a: argparse.Namespace) -> int:
+    from boltq_local.dev import Options, run
+
+    template = Path(a.template) if a.template else find_template()
+    if template is None or not template.exists():
+        print("boltq dev: no template.yaml here or above (use --template)", file=sys.stderr)
+        return 1
+    if not a.no_build_playground:
+        build_playground(template.parent / "playground")
+    opts = Options(
+        template=template,
+        host=a.host,
+        api_port=a.api_port,
+        metrics_port=a.metrics_port,
+        data_dir=Path(a.data_dir) if a.data_dir else None,
+        redis_url=a.redis_url,
+        num_workers=a.num_workers,
+        schedule_speed=a.schedule_speed,
+        parameters=pairs(a.parameter_overrides, "--parameter-overrides"),
+        env=pairs(a.env, "--env"),
+        quiet=a.quiet,
+    )
+    return run(opts)
+
+
+def build_playground(folder: Path) -> None:
+    """Build playground/dist once when the playground exists, is not built and npm is here."""
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    if not (folder / "package.json").exists() or (folder / "dist" / "index.html").exists():
+        return
+    if npm is None:
+        print("boltq dev: npm not found; serving a page of links instead of the playground",
+              file=sys.stderr)
+        return
+    print(f"==> building the playground ({folder})", flush=True)
+    for step in (["install", "--no-audit", "--no-fund"], ["run", "build"]):
+        if subprocess.run([npm, *step], cwd=folder).returncode != 0:
+            print(f"boltq dev: `npm {' '.join(step)}` failed; serving without the playground",
+                  file=sys.stderr)
+            return
+
+
+def pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise SystemExit(f"{flag}: expected KEY=VALUE, got {item!r}")
+        out[k] = v
+    return out
+
+
+def find_template() -> Path | None:
+    here = Path.cwd()
+    for d in (here, *here.parents):
+        if (d / "template.yaml").exists():
+            return d / "template.yaml"
+    return None
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip().isdigit() else default
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="boltq", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("dev", help="run template.yaml locally (no Docker, no AWS account)")
+    d.add_argument("--template", help="the SAM template (default: template.yaml here or above)")
+    d.add_argument("--host", default="localhost", help="address to bind (default localhost)")
+    d.add_argument("--api-port", type=int, default=_env_int("API_PORT", 8080))
+    d.add_argument("--metrics-port", type=int, default=_env_int("METRICS_PORT", 9090))
+    d.add_argument("--data-dir", default=os.environ.get("BOLTQ_DATA_DIR"),
+                   help="where the embedded Valkey keeps its data (default .boltq/data)")
+    d.add_argument("--redis-url", help="use this store instead of the embedded one "
+                                       "(also REDIS_URL / REDIS_ADDR)")
+    d.add_argument("--num-workers", type=int, default=_env_int("NUM_WORKERS", 4),
+                   help="most worker processes at once (NUM_WORKERS, default 4)")
+    d.add_argument("--schedule-speed", type=float, default=1.0,
+                   help="run the template's schedules this many times faster")
+    d.add_argument("--parameter-overrides", nargs="*", metavar="NAME=VALUE",
+                   help="template parameter values")
+    d.add_argument("--env", action="append", metavar="KEY=VALUE",
+                   help="set an environment variable in every function (repeatable)")
+    d.add_argument("--quiet", action="store_true", help="no log line for successful REST calls")
+    d.add_argument("--no-build-playground", action="store_true",
+                   help="do not build playground/dist even when npm is available")
+
+    def client(name: str, **kw: Any) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, **kw)
+        sp.add_argument("--url", default=os.environ.get("BOLTQ_URL", "http://localhost:8080"))
+        sp.add_argument("--api-key", default=os.environ.get("BOLTQ_API_KEY"))
+        sp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        return sp
+
+    s = client("submit", help="submit a job")
+    s.add_argument("type")
+    s.add_argument("--data", default="{}", help="the job's data as JSON")
+    s.add_argument("--priority", help="high|normal|low or 0|1|2")
+    s.add_argument("--delay", type=float, help="seconds before it may start")
+    s.add_argument("--max-attempts", type=int)
+    s.add_argument("--timeout", type=int, help="timeout_seconds")
+    s.add_argument("--idempotency-key")
+    s.add_argument("--watch", action="store_true", help="then watch it until it ends")
+    s.add_argument("--interval", type=float, default=0.5)
+
+    st = client("status", help="show a job")
+    st.add_argument("id")
+    st.add_argument("--watch", action="store_true", help="follow it until it ends")
+    st.add_argument("--interval", type=float, default=0.5)
+
+    client("stats", help="queue depths and totals")
+
+    q = client("dlq", help="the dead-letter queue")
+    q.add_argument("action", choices=["list", "requeue", "purge"])
+    q.add_argument("ids", nargs="*", help="requeue only these job ids")
+    q.add_argument("--limit", type=int, default=50)
+
+    w = client("workflow", help="submit or show a workflow")
+    w.add_argument("action", choices=["submit", "status"])
+    w.add_argument("target", help="a JSON file (submit) or a workflow id (status)")
+    w.add_argument("--watch", action="store_true", help="wait until it ends")
+    w.add_argument("--interval", type=float, default=0.5)
+    return p
+
+
+COMMANDS = {"submit": cmd_submit, "status": cmd_status, "stats": cmd_stats, "dlq": cmd_dlq,
+            "workflow": cmd_workflow}
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    if a.command == "dev":
+        return cmd_dev(a)
+    try:
+        return COMMANDS[a.command](Client(a.url, a.api_key), a)
+    except ApiError as exc:
+        print(f"boltq {a.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

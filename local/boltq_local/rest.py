@@ -1,0 +1,186 @@
+"""API Gateway REST API (v1) proxy integration, locally: match a request to a template route
+(path templates with {param} and {param+}), build the Lambda proxy event (path parameters,
+single- and multi-value query strings and headers, base64 for binary bodies, requestContext),
+and map the function's reply (statusCode, headers, multiValueHeaders, isBase64Encoded) back."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from boltq_local.template import RestRoute
+
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
+              "application/x-www-form-urlencoded", "+json", "+xml")
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: RestRoute
+    regex: re.Pattern[str]
+    params: tuple[str, ...]
+    static_chars: int  # more literal characters = more specific
+
+    def match(self, path: str) -> dict[str, str] | None:
+        m = self.regex.fullmatch(path)
+        return None if m is None else dict(zip(self.params, m.groups(), strict=True))
+
+
+def compile_route(route: RestRoute) -> CompiledRoute:
+    pattern, params, static = "", [], 0
+    for part in re.split(r"(\{[^}]+\})", route.path):
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1]
+            if name.endswith("+"):
+                params.append(name[:-1])
+                pattern += "(.+)"
+            else:
+                params.append(name)
+                pattern += "([^/]+)"
+        else:
+            pattern += re.escape(part)
+            static += len(part)
+    return CompiledRoute(route, re.compile(pattern), tuple(params), static)
+
+
+class RouteTable:
+    def __init__(self, routes: list[RestRoute]) -> None:
+        self.routes = sorted((compile_route(r) for r in routes),
+                             key=lambda c: (-c.static_chars, c.route.method == "ANY"))
+
+    def find(self, method: str, path: str) -> tuple[CompiledRoute | None, dict[str, str], bool]:
+        """(route, path params, path_known): path_known tells a 405-ish miss from a 404."""
+        known = False
+        for c in self.routes:
+            params = c.match(path)
+            if params is None:
+                continue
+            known = True
+            if c.route.method in (method, "ANY"):
+                return c, params, True
+        return None, {}, known
+
+    def methods_for(self, path: str) -> list[str]:
+        return sorted({c.route.method for c in self.routes if c.match(path) is not None})
+
+
+def is_text(content_type: str) -> bool:
+    ct = content_type.lower()
+    return not ct or any(t in ct for t in TEXT_TYPES)
+
+
+async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, str],
+                      stage: str) -> dict[str, Any]:
+    raw = await request.read()
+    ctype = request.headers.get("Content-Type", "")
+    if not raw:
+        body, b64 = None, False
+    elif is_text(ctype):
+        try:
+            body, b64 = raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            body, b64 = base64.b64encode(raw).decode(), True
+    else:
+        body, b64 = base64.b64encode(raw).decode(), True
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for k, v in request.headers.items():
+        headers[k] = v  # API Gateway keeps the last value in `headers`
+        multi_headers.setdefault(k, []).append(v)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for k, v in request.query.items():
+        query[k] = v
+        multi_query.setdefault(k, []).append(v)
+    peer = request.remote or "127.0.0.1"
+    now = time.time()
+    return {
+        "resource": c.route.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": c.route.path,
+            "httpMethod": request.method,
+            "extendedRequestId": uuid.uuid4().hex[:16],
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "path": f"/{stage}{request.path}",
+            "accountId": "123456789012",
+            "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {
+                "sourceIp": peer,
+                "userAgent": request.headers.get("User-Agent"),
+                "apiKey": request.headers.get("x-api-key"),
+            },
+            "domainName": request.host,
+            "apiId": "local",
+        },
+        "body": body,
+        "isBase64Encoded": b64,
+    }
+
+
+def envelope_error(status: int, message: str, details: list[Any] | None = None,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    body = {"success": False, "error": message, "details": details or []}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def to_response(payload: Any) -> web.Response:
+    """Map a proxy integration reply to HTTP; a malformed one is a 502, as in API Gateway."""
+    if not isinstance(payload, dict) or "statusCode" not in payload:
+        return envelope_error(502, "Internal server error: malformed Lambda proxy response")
+    try:
+        status = int(payload["statusCode"])
+    except (TypeError, ValueError):
+        return envelope_error(502, "Internal server error: malformed Lambda proxy response")
+    body = payload.get("body")
+    if body is None:
+        data = b""
+    elif payload.get("isBase64Encoded"):
+        data = base64.b64decode(body)
+    else:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    resp = web.Response(status=status, body=data)
+    for k, values in (payload.get("multiValueHeaders") or {}).items():
+        for v in values or []:
+            resp.headers.add(k, str(v))
+    for k, v in (payload.get("headers") or {}).items():
+        resp.headers[k] = str(v)
+    if "Content-Type" not in resp.headers and data:
+        resp.headers["Content-Type"] = "application/json"
+    return resp
+
+
+def api_key_ok(request: web.Request, expected: str) -> bool:
+    given = request.headers.get("x-api-key", "")
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def cors_headers(cors: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for key, header in (("AllowOrigin", "Access-Control-Allow-Origin"),
+                        ("AllowHeaders", "Access-Control-Allow-Headers"),
+                        ("AllowMethods", "Access-Control-Allow-Methods"),
+                        ("MaxAge", "Access-Control-Max-Age")):
+        if cors.get(key):
+            out[header] = cors[key]
+    return out
