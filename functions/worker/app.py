@@ -36,13 +36,28 @@ def _env_float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
-async def work(settings: Settings, deadline: float, idle_timeout: float) -> RunStats:
+# a crashed worker stops counting after FLEET_TTL_MS, so the poller replaces it soon
+FLEET_TTL_MS = 30_000
+
+
+async def _stay_in_fleet(aq: AsyncQueue, fleet_key: str, token: str) -> None:
+    while True:
+        await aq.redis.zadd(fleet_key, {token: int(time.time() * 1000) + FLEET_TTL_MS})
+        await asyncio.sleep(FLEET_TTL_MS / 3000)
+
+
+async def work(
+    settings: Settings, deadline: float, idle_timeout: float, fleet_key: str, token: str
+) -> RunStats:
     aq = AsyncQueue(settings)
+    renew = asyncio.create_task(_stay_in_fleet(aq, fleet_key, token))
     try:
         runner = Runner(aq, deadline=deadline, idle_timeout=idle_timeout,
                         hooks=[JobLogHooks(logger)])
         return await runner.run()
     finally:
+        renew.cancel()
+        await asyncio.gather(renew, return_exceptions=True)
         await aq.aclose()
 
 
@@ -54,9 +69,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     token = (event or {}).get("token") or context.aws_request_id
     client = connect(settings)
     fleet = Fleet(client, "{" + settings.key_prefix + "}")
-    fleet.join(token, int((time.time() + remaining) * 1000))
+    fleet.join(token, int(time.time() * 1000) + FLEET_TTL_MS)
     try:
-        stats = asyncio.run(work(settings, deadline, _env_float("WORKER_IDLE_SECONDS", 2.0)))
+        idle = _env_float("WORKER_IDLE_SECONDS", 2.0)
+        stats = asyncio.run(work(settings, deadline, idle, fleet.key, token))
     finally:
         fleet.leave(token)
         client.close()

@@ -272,3 +272,30 @@ def test_through_every_handler(aws: AwsSpy, fn_env: Queue,
     assert all(m["type"] == "job_update" and m["job_id"] == job_id for m in got)
     assert got[-1]["data"]["result"] == {"message": "Hello World"}
     assert promoter_result["pushed"] == len(got)
+
+
+def test_a_running_worker_counts_in_the_fleet_only_briefly_ahead(
+    fn_env: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that crashes must stop counting soon (not at its 900 s deadline), so the
+    poller replaces it: its fleet entry is renewed with a short expiry while it runs."""
+    q = fn_env
+    worker = load_function("worker")
+    monkeypatch.setenv("WORKER_IDLE_SECONDS", "0.2")
+    q.submit({"type": "sleep", "data": {"seconds": 1}, "timeout_seconds": 5})
+    scores: list[float] = []
+
+    def watch() -> None:
+        end = time.monotonic() + 3
+        while time.monotonic() < end and not scores:
+            got = q.redis.zrange(q.keys.tag + ":fleet", 0, -1, withscores=True)
+            if got:
+                scores.append(got[0][1] - time.time() * 1000)
+            time.sleep(0.02)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    worker.handler({"token": "w1"}, LambdaContext("boltq-worker", remaining_ms=600_000))
+    t.join()
+    assert scores and 0 < scores[0] <= worker.FLEET_TTL_MS
+    assert Fleet(q.redis, q.keys.tag).live() == 0
