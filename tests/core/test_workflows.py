@@ -78,7 +78,7 @@ def test_diamond_passes_parents_results_down(queue: Queue) -> None:
          "steps: dependency cycle a -> b -> c -> a"),
         ([{"id": "a", "job_type": "echo", "depends_on": ["a"]}],
          "steps[0].depends_on: step 'a' depends on itself"),
-        ([{"job_type": ""}], "steps.0.job_type:"),
+        ([{"job_type": ""}], "steps[0].job_type:"),
         ([], "steps:"),
     ],
 )

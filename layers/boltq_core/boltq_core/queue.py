@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,16 +70,22 @@ class Queue:
         traces: Sequence[str | None] | None = None,
         chunk: int = 500,
     ) -> list[Submitted]:
-        """Submit many jobs: one script call per `chunk` jobs. Every job is validated before
-        any is stored, so bad input stores nothing."""
-        specs = parse_specs(items)
-        built = []
-        for start in range(0, len(specs), chunk):
-            part = specs[start : start + chunk]
-            built.append(self.ns.submit(part, traces[start : start + chunk] if traces else None))
+        """Submit many jobs, one script call per `chunk` jobs. Every job is checked before any
+        is stored, so bad input stores nothing. With several chunks, one thread sends a chunk
+        while this one builds the next, so the client's work and the server's overlap."""
+        prepared = self.ns.prepare(parse_specs(items), traces)
+        parts = [prepared[i : i + chunk] for i in range(0, len(prepared), chunk)]
+        if len(parts) == 1:
+            call, parse = self.ns.submit(parts[0])
+            return parse(self.run(call))
         out: list[Submitted] = []
-        for call, parse in built:
-            out += parse(self.run(call))
+        with ThreadPoolExecutor(1, thread_name_prefix="boltq-submit") as sender:
+            sent = []
+            for part in parts:
+                call, parse = self.ns.submit(part)
+                sent.append((sender.submit(self.run, call), parse))
+            for future, parse in sent:
+                out += parse(future.result())
         return out
 
     # --- read -------------------------------------------------------------------------------

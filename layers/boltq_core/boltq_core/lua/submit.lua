@@ -7,8 +7,8 @@
     KEYS[20+n..]    idem:<key> for each job that has an idempotency key, in order
     ARGV[1..3]   retention ms, events max length, dead-letter max size
     ARGV[4]      n, the number of jobs
-    ARGV[5..]    10 fields per job: id, type, data (JSON), priority (0|1|2), max_attempts,
-                 timeout seconds, delay ms, run_at ms (0 = none), idempotency key ('' = none),
+    ARGV[5..]    6 fields per job: id, type, data (JSON), "priority:max_attempts:timeout s:
+                 delay ms:run_at ms" (run_at 0 = none), idempotency key ('' = none),
                  trace context ('' = none)
   Output: per job {id, status, duplicate (0|1)}; a repeated idempotency key answers with the
     first job's id and status.
@@ -20,11 +20,14 @@
 local n = tonumber(ARGV[4])
 local out = {}
 local idem_cursor = 20 + n
+-- one sequence block for the whole call: job i gets last - n + i
+local seq = rcall('INCRBY', K.seq, n) - n
 for i = 0, n - 1 do
-  local a = 5 + i * 10
-  local id, jtype, data, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local delay, run_at, idem, trace = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]),
-    ARGV[a + 8], ARGV[a + 9]
+  local a = 5 + i * 6
+  local id, jtype, data, idem, trace = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
+    ARGV[a + 5]
+  local prio, attempts, timeout, delay, run_at =
+    string.match(ARGV[a + 3], '^(%d):(%d+):(%d+):(%d+):(%d+)$')
   local jkey = KEYS[20 + i]
   local existing = nil
   local ikey = nil
@@ -37,9 +40,9 @@ for i = 0, n - 1 do
   if existing then
     out[#out + 1] = {existing, rcall('HGET', K.job .. existing, 'status'), 1}
   else
-    local due = NOW + delay
-    if run_at > 0 then due = run_at end
-    local fields = {'data', data, 'max_attempts', ARGV[a + 4], 'timeout', ARGV[a + 5]}
+    local due = NOW + tonumber(delay)
+    if run_at ~= '0' then due = tonumber(run_at) end
+    local fields = {'data', data, 'max_attempts', attempts, 'timeout', timeout}
     if ikey then
       rcall('SET', ikey, id, 'PX', CFG.retention)
       fields[#fields + 1] = 'idem'
@@ -49,7 +52,7 @@ for i = 0, n - 1 do
       fields[#fields + 1] = 'trace'
       fields[#fields + 1] = trace
     end
-    out[#out + 1] = {id, create_job(jkey, id, jtype, prio, due, fields), 0}
+    out[#out + 1] = {id, create_job(jkey, id, jtype, prio, due, seq + i + 1, fields), 0}
   end
 end
 wake_if_needed()

@@ -29,7 +29,7 @@ local function wf_release(wkey, wf_id, sid)
     fields[#fields + 1] = 'trace'
     fields[#fields + 1] = f[8]
   end
-  create_job(K.job .. f[1], f[1], f[2], f[4], NOW, fields)
+  create_job(K.job .. f[1], f[1], f[2], f[4], NOW, rcall('INCR', K.seq), fields, wf_id)
   rcall('HSET', wkey, p .. 'state', 'released')
 end
 
