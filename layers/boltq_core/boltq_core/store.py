@@ -3,19 +3,25 @@ script runner that loads each Lua script once per client (EVALSHA, reloading on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
-import redis.asyncio as aredis
-from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-from redis.cluster import RedisCluster
 
 from boltq_core.config import Settings
 from boltq_core.scripts import source
 
-SyncClient = redis.Redis | RedisCluster
-AsyncClient = aredis.Redis | AsyncRedisCluster
+# the asyncio and cluster clients are imported only where used: the api function's cold start
+# needs neither
+if TYPE_CHECKING:
+    import redis.asyncio as aredis
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+    from redis.cluster import RedisCluster
+
+    SyncClient = redis.Redis | RedisCluster
+    AsyncClient = aredis.Redis | AsyncRedisCluster
+else:
+    SyncClient = AsyncClient = Any
 
 
 def _options(settings: Settings) -> dict[str, Any]:
@@ -28,12 +34,17 @@ def _options(settings: Settings) -> dict[str, Any]:
 def connect(settings: Settings) -> SyncClient:
     opts = _options(settings)
     if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
         opts.pop("health_check_interval")
         return RedisCluster.from_url(settings.url, **opts)
     return redis.Redis.from_url(settings.url, **opts)
 
 
 def connect_async(settings: Settings) -> AsyncClient:
+    import redis.asyncio as aredis
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
     opts = _options(settings)
     if settings.redis_cluster:
         opts.pop("health_check_interval")
@@ -46,6 +57,8 @@ def single_client_async(
 ) -> aredis.Redis:
     """A client holding one connection: to the configured server, or to one cluster `node`
     (with the cluster URL's scheme and credentials)."""
+    import redis.asyncio as aredis
+
     url = settings.url
     if node is not None:
         parts = urlsplit(url)
