@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from boltq_core.config import Settings
+from boltq_core.config import ENV_NAMES, Settings
 from boltq_core.errors import BoltQError
 from boltq_core.models import JobSpec, JobStatus
 from boltq_core.queue import Queue
@@ -52,14 +52,23 @@ OPENAPI_INFO = {
 _state: dict[str, Any] = {}
 
 
+_SETTINGS_ENV = tuple(dict.fromkeys(n for names in ENV_NAMES.values() for n in names))
+
+
 def queue() -> Queue:
-    """The Queue for the current settings (re-made only when the environment changed)."""
-    settings = Settings.from_env()
+    """The Queue for the current settings (re-made only when the environment changed). The
+    settings are parsed again only when one of their variables changed: a warm invocation
+    costs a glance at the environment, not a pydantic validation."""
+    env = tuple(map(os.environ.get, _SETTINGS_ENV))
     q = _state.get("queue")
+    if q is not None and _state.get("env") == env:
+        return q
+    settings = Settings.from_env()
     if q is None or q.settings != settings:
         if q is not None:
             q.redis.close()
         q = _state["queue"] = Queue(settings)
+    _state["env"] = env
     return q
 
 

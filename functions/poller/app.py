@@ -4,7 +4,13 @@ so new ready work wakes it within milliseconds. Each time it counts the ready ba
 out how many workers that needs (one per JOBS_PER_WORKER ready jobs, at most NUM_WORKERS),
 subtracts the worker invocations still alive (boltq_core.fleet) and starts the rest with
 lambda:Invoke (InvocationType=Event). LAMBDA_ENDPOINT_URL points boto3 at the local runtime;
-it is unset in AWS. WORKER_FUNCTION_NAME names the worker function."""
+it is unset in AWS. WORKER_FUNCTION_NAME names the worker function.
+
+Wake-ups are coalesced: the first event after a quiet spell is acted on at once, but after a
+wake the poller reads the stream again only POLLER_COALESCE_MS (default 10) later, so a burst
+of submits (and the running/completed events the workers add) costs one read and one backlog
+check per interval instead of one per event. A burst larger than one read skips ahead to the
+stream's end: the backlog check that follows counts everything before it."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ logger = Logger(service="boltq-poller")
 _state: dict[str, Any] = {}
 WAKE_ON = frozenset({"pending"})  # a job became ready: submitted, promoted, requeued, retried
 RESCAN_MS = 1000  # look at the backlog at least this often anyway
+READ_COUNT = 500  # events read per wake
 
 
 def queue() -> Queue:
@@ -96,21 +103,44 @@ class Scaler:
             return False
 
 
+def _coalesce_seconds() -> float:
+    raw = os.environ.get("POLLER_COALESCE_MS", "")
+    return max(0.0, float(raw) if raw else 10.0) / 1000
+
+
+def _last_event_id(q: Queue) -> str:
+    last = q.redis.xrevrange(q.keys.events, count=1)
+    return last[0][0] if last else "0-0"
+
+
 def run(q: Queue, deadline: float, invoke: Any, function_name: str) -> dict[str, Any]:
     scaler = Scaler(q, invoke, function_name)
-    last = q.redis.xrevrange(q.keys.events, count=1)
-    last_event = last[0][0] if last else "0-0"
-    wakes = 0
+    coalesce = _coalesce_seconds()
+    last_event = _last_event_id(q)
+    wakes = reads = 0
     scaler.scale()
-    while (left_ms := int((deadline - time.monotonic()) * 1000)) > 0:
-        events = q.events(last_event, 500, max(1, min(RESCAN_MS, left_ms)))
+    woke_at = float("-inf")
+    while (left := deadline - time.monotonic()) > 0:
+        # coalesce: after a wake, let the next events pile up for a moment and take them in one
+        # read (the first event after a quiet spell is still taken at once)
+        hold = woke_at + coalesce - time.monotonic()
+        if hold > 0:
+            time.sleep(min(hold, left))
+            continue
+        events = q.events(last_event, READ_COUNT, max(1, min(RESCAN_MS, int(left * 1000))))
+        reads += 1
         if events:
+            woke_at = time.monotonic()
             last_event = events[-1][0]
-            if not any(f.get("st") in WAKE_ON for _, f in events):
+            if len(events) >= READ_COUNT:
+                # more than one read's worth: skip to the end; the check below counts it all
+                last_event = _last_event_id(q)
+            elif not any(f.get("st") in WAKE_ON for _, f in events):
                 continue
             wakes += 1
         scaler.scale()
-    return {"invoked": scaler.invoked, "invoke_failures": scaler.failed, "wakes": wakes}
+    return {"invoked": scaler.invoked, "invoke_failures": scaler.failed, "wakes": wakes,
+            "reads": reads}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,7 +3,13 @@ until shortly before its timeout, moving due delayed and retrying jobs to ready 
 expired leases at the moment they fall due (it sleeps on the events stream, so a new delayed
 job re-arms it at once), and pushes status changes to WebSocket subscribers from a second
 thread (boltq_core.push). A lock in Redis makes overlapping invocations take turns: a second
-one waits for the lock, so the hand-over between scheduled runs leaves no gap."""
+one waits for the lock, so the hand-over between scheduled runs leaves no gap.
+
+Wake-ups are coalesced: after reading events, the promoter reads the stream again only
+PROMOTER_COALESCE_MS (default 10) later (never past a job's due moment), so a burst of
+`scheduled`/`running` events costs one re-plan per interval rather than one per event; the
+pusher coalesces the same way (BOLTQ_PUSH_COALESCE_MS). A burst larger than one read skips to
+the stream's end: the re-plan that follows sees everything before it."""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ logger = Logger(service="boltq-promoter")
 _state: dict[str, Any] = {}
 WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next due moment up
 MAX_SLEEP_MS = 1000
+READ_COUNT = 100  # events read per wake
 
 
 def queue() -> Queue:
@@ -51,7 +58,14 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
         return {"skipped": "another promoter held the lock until this one's deadline"}
     totals = {"promoted": 0, "recovered": 0, "expired": 0, "passes": 0, "pushed": 0}
     stop = threading.Event()
-    pusher = connect_pusher(q, poster) if _push_enabled() else None
+    coalesce_ms = max(0.0, _env_float("PROMOTER_COALESCE_MS", 10.0))
+    wake_on = WAKE_ON
+    if q.settings.lease_seconds * 1000 >= MAX_SLEEP_MS:
+        # a new lease ends no sooner than the next look (at most MAX_SLEEP_MS away): a job
+        # starting to run cannot move the plan up, so `running` events need no re-plan
+        wake_on = WAKE_ON - {"running"}
+    pusher = connect_pusher(q, poster, coalesce_ms=max(0.0, _env_float(
+        "BOLTQ_PUSH_COALESCE_MS", 10.0))) if _push_enabled() else None
     pushed: list[int] = []
     thread = None
     if pusher is not None:
@@ -63,8 +77,9 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
     try:
         last_event = _last_event_id(q)
         next_wake = 0
+        read_at = float("-inf")  # time.monotonic() of the last read that returned events
         while True:
-            now_ms = int(time.time() * 1000)
+            now_ms = pass_ms = int(time.time() * 1000)
             r = q.promote()
             totals["passes"] += 1
             for k in ("promoted", "recovered", "expired"):
@@ -79,12 +94,24 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
                     return totals
                 now_ms = int(time.time() * 1000)
                 wait = MAX_SLEEP_MS if next_wake < 0 else next_wake - now_ms
+                # look again at least every MAX_SLEEP_MS, however busy the stream is
+                wait = min(wait, pass_ms + MAX_SLEEP_MS - now_ms)
                 if wait <= 0:
                     break
-                events = q.events(last_event, 100, max(1, min(wait, MAX_SLEEP_MS, left_ms)))
+                # coalesce: let events pile up for a moment after a read (not past `wait`)
+                hold_ms = (read_at - time.monotonic()) * 1000 + coalesce_ms
+                if hold_ms >= 1:
+                    time.sleep(min(hold_ms, wait, left_ms) / 1000)
+                    continue
+                events = q.events(last_event, READ_COUNT,
+                                  max(1, min(wait, MAX_SLEEP_MS, left_ms)))
                 if events:
+                    read_at = time.monotonic()
                     last_event = events[-1][0]
-                    if any(f.get("st") in WAKE_ON for _, f in events):
+                    if len(events) >= READ_COUNT:
+                        last_event = _last_event_id(q)  # skip ahead: the re-plan sees it all
+                        break
+                    if any(f.get("st") in wake_on for _, f in events):
                         break
                 elif wait >= MAX_SLEEP_MS:
                     break  # a second without news: renew the lock, look again

@@ -55,6 +55,9 @@ class Options:
     data_dir: Path | None = None  # embedded store's AOF folder (default: .boltq/data)
     redis_url: str | None = None  # an existing store instead of the embedded one
     num_workers: int = 4
+    # containers of a function that serves REST/WebSocket requests (Lambda scales those with the
+    # concurrent requests; NUM_WORKERS caps the worker fan-out and the other functions)
+    request_concurrency: int = 10
     schedule_speed: float = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # --env KEY=VALUE, wins over all
@@ -137,7 +140,16 @@ class DevServer:
     def _cap(self, fn: Function) -> int:
         if fn.reserved_concurrency is not None:
             return max(1, fn.reserved_concurrency)
+        if fn.logical_id in self._request_driven():
+            return max(1, self.opts.request_concurrency)
         return self.opts.num_workers
+
+    def _request_driven(self) -> set[str]:
+        """The functions behind a REST route or a WebSocket route."""
+        names = {r.function for r in self.template.routes}
+        if self.template.websocket is not None:
+            names.update(self.template.websocket.routes.values())
+        return names
 
     async def start(self) -> None:
         await asyncio.to_thread(self._start_store)

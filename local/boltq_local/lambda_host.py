@@ -13,6 +13,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import random
 import signal
 import sys
 import time
@@ -139,6 +140,12 @@ class Container:
     busy: bool = False
     invocations: int = 0
     request_id: str | None = None
+    # the reply being waited for: the pipe stays registered with the event loop for the
+    # container's whole life (no add/remove of a reader, no task per invocation)
+    waiting: asyncio.Future[bytes] | None = None
+    gone: BaseException | None = None  # set when the pipe hit EOF: the process exited
+    release_on_reply: bool = False  # the caller gave up waiting: release it when it replies
+    replied: bool = False  # the reply to the current invocation has been read
 
     @property
     def pid(self) -> int | None:
@@ -184,6 +191,7 @@ class FunctionPool:
         proc.start()
         child.close()
         c = Container(proc, parent)
+        asyncio.get_running_loop().add_reader(parent.fileno(), self._readable, c)
         try:
             hello = json.loads(await self._recv(c, 60.0))
         except BaseException:
@@ -197,27 +205,38 @@ class FunctionPool:
         self.containers.append(c)
         return c
 
-    async def _recv(self, c: Container, timeout: float | None) -> bytes:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bytes] = loop.create_future()
-        fd = c.conn.fileno()
-
-        def readable() -> None:
-            loop.remove_reader(fd)
-            if fut.done():
-                return
-            try:
-                fut.set_result(c.conn.recv_bytes())
-            except (EOFError, OSError) as exc:
-                fut.set_exception(ContainerDied(f"{self.name} container (pid {c.pid}) exited"
-                                                f" ({type(exc).__name__})"))
-
-        loop.add_reader(fd, readable)
+    def _readable(self, c: Container) -> None:
+        """The container's pipe is readable: a reply, or EOF when the process has exited."""
         try:
-            return await asyncio.wait_for(fut, timeout)
-        finally:
+            raw = c.conn.recv_bytes()
+        except (EOFError, OSError) as exc:
             with contextlib.suppress(Exception):
-                loop.remove_reader(fd)
+                asyncio.get_running_loop().remove_reader(c.conn.fileno())
+            c.gone = ContainerDied(f"{self.name} container (pid {c.pid}) exited"
+                                   f" ({type(exc).__name__})")
+            if c.waiting is not None and not c.waiting.done():
+                c.waiting.set_exception(c.gone)
+            elif c.release_on_reply:
+                c.release_on_reply = False
+                self._release(c)  # drops it: its slot frees up
+            return
+        if c.waiting is not None and not c.waiting.done():
+            c.replied = True
+            c.waiting.set_result(raw)
+        elif c.release_on_reply:  # the reply of an invocation whose caller went away
+            c.release_on_reply = False
+            self._release(c)
+
+    async def _recv(self, c: Container, timeout: float | None) -> bytes:
+        if c.gone is not None:
+            raise c.gone
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        c.waiting = fut
+        try:
+            async with asyncio.timeout(timeout):
+                return await fut
+        finally:
+            c.waiting = None
 
     async def warm(self, n: int = 1) -> None:
         for _ in range(min(n, self.cap) - len(self.containers)):
@@ -226,7 +245,7 @@ class FunctionPool:
     async def _acquire(self) -> Container:
         while self._idle:
             c = self._idle.pop()
-            if c.proc.is_alive():
+            if c.gone is None and c.proc.is_alive():
                 return c
             self._drop(c)
         if len(self.containers) + self._starting < self.cap:
@@ -247,7 +266,7 @@ class FunctionPool:
     def _release(self, c: Container) -> None:
         c.busy = False
         c.request_id = None
-        if self.closed or not c.proc.is_alive():
+        if self.closed or c.gone is not None or not c.proc.is_alive():
             self._drop(c)
             c = None  # type: ignore[assignment]
         while self._waiters:
@@ -285,6 +304,8 @@ class FunctionPool:
     @staticmethod
     def _kill(c: Container) -> None:
         with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(c.conn.fileno())
+        with contextlib.suppress(Exception):
             if c.proc.is_alive():
                 c.proc.kill()
             c.proc.join(2)
@@ -293,7 +314,7 @@ class FunctionPool:
 
     async def invoke(self, event: Any, kind: str = "RequestResponse", label: Any = None) -> Result:
         """Run one invocation in a container; never raises for the handler's own failures."""
-        request_id = str(uuid.uuid4())
+        request_id = request_uuid()
         t0 = time.perf_counter()
         c: Container | None = None
         try:
@@ -301,6 +322,7 @@ class FunctionPool:
             c.busy, c.request_id = True, request_id
             c.invocations += 1
             deadline = time.time() + self.fn.timeout
+            c.replied = False
             c.conn.send_bytes(json.dumps(
                 {"id": request_id, "event": event, "deadline": deadline}
             ).encode())
@@ -320,6 +342,13 @@ class FunctionPool:
             if c is not None:
                 self._drop(c)
                 c = None
+        except asyncio.CancelledError:
+            # the caller went away mid-invocation: the handler still runs to its end, as in
+            # Lambda; the container takes new work only after its reply has been read
+            if c is not None and c.busy and not c.replied and c.gone is None:
+                c.release_on_reply = True
+                c = None
+            raise
         finally:
             if c is not None:
                 self._release(c)
@@ -378,6 +407,11 @@ def _keep(task: asyncio.Future[Any]) -> Any:
     _background.add(task)
     task.add_done_callback(_background.discard)
     return task
+
+
+def request_uuid() -> str:
+    """A random (version 4) UUID without a getrandom syscall per call, as uuid.uuid4() makes."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def _ms(t0: float) -> float:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import random
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from boltq_local.lambda_host import request_uuid
 from boltq_local.template import RestRoute
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
@@ -116,7 +117,7 @@ async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, 
             "resourceId": "local",
             "resourcePath": c.route.path,
             "httpMethod": request.method,
-            "extendedRequestId": uuid.uuid4().hex[:16],
+            "extendedRequestId": f"{random.getrandbits(64):016x}",
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "path": f"/{stage}{request.path}",
             "accountId": "123456789012",
@@ -124,7 +125,7 @@ async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, 
             "stage": stage,
             "domainPrefix": "localhost",
             "requestTimeEpoch": int(now * 1000),
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_uuid(),
             "identity": {
                 "sourceIp": peer,
                 "userAgent": request.headers.get("User-Agent"),

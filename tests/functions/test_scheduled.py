@@ -299,3 +299,76 @@ def test_a_running_worker_counts_in_the_fleet_only_briefly_ahead(
     t.join()
     assert scores and 0 < scores[0] <= worker.FLEET_TTL_MS
     assert Fleet(q.redis, q.keys.tag).live() == 0
+
+
+def test_poller_coalesces_a_burst_of_submits(aws: AwsSpy, fn_env: Queue,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each submit is a `pending` event; a burst of them costs one read and one backlog check
+    per POLLER_COALESCE_MS, and the backlog still gets its workers."""
+    q = fn_env
+    poller = load_function("poller")
+    monkeypatch.setenv("POLLER_STOP_BEFORE_SECONDS", "0")
+    monkeypatch.setenv("POLLER_COALESCE_MS", "100")
+    monkeypatch.setenv("NUM_WORKERS", "2")
+    monkeypatch.setenv("JOBS_PER_WORKER", "10")
+    result: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: result.update(poller.handler(
+        scheduled_event(), LambdaContext("boltq-poller", remaining_ms=1500))))
+    t.start()
+    time.sleep(0.3)
+    end = time.monotonic() + 0.5
+    n = 0
+    while time.monotonic() < end:
+        q.submit({"type": "echo"})
+        n += 1
+        time.sleep(0.004)
+    t.join()
+    assert n >= 50
+    assert result["invoked"] == 2 == len(aws.invokes)
+    assert result["reads"] <= 15, result  # ~0.5 s / 100 ms plus idle re-scans, not n
+    assert 1 <= result["wakes"] <= 8, result
+
+
+def test_promoter_coalesces_wakes_and_ignores_running_with_long_leases(
+    aws: AwsSpy, fn_env: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of delayed submits costs one re-plan per PROMOTER_COALESCE_MS; with leases of a
+    second or more, jobs starting to run cause no re-plan at all; due jobs stay on time."""
+    q = fn_env
+    promoter = load_function("promoter")
+    monkeypatch.setenv("PROMOTER_STOP_BEFORE_SECONDS", "0")
+    monkeypatch.setenv("PROMOTER_COALESCE_MS", "100")
+    monkeypatch.setenv("BOLTQ_PUSH", "0")
+    result: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: result.update(promoter.handler(
+        scheduled_event(), LambdaContext("boltq-promoter", remaining_ms=2000))))
+    t.start()
+    time.sleep(0.2)
+    end = time.monotonic() + 0.5
+    n = 0
+    while time.monotonic() < end:  # `scheduled` events every ~5 ms
+        q.submit({"type": "echo", "delay_seconds": 3600})
+        n += 1
+        time.sleep(0.005)
+    due_job = q.submit({"type": "echo", "delay_seconds": 0.6}).job_id
+    due = time.time() + 0.6
+    wait_for(lambda: q.get(due_job).status == "pending", timeout=2, every=0.002)
+    late = time.time() - due
+    t.join()
+    assert n >= 50
+    assert -0.01 < late < 0.1, late
+    assert result["promoted"] == 1
+    assert result["passes"] <= 12, result  # not one per submit
+
+    # `running` events (jobs claimed) do not wake a promoter when leases are >= 1 s
+    q.submit_many([{"type": "echo"}] * 30)
+    result.clear()
+    t = threading.Thread(target=lambda: result.update(promoter.handler(
+        scheduled_event(), LambdaContext("boltq-promoter", remaining_ms=800))))
+    t.start()
+    time.sleep(0.1)
+    for _ in range(30):
+        q.run(q.ns.claim(1, q.settings.lease_seconds)[0])  # one `running` event each
+        time.sleep(0.01)
+    t.join()
+    assert result["passes"] <= 2, result

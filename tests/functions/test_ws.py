@@ -236,3 +236,37 @@ def test_management_api_poster_with_moto_and_gone(aws_env: None) -> None:
         stub.add_client_error("post_to_connection", service_error_code="GoneException",
                               http_status_code=410)
         assert poster(WS_ENDPOINT, "gone=", b"{}") is False
+
+
+def test_pusher_coalesces_a_burst_and_delivers_every_event(ws_calls: Any, fn_env: Queue) -> None:
+    """With coalesce_ms, a stream of events is read a batch per interval (not one read per
+    event), the first event after a quiet spell goes out at once, and nothing is lost."""
+    q = fn_env
+    ws_calls("$connect", "all=")
+    ws_calls("subscribe", "all=", {"action": "subscribe", "topic": "all"})
+    rec = Recorder()
+    pusher = connect_pusher(q, rec, coalesce_ms=100)
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: pusher.run_until(time.monotonic() + 5, stop.is_set, 50))
+    t.start()
+    try:
+        time.sleep(0.2)  # quiet: the pusher is blocked on the stream
+        first = q.submit({"type": "echo"}).job_id
+        sent = time.monotonic()
+        wait_until = sent + 2
+        while not rec.to("all=") and time.monotonic() < wait_until:
+            time.sleep(0.002)
+        assert rec.to("all=") and time.monotonic() - sent < 0.08  # the leading edge: at once
+        ids = [first]
+        burst_start = time.monotonic()
+        while time.monotonic() - burst_start < 0.5:  # a burst: a submit every ~5 ms
+            ids.append(q.submit({"type": "echo"}).job_id)
+            time.sleep(0.005)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join()
+        pusher.close()
+    got = [m["job_id"] for m in rec.to("all=")]
+    assert got == ids  # every event, in stream order
+    assert pusher.reads <= 12, pusher.reads  # ~0.5 s / 100 ms, not one read per submit
