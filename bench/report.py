@@ -4,6 +4,7 @@ reference figures and what limits each figure."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from bench.common import CLIENT_COMMANDS
 from bench.results import DrainConfig, Results
@@ -54,8 +55,26 @@ def render(res: Results) -> str:
         _memory(res),
         _baseline(res),
         _limits(res),
+        _companions(),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+# reports other benchmarks write beside this one, carried into RESULTS.md one level down
+COMPANIONS = ("coldstart.md", "devserver.md")
+
+
+def _companions() -> str:
+    here = Path(__file__).resolve().parent
+    parts = []
+    for name in COMPANIONS:
+        path = here / name
+        if path.exists():
+            text = path.read_text().strip()
+            demoted = "\n".join("#" + line if line.startswith("#") else line
+                                 for line in text.splitlines())
+            parts.append(f"{demoted}\n\n(from `bench/{name}`)")
+    return "\n\n".join(parts)
 
 
 def _intro(res: Results) -> str:
