@@ -18,10 +18,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from boltq_core.config import ENV_NAMES, Settings
 from boltq_core.errors import BoltQError
 from boltq_core.models import JobSpec, JobStatus
-from boltq_core.queue import Queue
+from boltq_core.queue import shared_queue
 from boltq_core.workflows import Workflows, WorkflowSpec
 
 logger = Logger(service="boltq-api")
@@ -49,27 +48,10 @@ OPENAPI_INFO = {
 
 # --- the store, shared by warm invocations -------------------------------------------------
 
-_state: dict[str, Any] = {}
 
 
-_SETTINGS_ENV = tuple(dict.fromkeys(n for names in ENV_NAMES.values() for n in names))
 
 
-def queue() -> Queue:
-    """The Queue for the current settings (re-made only when the environment changed). The
-    settings are parsed again only when one of their variables changed: a warm invocation
-    costs a glance at the environment, not a pydantic validation."""
-    env = tuple(map(os.environ.get, _SETTINGS_ENV))
-    q = _state.get("queue")
-    if q is not None and _state.get("env") == env:
-        return q
-    settings = Settings.from_env()
-    if q is None or q.settings != settings:
-        if q is not None:
-            q.redis.close()
-        q = _state["queue"] = Queue(settings)
-    _state["env"] = env
-    return q
 
 
 def ok(data: Any) -> dict[str, Any]:
@@ -163,7 +145,7 @@ Cursor = str | None
 @app.get("/health", tags=["system"])
 def health():
     try:
-        reachable = queue().ping()
+        reachable = shared_queue().ping()
     except BoltQError as exc:
         return fail(exc.status if exc.status != 500 else 503, exc.message)
     if not reachable:
@@ -203,14 +185,14 @@ def docs_page():
 @app.post("/api/v1/jobs", tags=["jobs"])
 def submit_job(job: JobSpec) -> dict[str, Any]:
     """Submit a job; its status is readable at once."""
-    sub = queue().submit(job)
+    sub = shared_queue().submit(job)
     return ok({"job_id": sub.job_id, "status": sub.status, "duplicate": sub.duplicate})
 
 
 @app.post("/api/v1/jobs/batch", tags=["jobs"])
 def submit_jobs(batch: JobBatch) -> dict[str, Any]:
     """Submit up to 500 jobs at once; all are validated before any is stored."""
-    subs = queue().submit_many(batch.jobs)
+    subs = shared_queue().submit_many(batch.jobs)
     return ok({"jobs": [
         {"job_id": s.job_id, "status": s.status, "duplicate": s.duplicate} for s in subs
     ]})
@@ -224,71 +206,71 @@ def list_jobs(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Jobs, newest first, optionally filtered by status and type."""
-    page = queue().list_jobs(status.value if status else None, type, limit, cursor)
+    page = shared_queue().list_jobs(status.value if status else None, type, limit, cursor)
     return ok(page.public())
 
 
 @app.get("/api/v1/jobs/<job_id>", tags=["jobs"])
 def get_job(job_id: str) -> dict[str, Any]:
-    return ok(queue().get(job_id).public())
+    return ok(shared_queue().get(job_id).public())
 
 
 @app.post("/api/v1/jobs/<job_id>/cancel", tags=["jobs"])
 def cancel_job(job_id: str) -> dict[str, Any]:
     """Cancel: `cancelled` at once, or `running` while a running job is being stopped."""
-    return ok({"job_id": job_id, "status": queue().cancel(job_id)})
+    return ok({"job_id": job_id, "status": shared_queue().cancel(job_id)})
 
 
 @app.get("/api/v1/queues/stats", tags=["queues"])
 def queue_stats() -> dict[str, Any]:
-    return ok(queue().stats().model_dump())
+    return ok(shared_queue().stats().model_dump())
 
 
 @app.post("/api/v1/workflows", tags=["workflows"])
 def submit_workflow(workflow: WorkflowSpec) -> dict[str, Any]:
-    return ok({"workflow_id": Workflows(queue()).submit(workflow)})
+    return ok({"workflow_id": Workflows(shared_queue()).submit(workflow)})
 
 
 @app.get("/api/v1/workflows", tags=["workflows"])
 def list_workflows(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return ok(Workflows(queue()).list(limit, cursor).public())
+    return ok(Workflows(shared_queue()).list(limit, cursor).public())
 
 
 @app.get("/api/v1/workflows/<workflow_id>", tags=["workflows"])
 def get_workflow(workflow_id: str) -> dict[str, Any]:
-    return ok(Workflows(queue()).get(workflow_id))
+    return ok(Workflows(shared_queue()).get(workflow_id))
 
 
 @app.post("/api/v1/workflows/<workflow_id>/cancel", tags=["workflows"])
 def cancel_workflow(workflow_id: str) -> dict[str, Any]:
-    return ok({"workflow_id": workflow_id, "status": Workflows(queue()).cancel(workflow_id)})
+    return ok({"workflow_id": workflow_id, "status": Workflows(shared_queue()).cancel(workflow_id)})
 
 
 @app.delete("/api/v1/workflows/<workflow_id>", tags=["workflows"])
 def delete_workflow(workflow_id: str) -> dict[str, Any]:
-    Workflows(queue()).delete(workflow_id)
+    Workflows(shared_queue()).delete(workflow_id)
     return ok({"workflow_id": workflow_id, "deleted": True})
 
 
 @app.get("/api/v1/dlq", tags=["dead-letter queue"])
 def list_dead_letters(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return ok(queue().dlq_list(limit, cursor).public())
+    return ok(shared_queue().dlq_list(limit, cursor).public())
 
 
 @app.get("/api/v1/dlq/<job_id>", tags=["dead-letter queue"])
 def get_dead_letter(job_id: str) -> dict[str, Any]:
-    return ok(queue().dlq_get(job_id).public())
+    return ok(shared_queue().dlq_get(job_id).public())
 
 
 @app.post("/api/v1/dlq/<job_id>/requeue", tags=["dead-letter queue"])
 def requeue_dead_letter(job_id: str) -> dict[str, Any]:
-    return ok({"requeued": queue().dlq_requeue([job_id])})
+    return ok({"requeued": shared_queue().dlq_requeue([job_id])})
 
 
 @app.post("/api/v1/dlq/requeue", tags=["dead-letter queue"])
 def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
     """Requeue the given dead letters, or all of them when no job_ids are given."""
-    q = queue()
+    q = shared_queue()
     if body is not None and body.job_ids:
         done = q.dlq_requeue(body.job_ids)
         return ok({"requeued": len(done), "job_ids": done})
@@ -297,7 +279,7 @@ def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
 
 @app.delete("/api/v1/dlq", tags=["dead-letter queue"])
 def purge_dead_letters() -> dict[str, Any]:
-    return ok({"purged": queue().dlq_purge()})
+    return ok({"purged": shared_queue().dlq_purge()})
 
 
 @logger.inject_lambda_context(clear_state=True)

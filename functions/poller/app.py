@@ -22,9 +22,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core.config import Settings
 from boltq_core.fleet import Fleet, workers_needed
-from boltq_core.queue import Queue
+from boltq_core.queue import Queue, shared_queue
 
 logger = Logger(service="boltq-poller")
 _state: dict[str, Any] = {}
@@ -33,14 +32,6 @@ RESCAN_MS = 1000  # look at the backlog at least this often anyway
 READ_COUNT = 500  # events read per wake
 
 
-def queue() -> Queue:
-    settings = Settings.from_env()
-    q = _state.get("queue")
-    if q is None or q.settings != settings:
-        if q is not None:
-            q.redis.close()
-        q = _state["queue"] = Queue(settings)
-    return q
 
 
 def lambda_client() -> Any:
@@ -151,6 +142,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     function_name = os.environ.get("WORKER_FUNCTION_NAME", "")
     if not function_name:
         raise RuntimeError("WORKER_FUNCTION_NAME is not set")
-    result = run(queue(), deadline, lambda_client().invoke, function_name)
+    result = run(shared_queue(), deadline, lambda_client().invoke, function_name)
     logger.info("poller pass finished", extra=result)
     return result

@@ -20,26 +20,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core.config import Settings
 from boltq_core.lock import Lock
 from boltq_core.push import Poster, connect_pusher
-from boltq_core.queue import Queue
+from boltq_core.queue import Queue, shared_queue
 
 logger = Logger(service="boltq-promoter")
-_state: dict[str, Any] = {}
 WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next due moment up
 MAX_SLEEP_MS = 1000
 READ_COUNT = 100  # events read per wake
 
 
-def queue() -> Queue:
-    settings = Settings.from_env()
-    q = _state.get("queue")
-    if q is None or q.settings != settings:
-        if q is not None:
-            q.redis.close()
-        q = _state["queue"] = Queue(settings)
-    return q
 
 
 def _env_float(name: str, default: float) -> float:
@@ -135,6 +125,6 @@ def _last_event_id(q: Queue) -> str:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     stop_before = _env_float("PROMOTER_STOP_BEFORE_SECONDS", 2.0)
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - stop_before
-    totals = run(queue(), deadline)
+    totals = run(shared_queue(), deadline)
     logger.info("promoter pass finished", extra=totals)
     return totals

@@ -18,24 +18,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core.config import Settings
 from boltq_core.connections import ConnectionRegistry, topic_for
 from boltq_core.errors import BoltQError, InvalidInput
-from boltq_core.queue import Queue
+from boltq_core.queue import Queue, shared_queue
 from boltq_core.workflows import Workflows
 
 logger = Logger(service="boltq-ws")
-_state: dict[str, Any] = {}
 
 
-def queue() -> Queue:
-    settings = Settings.from_env()
-    q = _state.get("queue")
-    if q is None or q.settings != settings:
-        if q is not None:
-            q.redis.close()
-        q = _state["queue"] = Queue(settings)
-    return q
 
 
 def registry(q: Queue) -> ConnectionRegistry:
@@ -95,7 +85,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     route, conn_id = rc["routeKey"], rc["connectionId"]
     logger.append_keys(connection_id=conn_id, route=route)
     try:
-        q = queue()
+        q = shared_queue()
         if route == "$connect":
             if not authorised(event):
                 logger.info("connection refused: bad API key")

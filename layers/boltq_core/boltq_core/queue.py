@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 import redis
 
-from boltq_core.config import Settings
+from boltq_core.config import ENV_NAMES, Settings
 from boltq_core.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from boltq_core.models import Job, JobSpec, QueueStats
 from boltq_core.ops import Call, Namespace, Submitted, pairs, parse_specs
@@ -214,3 +215,26 @@ class Queue:
         if not reply:
             return []
         return [(eid, fields) for eid, fields in reply[0][1]]
+
+
+# --- one Queue per warm Lambda container ------------------------------------------------------
+
+_SETTINGS_ENV = tuple(dict.fromkeys(n for names in ENV_NAMES.values() for n in names))
+_shared: dict[str, Any] = {}
+
+
+def shared_queue() -> Queue:
+    """The Queue for the current environment, kept across warm invocations. The settings are
+    parsed again only when one of their variables changed: a warm invocation costs a glance at
+    the environment, not a pydantic validation."""
+    env = tuple(map(os.environ.get, _SETTINGS_ENV))
+    q = _shared.get("queue")
+    if q is not None and _shared.get("env") == env:
+        return q
+    settings = Settings.from_env()
+    if q is None or q.settings != settings:
+        if q is not None:
+            q.redis.close()
+        q = _shared["queue"] = Queue(settings)
+    _shared["env"] = env
+    return q
