@@ -13,37 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from boltq_local.template import load_yaml
 from tests.functions.conftest import FUNCTIONS, ROOT, load_function
 
 TEMPLATE = ROOT / "template.yaml"
 MANAGED_ROUTE_METHODS = {"OPTIONS", "HEAD"}
 
 
-class CfnLoader(yaml.SafeLoader):
-    """YAML loader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as data."""
-
-
-def _tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    return load_yaml(TEMPLATE)  # the same reader boltq dev uses
 
 
 def resources(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
