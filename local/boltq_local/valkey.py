@@ -100,7 +100,11 @@ class ValkeyServer:
             "--daemonize", "no", "--loglevel", "warning", "--logfile", "valkey.log",
             *persistence, *self.extra,
         ]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        # it logs to its logfile; inheriting our stdout would hold a caller's pipe open
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait_ready(self.port, self.proc, Path(workdir) / "valkey.log")
         return self
 

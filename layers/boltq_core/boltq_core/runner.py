@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from boltq_core.aqueue import AsyncQueue
 from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
 from boltq_core.ops import Claimed, Outcome
@@ -26,6 +28,7 @@ from boltq_core.processors import JobContext, ProcessorRegistry, default_registr
 from boltq_core.retry import backoff_seconds
 
 log = logging.getLogger("boltq.runner")
+STORE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class RunnerHooks:
@@ -80,6 +83,7 @@ class Runner:
         self._wakeup = asyncio.Event()
         self._threads: ThreadPoolExecutor | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._trouble = 0  # consecutive failed store calls
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -98,15 +102,23 @@ class Runner:
                 free = self.concurrency - len(self._running)
                 if self._done or (can_claim and free > 0 and not queue_empty):
                     outcomes, self._done = self._done, []
-                    if can_claim and free > 0:
-                        n = min(free, self.batch)
-                        statuses, next_wake_ms, jobs = await self.queue.finish_and_claim(
-                            outcomes, n, budget or 0
-                        )
-                        queue_empty = len(jobs) < n
-                        self._start(jobs)
-                    else:
-                        statuses = await self.queue.finish(outcomes)
+                    try:
+                        if can_claim and free > 0:
+                            n = min(free, self.batch)
+                            statuses, next_wake_ms, jobs = await self.queue.finish_and_claim(
+                                outcomes, n, budget or 0
+                            )
+                            queue_empty = len(jobs) < n
+                            self._start(jobs)
+                        else:
+                            statuses = await self.queue.finish(outcomes)
+                    except STORE_ERRORS as exc:
+                        # keep the outcomes and try again; a resent outcome that did land is
+                        # answered 'stale', so nothing is recorded twice
+                        self._done[:0] = outcomes
+                        await self._store_trouble(exc, stop)
+                        continue
+                    self._trouble = 0
                     self._recorded(outcomes, statuses)
                     continue
                 if self._running and (not queue_empty or not can_claim):
@@ -123,7 +135,13 @@ class Runner:
                         break
                 # the queue is empty: block on Redis until work arrives, a job finishes,
                 # something becomes due, or it is time to stop
-                woke = await waiter.wait(self._wait_timeout(next_wake_ms, idle_since), self._wakeup)
+                try:
+                    woke = await waiter.wait(
+                        self._wait_timeout(next_wake_ms, idle_since), self._wakeup
+                    )
+                except STORE_ERRORS as exc:
+                    await self._store_trouble(exc, stop)
+                    woke = False
                 self._wakeup.clear()
                 queue_empty = False
                 if woke:
@@ -132,9 +150,7 @@ class Runner:
             stop_watch.cancel()
             if self._running:
                 await asyncio.gather(*(t for t, _ in self._running.values()))
-            if self._done:
-                outcomes, self._done = self._done, []
-                self._recorded(outcomes, await self.queue.finish(outcomes))
+            await self._flush_outcomes()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -144,6 +160,31 @@ class Runner:
             if self._threads is not None:
                 self._threads.shutdown(wait=False)
         return self.stats
+
+    async def _store_trouble(self, exc: Exception, stop: asyncio.Event) -> None:
+        """The store failed a call: wait (backing off up to 5 s, or until stopped) and go on.
+        Leases outlast short outages; after a long one the jobs run again elsewhere."""
+        self._trouble += 1
+        pause = min(5.0, 0.05 * 2**self._trouble)
+        log.warning("store call failed (%s); retrying in %.2fs", exc, pause)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+
+    async def _flush_outcomes(self, tries: int = 5) -> None:
+        """Record what is left when the run ends, retrying briefly; if the store stays down
+        the leases bring those jobs back."""
+        for attempt in range(tries):
+            if not self._done:
+                return
+            outcomes, self._done = self._done, []
+            try:
+                self._recorded(outcomes, await self.queue.finish(outcomes))
+            except STORE_ERRORS as exc:
+                self._done[:0] = outcomes
+                log.warning("could not record %d outcomes (%s)", len(outcomes), exc)
+                await asyncio.sleep(0.1 * 2**attempt)
+        if self._done:
+            log.error("gave up recording %d outcomes; their leases will expire", len(self._done))
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
