@@ -14,9 +14,8 @@ from boltq_local.lambda_host import FunctionPool
 from boltq_local.template import Schedule
 
 
-def scheduled_event(s: Schedule) -> Any:
-    if s.payload is not None:
-        return s.payload
+def eventbridge_event(rule: str) -> dict[str, Any]:
+    """The event EventBridge sends a function on a schedule rule's tick."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -25,9 +24,15 @@ def scheduled_event(s: Schedule) -> Any:
         "account": "123456789012",
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{s.function}-{s.event_name}"],
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
         "detail": {},
     }
+
+
+def scheduled_event(s: Schedule) -> Any:
+    if s.payload is not None:
+        return s.payload
+    return eventbridge_event(f"{s.function}-{s.event_name}")
 
 
 class Scheduler:

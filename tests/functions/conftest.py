@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue
+from boltq_local.schedules import eventbridge_event
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("api", "ws", "promoter", "poller", "worker")
@@ -135,18 +136,8 @@ def ws_event(
 
 
 def scheduled_event(rule: str = "boltq-promoter-schedule") -> dict[str, Any]:
-    """An EventBridge scheduled event."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
-        "detail": {},
-    }
+    """An EventBridge scheduled event (the same shape boltq dev sends)."""
+    return eventbridge_event(rule)
 
 
 def body_of(response: dict[str, Any]) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from boltq_local.valkey import free_port
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,13 +121,8 @@ def http(method: str, url: str, body: Any = None, raw: bytes | None = None,
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, every: float = 0.05) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s")
+    """wait_for with the slower pace and longer patience that end-to-end checks want."""
+    return wait_for(predicate, timeout, every)
 
 
 # short leases and retries so recovery tests stay quick
