@@ -53,7 +53,7 @@ def ran(queue: Queue) -> list[str]:
 
 
 def test_concurrent_processes_run_every_job_exactly_once(queue: Queue, spawn) -> None:
-    workers = [spawn() for _ in range(4)]
+    workers = [spawn(lease=5.0) for _ in range(4)]  # no lease may lapse under load
     subs = queue.submit_many([{"type": "record", "data": {"i": i}} for i in range(3000)])
     wait_for(lambda: queue.stats().totals["completed"] == 3000, timeout=60)
     entries = ran(queue)
