@@ -28,6 +28,26 @@ PROBE = (
 )
 
 
+LAYER_VENV = ROOT / "bench" / "out" / "layer-venv"
+
+
+def layer_python() -> str:
+    """A Python that holds only what the deployed layer holds (layers/boltq_core/
+    requirements.txt, plus boto3 which the Lambda runtime provides), so optional packages in
+    the dev venv (e.g. the OpenTelemetry SDK, which redis-py instruments itself with when it
+    finds it) do not inflate the figures. Made on first use."""
+    py = LAYER_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(LAYER_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "-r",
+                        str(ROOT / "layers" / "boltq_core" / "requirements.txt"), "boto3"],
+                       check=True)
+    return str(py)
+
+
+PYTHON = sys.executable  # set by main()
+
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e.update(AWS_DEFAULT_REGION="us-east-1", PYTHONDONTWRITEBYTECODE="0",
@@ -37,14 +57,14 @@ def env() -> dict[str, str]:
 
 
 def wall_ms(name: str) -> float:
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT / "functions" / name,
+    out = subprocess.run([PYTHON, "-c", PROBE], cwd=ROOT / "functions" / name,
                          env=env(), capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def importtime(name: str) -> tuple[float, list[tuple[float, str]]]:
     """(ms importtime attributes to `app`, [(cumulative ms, module)] of app's children)."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"],
+    out = subprocess.run([PYTHON, "-X", "importtime", "-c", "import app"],
                          cwd=ROOT / "functions" / name, env=env(), capture_output=True,
                          text=True, check=True)
     total = 0.0
@@ -68,7 +88,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--out", default=str(ROOT / "bench" / "coldstart.md"))
+    ap.add_argument("--python", help="interpreter to measure with (default: a venv holding "
+                    "only the layer's requirements, made under bench/out/)")
     args = ap.parse_args()
+    global PYTHON
+    PYTHON = args.python or layer_python()
 
     for name in FUNCTIONS:  # warm the bytecode cache: Lambda ships compiled .pyc as well
         wall_ms(name)
@@ -92,7 +116,8 @@ def main() -> int:
         f"Measured by `bench/coldstart.py` on {time.strftime('%Y-%m-%d')}, "
         f"Python {platform.python_version()} on {platform.machine()} "
         f"({os.cpu_count()} CPUs), {args.runs} fresh interpreters per function.",
-        "Each run imports `functions/<name>/app.py` with the layer on PYTHONPATH, as Lambda's",
+        "Each run imports `functions/<name>/app.py` with the layer on PYTHONPATH, in a venv that "
+        "holds only the layer's requirements (plus boto3), as Lambda's",
         "runtime does on a cold start (bytecode already compiled, as in the deployed package).",
         "",
         "| function | median ms | min ms | max ms | `-X importtime` ms |",

@@ -18,12 +18,14 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
+from boltq_core import tracing
 from boltq_core.errors import BoltQError
 from boltq_core.models import JobSpec, JobStatus
 from boltq_core.queue import shared_queue
 from boltq_core.workflows import Workflows, WorkflowSpec
 
 logger = Logger(service="boltq-api")
+tracing.setup_from_env("boltq-api")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
 PUBLIC_PATHS = frozenset({"/health", "/api/v1/openapi.json", "/api/v1/docs"})
 DOCS_PATH = "/api/v1/docs"
 
@@ -182,17 +184,27 @@ def docs_page():
     return Response(200, "text/html", html)
 
 
+def _traceparent() -> str | None:
+    """The caller's W3C trace context, when tracing is on (the submit span's parent)."""
+    if not tracing.enabled():
+        return None
+    return app.current_event.headers.get("traceparent")  # case-insensitive in Powertools 3
+
+
 @app.post("/api/v1/jobs", tags=["jobs"])
 def submit_job(job: JobSpec) -> dict[str, Any]:
     """Submit a job; its status is readable at once."""
-    sub = shared_queue().submit(job)
+    with tracing.submit_span(_traceparent(), **{"boltq.job_type": job.type}) as tp:
+        sub = shared_queue().submit(job, trace=tp)
+        tracing.set_attribute("boltq.job_id", sub.job_id)
     return ok({"job_id": sub.job_id, "status": sub.status, "duplicate": sub.duplicate})
 
 
 @app.post("/api/v1/jobs/batch", tags=["jobs"])
 def submit_jobs(batch: JobBatch) -> dict[str, Any]:
     """Submit up to 500 jobs at once; all are validated before any is stored."""
-    subs = shared_queue().submit_many(batch.jobs)
+    with tracing.submit_span(_traceparent(), **{"boltq.jobs": len(batch.jobs)}) as tp:
+        subs = shared_queue().submit_many(batch.jobs, [tp] * len(batch.jobs) if tp else None)
     return ok({"jobs": [
         {"job_id": s.job_id, "status": s.status, "duplicate": s.duplicate} for s in subs
     ]})
@@ -284,4 +296,7 @@ def purge_dead_letters() -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        tracing.flush()

@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from boltq_core.lock import Lock
+from boltq_core.metrics import count_invocation, pusher_from_env
 from boltq_core.push import Poster, connect_pusher
 from boltq_core.queue import Queue, shared_queue
 
@@ -47,6 +48,8 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
     if not lock.acquire(wait_until=deadline):
         return {"skipped": "another promoter held the lock until this one's deadline"}
     totals = {"promoted": 0, "recovered": 0, "expired": 0, "passes": 0, "pushed": 0}
+    # the one pusher of the namespace's metrics (it holds the lock): PUSHGATEWAY_URL, own thread
+    metrics = pusher_from_env(q, os.environ.get, logger)
     stop = threading.Event()
     coalesce_ms = max(0.0, _env_float("PROMOTER_COALESCE_MS", 10.0))
     wake_on = WAKE_ON
@@ -108,6 +111,9 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
         return totals
     finally:
         stop.set()
+        if metrics is not None:
+            metrics.stop(wait=1.0)  # a last push; a hanging Pushgateway holds us 1 s at most
+            totals["metrics_pushes"] = metrics.pushes
         if thread is not None:
             thread.join(timeout=10)
         if pusher is not None:
@@ -125,6 +131,8 @@ def _last_event_id(q: Queue) -> str:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     stop_before = _env_float("PROMOTER_STOP_BEFORE_SECONDS", 2.0)
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - stop_before
-    totals = run(shared_queue(), deadline)
+    q = shared_queue()
+    count_invocation(q.redis, q.keys.tag, "promoter")
+    totals = run(q, deadline)
     logger.info("promoter pass finished", extra=totals)
     return totals

@@ -18,14 +18,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from boltq_core import tracing
 from boltq_core.aqueue import AsyncQueue
 from boltq_core.config import Settings
 from boltq_core.fleet import Fleet
 from boltq_core.logs import JobLogHooks
+from boltq_core.metrics import MetricsHooks, count_invocation
 from boltq_core.runner import Runner, RunStats
 from boltq_core.store import connect
 
 logger = Logger(service="boltq-worker")
+tracing.setup_from_env("boltq-worker")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
 for _name in filter(None, (m.strip() for m in os.environ.get("BOLTQ_PROCESSORS", "").split(","))):
     importlib.import_module(_name)
@@ -34,6 +37,10 @@ for _name in filter(None, (m.strip() for m in os.environ.get("BOLTQ_PROCESSORS",
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
     return float(raw) if raw else default
+
+
+def _metrics_off() -> bool:
+    return os.environ.get("BOLTQ_METRICS", "1").lower() in ("0", "false", "no", "off")
 
 
 # a crashed worker stops counting after FLEET_TTL_MS, so the poller replaces it soon
@@ -51,11 +58,16 @@ async def work(
 ) -> RunStats:
     aq = AsyncQueue(settings)
     renew = asyncio.create_task(_stay_in_fleet(aq, fleet_key, token))
+    # processing-time / queue-wait histograms in Redis (boltq_core.metrics); BOLTQ_METRICS=0: off
+    metrics = None if _metrics_off() else MetricsHooks(aq.redis, "{" + settings.key_prefix + "}")
     try:
         runner = Runner(aq, deadline=deadline, idle_timeout=idle_timeout,
-                        hooks=[JobLogHooks(logger)])
+                        hooks=[JobLogHooks(logger), *([metrics] if metrics else []),
+                               *tracing.runner_hooks()])
         return await runner.run()
     finally:
+        if metrics is not None:
+            await metrics.aflush()
         renew.cancel()
         await asyncio.gather(renew, return_exceptions=True)
         await aq.aclose()
@@ -70,12 +82,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     client = connect(settings)
     fleet = Fleet(client, "{" + settings.key_prefix + "}")
     fleet.join(token, int(time.time() * 1000) + FLEET_TTL_MS)
+    if not _metrics_off():
+        count_invocation(client, "{" + settings.key_prefix + "}", "worker")
     try:
         idle = _env_float("WORKER_IDLE_SECONDS", 2.0)
         stats = asyncio.run(work(settings, deadline, idle, fleet.key, token))
     finally:
         fleet.leave(token)
         client.close()
+        tracing.flush()
     result = {"claimed": stats.claimed, "recorded": stats.recorded}
     logger.info("worker finished", extra=result)
     return result
