@@ -366,6 +366,10 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("target", help="a JSON file (submit) or a workflow id (status)")
     w.add_argument("--watch", action="store_true", help="wait until it ends")
     w.add_argument("--interval", type=float, default=0.5)
+
+    from boltq_local.playground import add_parser as add_playground
+
+    add_playground(sub)
     return p
 
 
@@ -377,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     if a.command == "dev":
         return cmd_dev(a)
+    if a.command == "playground":
+        from boltq_local.playground import cmd_playground
+
+        return cmd_playground(a)
     try:
         return COMMANDS[a.command](Client(a.url, a.api_key), a)
     except ApiError as exc:

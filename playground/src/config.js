@@ -1,0 +1,75 @@
+// Where the API and WebSocket live. Order: settings saved in this browser (localStorage), then
+// config.json beside index.html (written by the S3 deploy), then the page's own origin.
+const KEY = 'boltq.settings'
+
+export const defaults = () => ({
+  apiUrl: '',
+  wsUrl: '',
+  apiKey: '',
+  grafanaUrl: 'http://localhost:3000',
+  prometheusUrl: 'http://localhost:9090',
+})
+
+let fileConfig = {}
+
+export async function loadFileConfig(fetchImpl = globalThis.fetch) {
+  try {
+    const resp = await fetchImpl('config.json', { cache: 'no-store' })
+    const type = resp.headers.get('content-type') || ''
+    if (resp.ok && type.includes('json')) {
+      const body = await resp.json()
+      if (body && typeof body === 'object') fileConfig = pick(body)
+    }
+  } catch {
+    // no config.json: same-origin defaults
+  }
+  return fileConfig
+}
+
+function pick(obj) {
+  const out = {}
+  for (const k of Object.keys(defaults())) {
+    if (typeof obj[k] === 'string') out[k] = obj[k]
+  }
+  return out
+}
+
+export function savedSettings() {
+  try {
+    return pick(JSON.parse(localStorage.getItem(KEY) || '{}'))
+  } catch {
+    return {}
+  }
+}
+
+export function saveSettings(values) {
+  const clean = {}
+  for (const [k, v] of Object.entries(pick(values))) if (v.trim() !== '') clean[k] = v.trim()
+  localStorage.setItem(KEY, JSON.stringify(clean))
+  listeners.forEach((fn) => fn(settings()))
+}
+
+export function settings() {
+  return { ...defaults(), ...fileConfig, ...savedSettings() }
+}
+
+const listeners = new Set()
+export function onSettingsChange(fn) {
+  listeners.add(fn)
+  return () => listeners.delete(fn)
+}
+
+export function apiBase(s = settings()) {
+  const base = (s.apiUrl || window.location.origin).replace(/\/+$/, '')
+  return base.endsWith('/api/v1') ? base : `${base}/api/v1`
+}
+
+export function wsUrl(s = settings()) {
+  let url = s.wsUrl
+  if (!url) {
+    const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:'
+    url = `${proto}//${window.location.host}/ws`
+  }
+  if (s.apiKey) url += (url.includes('?') ? '&' : '?') + 'api_key=' + encodeURIComponent(s.apiKey)
+  return url
+}
