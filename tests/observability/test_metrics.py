@@ -102,6 +102,10 @@ def test_histograms_count_every_recorded_attempt_exactly(queue: Queue) -> None:
     waits = {s.labels["type"]: s.value for s in fams["boltq_job_wait_seconds"].samples
              if s.name.endswith("_count")}
     assert waits == EXPECTED["first_attempts"]
+    errors: dict[str, float] = {}
+    for s in fams["boltq_job_errors"].samples:  # every failed attempt, by type and category
+        errors[s.labels["type"]] = errors.get(s.labels["type"], 0) + s.value
+    assert errors == {"fail": EXPECTED["attempts"]["fail"], "obs_flaky": 12}
     inf = {s.labels["type"]: s.value for s in fams["boltq_job_processing_seconds"].samples
            if s.name.endswith("_bucket") and s.labels["le"] == "+Inf"}
     assert inf == counts

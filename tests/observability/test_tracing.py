@@ -5,6 +5,7 @@ is a new span in the same trace with its error recorded; nothing is traced when 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,3 +139,27 @@ def test_otlp_export_is_configured_from_the_environment(monkeypatch: pytest.Monk
         tracing.use_provider(None)
         if provider is not None:
             provider.shutdown()
+
+
+def test_every_job_log_line_carries_the_trace_id(env: Queue, spans: InMemorySpanExporter,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """The worker's JSON lines inside a job carry the stored trace context's trace id (with job
+    id, type and attempt), so a log line leads to its trace."""
+    job_id = submit({"type": "echo", "data": {"x": 1}, "timeout_seconds": 5},
+                    {"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"})
+    worker = load_function("worker")
+    level = worker.logger.log_level
+    worker.logger.setLevel("INFO")
+    try:
+        with caplog.at_level(logging.INFO, logger="boltq-worker"):
+            wait_for(lambda: run_workers(1) and env.get(job_id).status == "completed",
+                     timeout=20)
+    finally:
+        worker.logger.setLevel(level)
+    # each record as the worker's Powertools formatter writes it: one JSON object per line
+    fmt = worker.logger.registered_formatter
+    lines = [json.loads(fmt.format(r)) for r in caplog.records if r.name == "boltq-worker"]
+    mine = [r for r in lines if r.get("job_id") == job_id]
+    assert [r["message"] for r in mine] == ["job started", "job finished"]
+    assert all(r["trace_id"] == CLIENT_TRACE and r["job_type"] == "echo" and r["attempt"] == 1
+               for r in mine), mine

@@ -1,6 +1,7 @@
 """JobLogHooks: a RunnerHooks that writes one structured line when a job starts and one when
-its attempt ends, with job id, type, attempt and workflow id. Give it a Powertools Logger (JSON
-lines in Lambda) or any logging.Logger; the fields travel in `extra`."""
+its attempt ends, with job id, type, attempt, workflow id and (when the job was submitted with
+tracing on) the trace id. Give it a Powertools Logger (JSON lines in Lambda) or any
+logging.Logger; the fields travel in `extra`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,28 @@ from boltq_core.runner import RunnerHooks
 OUTCOMES = {"c": "completed", "r": "retry", "f": "failed", "x": "cancelled"}
 
 
+def trace_id(traceparent: Any) -> str | None:
+    """The trace id of a stored W3C traceparent ("00-<trace id>-<span id>-<flags>"), if valid."""
+    parts = traceparent.split("-") if isinstance(traceparent, str) else ()
+    if len(parts) == 4 and len(parts[1]) == 32 and parts[1].strip("0"):
+        return parts[1]
+    return None
+
+
 def job_fields(ctx: JobContext) -> dict[str, Any]:
-    return {
+    fields = {
         "job_id": ctx.job_id,
         "job_type": ctx.type,
         "attempt": ctx.attempt,
         "max_attempts": ctx.claimed.max_attempts,
         "workflow_id": ctx.workflow_id,
     }
+    # the trace context stored with the job (only when tracing was on at submit): the same
+    # trace id as the job's spans, so a log line leads to its trace
+    tid = trace_id(ctx.claimed.fields.get("trace"))
+    if tid:
+        fields["trace_id"] = tid
+    return fields
 
 
 class JobLogHooks(RunnerHooks):

@@ -6,6 +6,7 @@ Everything is counted in Redis, atomically (HINCRBY), by whichever process sees 
   {p}:metrics  p|<type>|<le> and w|<type>|<le>: processing / queue-wait histogram buckets
                (not cumulative; <le> is the bucket's upper bound, "+Inf" for the last),
                p|<type>|sum_us and w|<type>|sum_us: the sums in microseconds,
+               e|<type>|<category>: failed attempts per error category (retried or not),
                inv|<function>: function invocations
                (MetricsHooks in the runner, count_invocation in the functions)
 ONE process (the promoter, under its lock) reads them (`snapshot`) and replaces one
@@ -97,6 +98,8 @@ class MetricsHooks(RunnerHooks):
             if ctx.attempt == 1 and "started" in f:
                 due = max(int(f.get("created", 0)), int(f.get("scheduled", 0) or 0))
                 obs.append((f"w|{ctx.type}", max(0, int(f["started"]) - due) / 1000))
+            if outcome.kind in ("r", "f"):
+                obs.append((f"e|{ctx.type}|{outcome.a or 'unknown'}", 1.0))
             self._seen[(outcome.job_id, outcome.attempt)] = obs
         except Exception as exc:  # hooks must not raise
             log.warning("metrics hook: %s", exc)
@@ -107,6 +110,9 @@ class MetricsHooks(RunnerHooks):
             if not obs or status == "stale":
                 continue
             for prefix, value in obs:
+                if prefix[0] == "e":  # a failed attempt: a plain counter
+                    self._pending[prefix] = self._pending.get(prefix, 0) + 1
+                    continue
                 buckets = HISTOGRAMS[prefix[0]][2]
                 for fld, n in ((f"{prefix}|{bucket_of(value, buckets)}", 1),
                                (f"{prefix}|sum_us", round(value * 1e6))):
@@ -159,6 +165,11 @@ def snapshot(queue: Any) -> list[Family]:
     pipe.hgetall(k.stats)
     pipe.hgetall(metrics_key(k.tag))
     r = pipe.execute()
+    try:  # the server's memory (one INFO per push; absent when the store does not say)
+        info = queue.redis.info("memory")
+        used = info.get("used_memory") if isinstance(info, dict) else None
+    except Exception:
+        used = None
     depth = Family("boltq_jobs_in_queue", "gauge", "Jobs waiting or held, per queue")
     for name, n in zip(PRIORITY_LABELS, r[0:3], strict=True):
         depth.samples.append(("", {"queue": name}, n))
@@ -186,15 +197,25 @@ def snapshot(queue: Any) -> list[Family]:
     workers = Family("boltq_active_workers", "gauge", "Live worker invocations")
     workers.samples.append(("", {}, Fleet(queue.redis, k.tag).live()))
     invocations = Family("boltq_function_invocations", "counter", "Function invocations")
+    errors = Family("boltq_job_errors", "counter", "Failed attempts, per type and error category")
     hist: dict[str, dict[str, dict[str, int]]] = {"p": {}, "w": {}}
     for fld, value in sorted(r[8].items()):
         parts = str(fld).split("|")
         if parts[0] == "inv" and len(parts) == 2:
             invocations.samples.append(("", {"function": parts[1]}, int(value)))
+        elif parts[0] == "e" and len(parts) >= 3:
+            errors.samples.append(
+                ("", {"type": "|".join(parts[1:-1]), "category": parts[-1]}, int(value)))
         elif parts[0] in hist and len(parts) >= 3:
             jtype = "|".join(parts[1:-1])
             hist[parts[0]].setdefault(jtype, {})[parts[-1]] = int(value)
-    families = [submitted, processed, retried, requeued, depth, dead, workers, invocations]
+    families = [submitted, processed, retried, requeued, depth, dead, workers, invocations,
+                errors]
+    if isinstance(used, int | float):
+        memory = Family("boltq_store_memory_used_bytes", "gauge",
+                        "Memory the Redis/Valkey server uses (INFO used_memory)")
+        memory.samples.append(("", {}, used))
+        families.append(memory)
     for prefix, (name, help_, buckets) in HISTOGRAMS.items():
         fam = Family(name, "histogram", help_)
         for jtype, counts in sorted(hist[prefix].items()):
