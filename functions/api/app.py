@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from boltq_core import tracing
 from boltq_core.errors import BoltQError
+from boltq_core.metrics import count_invocation
 from boltq_core.models import JobSpec, JobStatus
 from boltq_core.queue import shared_queue
 from boltq_core.workflows import Workflows, WorkflowSpec
@@ -240,7 +241,12 @@ def queue_stats() -> dict[str, Any]:
 
 @app.post("/api/v1/workflows", tags=["workflows"])
 def submit_workflow(workflow: WorkflowSpec) -> dict[str, Any]:
-    return ok({"workflow_id": Workflows(shared_queue()).submit(workflow)})
+    """Submit a workflow; every step's job carries its trace context (one trace per run)."""
+    with tracing.submit_span(_traceparent(), name="boltq.workflow",
+                             **{"boltq.workflow": workflow.name}) as tp:
+        wf_id = Workflows(shared_queue()).submit(workflow, trace=tp)
+        tracing.set_attribute("boltq.workflow_id", wf_id)
+    return ok({"workflow_id": wf_id})
 
 
 @app.get("/api/v1/workflows", tags=["workflows"])
@@ -296,6 +302,12 @@ def purge_dead_letters() -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        q = shared_queue()
+    except BoltQError:
+        pass  # bad settings: the route answers with the error
+    else:
+        count_invocation(q.redis, q.keys.tag, "api")
     try:
         return app.resolve(event, context)
     finally:

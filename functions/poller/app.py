@@ -23,6 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from boltq_core.fleet import Fleet, workers_needed
+from boltq_core.metrics import count_invocation
 from boltq_core.queue import Queue, shared_queue
 
 logger = Logger(service="boltq-poller")
@@ -142,6 +143,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     function_name = os.environ.get("WORKER_FUNCTION_NAME", "")
     if not function_name:
         raise RuntimeError("WORKER_FUNCTION_NAME is not set")
-    result = run(shared_queue(), deadline, lambda_client().invoke, function_name)
+    q = shared_queue()
+    count_invocation(q.redis, q.keys.tag, "poller")
+    result = run(q, deadline, lambda_client().invoke, function_name)
     logger.info("poller pass finished", extra=result)
     return result

@@ -112,6 +112,30 @@ def test_without_a_client_trace_the_submit_span_is_the_root(env: Queue,
                                           "boltq.process echo"}
 
 
+def test_workflow_steps_are_in_the_workflow_trace(env: Queue,
+                                                 spans: InMemorySpanExporter) -> None:
+    api = load_function("api")
+    body = {"name": "traced", "steps": [
+        {"job_type": "echo", "timeout_seconds": 5},
+        {"job_type": "echo", "timeout_seconds": 5, "depends_on": ["step-1"]},
+    ]}
+    resp = api.handler(rest_event("POST", "/api/v1/workflows", body,
+                                  headers={"traceparent": f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"}),
+                       LambdaContext("boltq-api"))
+    assert resp["statusCode"] == 200, resp
+    wf_id = json.loads(resp["body"])["data"]["workflow_id"]
+    from boltq_core.workflows import Workflows
+
+    wait_for(lambda: run_workers(1) and Workflows(env).get(wf_id)["status"] == "completed",
+             timeout=20)
+    finished = spans.get_finished_spans()
+    assert {s.context.trace_id for s in finished} == {int(CLIENT_TRACE, 16)}
+    (root,) = [s for s in finished if s.name == "boltq.workflow"]
+    assert root.attributes["boltq.workflow_id"] == wf_id
+    steps = [s for s in finished if s.name == "boltq.job echo"]
+    assert len(steps) == 2 and all(s.parent.span_id == root.context.span_id for s in steps)
+
+
 def test_tracing_off_stores_and_exports_nothing(env: Queue,
                                                 _provider: tuple[TracerProvider, Any]) -> None:
     _provider[1].clear()
