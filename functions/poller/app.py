@@ -49,13 +49,6 @@ def lambda_client() -> Any:
     return c
 
 
-def backlog(q: Queue) -> int:
-    pipe = q.redis.pipeline(transaction=False)
-    for p in range(3):
-        pipe.llen(q.keys.ready(p))
-    return sum(pipe.execute())
-
-
 class Scaler:
     """Starts the workers the backlog needs, never more than the cap counting live ones."""
 
@@ -71,7 +64,7 @@ class Scaler:
         self.failed = 0
 
     def scale(self) -> int:
-        need = workers_needed(backlog(self.q), self.per_worker, self.cap)
+        need = workers_needed(self.q.ready_depth(), self.per_worker, self.cap)
         if need <= 0:
             return 0
         tokens = self.fleet.reserve(need - self.fleet.live(), self.cap)

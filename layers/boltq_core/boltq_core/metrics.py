@@ -34,11 +34,12 @@ from typing import Any
 from boltq_core.fleet import Fleet
 from boltq_core.ops import Outcome
 from boltq_core.processors import JobContext
+from boltq_core.queue import PRIORITY_NAMES as PRIORITY_LABELS
+from boltq_core.queue import counters
 from boltq_core.runner import RunnerHooks
 
 log = logging.getLogger("boltq.metrics")
 
-PRIORITY_LABELS = ("high", "normal", "low")
 PROCESSING_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
                       60.0, 120.0, 300.0, 900.0)
 WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -179,19 +180,17 @@ def snapshot(queue: Any) -> list[Family]:
     processed = Family("boltq_jobs_processed", "counter", "Jobs that reached an end state")
     retried = Family("boltq_jobs_retried", "counter", "Attempts scheduled for a retry")
     requeued = Family("boltq_jobs_requeued", "counter", "Dead letters put back in the queue")
-    for fld, value in sorted(r[7].items()):
-        parts = str(fld).split("|")
-        n = int(value)
-        if parts[0] == "submitted" and len(parts) == 3:
-            prio = int(parts[2])
-            label = PRIORITY_LABELS[prio] if 0 <= prio < 3 else parts[2]
-            submitted.samples.append(("", {"type": parts[1], "priority": label}, n))
-        elif parts[0] == "processed" and len(parts) == 3:
-            processed.samples.append(("", {"type": parts[1], "status": parts[2]}, n))
-        elif parts[0] == "retried" and len(parts) == 2:
-            retried.samples.append(("", {"type": parts[1]}, n))
-        elif parts[0] == "requeued" and len(parts) == 2:
-            requeued.samples.append(("", {"type": parts[1]}, n))
+    for c in counters(r[7]):
+        if c.kind == "submitted":
+            prio = int(c.label)
+            label = PRIORITY_LABELS[prio] if 0 <= prio < 3 else c.label
+            submitted.samples.append(("", {"type": c.type, "priority": label}, c.value))
+        elif c.kind == "processed":
+            processed.samples.append(("", {"type": c.type, "status": c.label}, c.value))
+        elif c.kind == "retried":
+            retried.samples.append(("", {"type": c.type}, c.value))
+        elif c.kind == "requeued":
+            requeued.samples.append(("", {"type": c.type}, c.value))
     dead = Family("boltq_dead_letter_size", "gauge", "Jobs in the dead-letter queue")
     dead.samples.append(("", {}, r[6]))
     workers = Family("boltq_active_workers", "gauge", "Live worker invocations")

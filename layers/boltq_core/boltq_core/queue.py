@@ -19,6 +19,27 @@ from boltq_core.store import Scripts, SyncClient, connect
 PRIORITY_NAMES = ("high", "normal", "low")
 
 
+@dataclass(slots=True, frozen=True)
+class Counter:
+    """One field of the stats hash the scripts keep: kind "submitted" (label = priority),
+    "processed" (label = final status), "retried" or "requeued" (no label)."""
+
+    kind: str
+    type: str
+    label: str
+    value: int
+
+
+def counters(stats_hash: dict[str, str]) -> list[Counter]:
+    """The stats hash ("kind|type[|label]" -> n) as Counters; the one parser of its fields."""
+    out = []
+    for field, value in sorted(stats_hash.items()):
+        kind, _, rest = field.partition("|")
+        jtype, _, label = rest.partition("|")
+        out.append(Counter(kind, jtype, label, int(value)))
+    return out
+
+
 @dataclass(slots=True)
 class Page:
     items: list[Any]
@@ -107,6 +128,13 @@ class Queue:
         reply = self.run(self.ns.list_jobs(status, job_type, limit, cursor))
         return Page([Job.from_hash(pairs(j)) for j in reply[1:]], reply[0] or None)
 
+    def ready_depth(self) -> int:
+        """Jobs ready to run now, all priorities."""
+        pipe = self.redis.pipeline(transaction=False)
+        for p in range(3):
+            pipe.llen(self.keys.ready(p))
+        return sum(pipe.execute())
+
     def stats(self) -> QueueStats:
         k = self.keys
         pipe = self.redis.pipeline(transaction=False)
@@ -121,19 +149,15 @@ class Queue:
             ("submitted", "completed", "failed", "cancelled", "retried", "requeued"), 0
         )
         by_prio = dict.fromkeys(PRIORITY_NAMES, 0)
-        for field, value in r[8].items():
-            parts = field.split("|")
-            n = int(value)
-            if parts[0] == "submitted":
+        for c in counters(r[8]):
+            if c.kind == "submitted":
                 name = "submitted"
-                by_prio[PRIORITY_NAMES[int(parts[2])]] += n
-            elif parts[0] == "processed":
-                name = parts[2]
+                by_prio[PRIORITY_NAMES[int(c.label)]] += c.value
             else:
-                name = parts[0]
-            totals[name] = totals.get(name, 0) + n
-            row = by_type.setdefault(parts[1], {})
-            row[name] = row.get(name, 0) + n
+                name = c.label if c.kind == "processed" else c.kind
+            totals[name] = totals.get(name, 0) + c.value
+            row = by_type.setdefault(c.type, {})
+            row[name] = row.get(name, 0) + c.value
         return QueueStats(
             pending=dict(zip(PRIORITY_NAMES, r[0:3], strict=True)),
             pending_total=sum(r[0:3]),
