@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from boltq_core import tracing
 from boltq_core.errors import BoltQError
-from boltq_core.metrics import count_invocation
+from boltq_core.metrics import InvocationCounter
 from boltq_core.models import JobSpec, JobStatus
-from boltq_core.queue import shared_queue
+from boltq_core.queue import Queue, shared_queue
 from boltq_core.workflows import Workflows, WorkflowSpec
 
 logger = Logger(service="boltq-api")
@@ -148,7 +148,7 @@ Cursor = str | None
 @app.get("/health", tags=["system"])
 def health():
     try:
-        reachable = shared_queue().ping()
+        reachable = queue().ping()
     except BoltQError as exc:
         return fail(exc.status if exc.status != 500 else 503, exc.message)
     if not reachable:
@@ -196,7 +196,7 @@ def _traceparent() -> str | None:
 def submit_job(job: JobSpec) -> dict[str, Any]:
     """Submit a job; its status is readable at once."""
     with tracing.submit_span(_traceparent(), **{"boltq.job_type": job.type}) as tp:
-        sub = shared_queue().submit(job, trace=tp)
+        sub = queue().submit(job, trace=tp)
         tracing.set_attribute("boltq.job_id", sub.job_id)
     return ok({"job_id": sub.job_id, "status": sub.status, "duplicate": sub.duplicate})
 
@@ -205,7 +205,7 @@ def submit_job(job: JobSpec) -> dict[str, Any]:
 def submit_jobs(batch: JobBatch) -> dict[str, Any]:
     """Submit up to 500 jobs at once; all are validated before any is stored."""
     with tracing.submit_span(_traceparent(), **{"boltq.jobs": len(batch.jobs)}) as tp:
-        subs = shared_queue().submit_many(batch.jobs, [tp] * len(batch.jobs) if tp else None)
+        subs = queue().submit_many(batch.jobs, [tp] * len(batch.jobs) if tp else None)
     return ok({"jobs": [
         {"job_id": s.job_id, "status": s.status, "duplicate": s.duplicate} for s in subs
     ]})
@@ -219,24 +219,24 @@ def list_jobs(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Jobs, newest first, optionally filtered by status and type."""
-    page = shared_queue().list_jobs(status.value if status else None, type, limit, cursor)
+    page = queue().list_jobs(status.value if status else None, type, limit, cursor)
     return ok(page.public())
 
 
 @app.get("/api/v1/jobs/<job_id>", tags=["jobs"])
 def get_job(job_id: str) -> dict[str, Any]:
-    return ok(shared_queue().get(job_id).public())
+    return ok(queue().get(job_id).public())
 
 
 @app.post("/api/v1/jobs/<job_id>/cancel", tags=["jobs"])
 def cancel_job(job_id: str) -> dict[str, Any]:
     """Cancel: `cancelled` at once, or `running` while a running job is being stopped."""
-    return ok({"job_id": job_id, "status": shared_queue().cancel(job_id)})
+    return ok({"job_id": job_id, "status": queue().cancel(job_id)})
 
 
 @app.get("/api/v1/queues/stats", tags=["queues"])
 def queue_stats() -> dict[str, Any]:
-    return ok(shared_queue().stats().model_dump())
+    return ok(queue().stats().model_dump())
 
 
 @app.post("/api/v1/workflows", tags=["workflows"])
@@ -244,51 +244,51 @@ def submit_workflow(workflow: WorkflowSpec) -> dict[str, Any]:
     """Submit a workflow; every step's job carries its trace context (one trace per run)."""
     with tracing.submit_span(_traceparent(), name="boltq.workflow",
                              **{"boltq.workflow": workflow.name}) as tp:
-        wf_id = Workflows(shared_queue()).submit(workflow, trace=tp)
+        wf_id = Workflows(queue()).submit(workflow, trace=tp)
         tracing.set_attribute("boltq.workflow_id", wf_id)
     return ok({"workflow_id": wf_id})
 
 
 @app.get("/api/v1/workflows", tags=["workflows"])
 def list_workflows(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return ok(Workflows(shared_queue()).list(limit, cursor).public())
+    return ok(Workflows(queue()).list(limit, cursor).public())
 
 
 @app.get("/api/v1/workflows/<workflow_id>", tags=["workflows"])
 def get_workflow(workflow_id: str) -> dict[str, Any]:
-    return ok(Workflows(shared_queue()).get(workflow_id))
+    return ok(Workflows(queue()).get(workflow_id))
 
 
 @app.post("/api/v1/workflows/<workflow_id>/cancel", tags=["workflows"])
 def cancel_workflow(workflow_id: str) -> dict[str, Any]:
-    return ok({"workflow_id": workflow_id, "status": Workflows(shared_queue()).cancel(workflow_id)})
+    return ok({"workflow_id": workflow_id, "status": Workflows(queue()).cancel(workflow_id)})
 
 
 @app.delete("/api/v1/workflows/<workflow_id>", tags=["workflows"])
 def delete_workflow(workflow_id: str) -> dict[str, Any]:
-    Workflows(shared_queue()).delete(workflow_id)
+    Workflows(queue()).delete(workflow_id)
     return ok({"workflow_id": workflow_id, "deleted": True})
 
 
 @app.get("/api/v1/dlq", tags=["dead-letter queue"])
 def list_dead_letters(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return ok(shared_queue().dlq_list(limit, cursor).public())
+    return ok(queue().dlq_list(limit, cursor).public())
 
 
 @app.get("/api/v1/dlq/<job_id>", tags=["dead-letter queue"])
 def get_dead_letter(job_id: str) -> dict[str, Any]:
-    return ok(shared_queue().dlq_get(job_id).public())
+    return ok(queue().dlq_get(job_id).public())
 
 
 @app.post("/api/v1/dlq/<job_id>/requeue", tags=["dead-letter queue"])
 def requeue_dead_letter(job_id: str) -> dict[str, Any]:
-    return ok({"requeued": shared_queue().dlq_requeue([job_id])})
+    return ok({"requeued": queue().dlq_requeue([job_id])})
 
 
 @app.post("/api/v1/dlq/requeue", tags=["dead-letter queue"])
 def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
     """Requeue the given dead letters, or all of them when no job_ids are given."""
-    q = shared_queue()
+    q = queue()
     if body is not None and body.job_ids:
         done = q.dlq_requeue(body.job_ids)
         return ok({"requeued": len(done), "job_ids": done})
@@ -297,7 +297,17 @@ def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
 
 @app.delete("/api/v1/dlq", tags=["dead-letter queue"])
 def purge_dead_letters() -> dict[str, Any]:
-    return ok({"purged": shared_queue().dlq_purge()})
+    return ok({"purged": queue().dlq_purge()})
+
+
+def queue() -> Queue:
+    """The store of this invocation: the handler looked it up (routes reuse it rather than
+    checking the environment again)."""
+    q = app.context.get("queue")
+    return q if q is not None else shared_queue()
+
+
+count_invocation = InvocationCounter("api")
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -307,7 +317,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except BoltQError:
         pass  # bad settings: the route answers with the error
     else:
-        count_invocation(q.redis, q.keys.tag, "api")
+        count_invocation(q.redis, q.keys.tag)
+        app.append_context(queue=q)
     try:
         return app.resolve(event, context)
     finally:

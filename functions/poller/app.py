@@ -3,8 +3,10 @@ blocked on the namespace's events stream (XREAD BLOCK: it consumes nothing the w
 so new ready work wakes it within milliseconds. Each time it counts the ready backlog, works
 out how many workers that needs (one per JOBS_PER_WORKER ready jobs, at most NUM_WORKERS),
 subtracts the worker invocations still alive (boltq_core.fleet) and starts the rest with
-lambda:Invoke (InvocationType=Event). LAMBDA_ENDPOINT_URL points boto3 at the local runtime;
-it is unset in AWS. WORKER_FUNCTION_NAME names the worker function.
+lambda:Invoke (InvocationType=Event). While workers run, only a backlog still there at the next
+check counts: short bursts the live workers absorb start no extra invocations.
+LAMBDA_ENDPOINT_URL points boto3 at the local runtime; it is unset in AWS. WORKER_FUNCTION_NAME
+names the worker function.
 
 Wake-ups are coalesced: the first event after a quiet spell is acted on at once, but after a
 wake the poller reads the stream again only POLLER_COALESCE_MS (default 10) later, so a burst
@@ -62,12 +64,22 @@ class Scaler:
         self.per_worker = int(raw) if raw else q.settings.worker_concurrency
         self.invoked = 0
         self.failed = 0
+        self._seen: int | None = None  # the backlog at the previous check of this pass
 
     def scale(self) -> int:
-        need = workers_needed(self.q.ready_depth(), self.per_worker, self.cap)
-        if need <= 0:
+        depth = self.q.ready_depth()
+        # with workers running, only a backlog that outlived one check (POLLER_COALESCE_MS)
+        # asks for more: a burst the live workers clear meanwhile starts none; the first
+        # worker starts at once
+        lasting = depth if self._seen is None else min(depth, self._seen)
+        self._seen = depth
+        if depth <= 0:
             return 0
-        tokens = self.fleet.reserve(need - self.fleet.live(), self.cap)
+        live = self.fleet.live()
+        need = workers_needed(lasting if live else depth, self.per_worker, self.cap)
+        if need <= live:
+            return 0
+        tokens = self.fleet.reserve(need - live, self.cap)
         if not tokens:
             return 0
         with ThreadPoolExecutor(min(16, len(tokens))) as pool:

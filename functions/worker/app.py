@@ -1,9 +1,11 @@
 """worker: started by the poller (lambda:Invoke, InvocationType=Event). Runs the core Runner:
 claims batches, runs processors, records outcomes (retries, dead letters, workflow steps; every
 transition lands on the events stream the StatusPusher reads), until the queue has been empty
-for WORKER_IDLE_SECONDS or its time is nearly up. With the deadline taken from
-context.get_remaining_time_in_millis() the runner never claims a job whose timeout would
-outlive the invocation. It reports in to the fleet (boltq_core.fleet) so the poller counts it.
+for WORKER_IDLE_SECONDS or its time is nearly up, or it has had spare capacity for that long
+while other workers run (it retires: a fleet scaled up for a burst shrinks back). With the
+deadline taken from context.get_remaining_time_in_millis() the runner never claims a job whose
+timeout would outlive the invocation. It reports in to the fleet (boltq_core.fleet) so the
+poller counts it.
 
 Processors: the built-ins (echo, sleep, fail) plus the modules named in BOLTQ_PROCESSORS
 (comma-separated, imported at cold start; they register with @processor("type"))."""
@@ -25,6 +27,7 @@ from boltq_core.fleet import Fleet
 from boltq_core.logs import JobLogHooks
 from boltq_core.metrics import MetricsHooks, count_invocation
 from boltq_core.runner import Runner, RunStats
+from boltq_core.scripts import source
 from boltq_core.store import connect
 
 logger = Logger(service="boltq-worker")
@@ -49,7 +52,8 @@ FLEET_TTL_MS = 30_000
 
 async def _stay_in_fleet(aq: AsyncQueue, fleet_key: str, token: str) -> None:
     while True:
-        await aq.redis.zadd(fleet_key, {token: int(time.time() * 1000) + FLEET_TTL_MS})
+        # XX: renews only; a token that retired or left is not brought back
+        await aq.redis.zadd(fleet_key, {token: int(time.time() * 1000) + FLEET_TTL_MS}, xx=True)
         await asyncio.sleep(FLEET_TTL_MS / 3000)
 
 
@@ -58,16 +62,21 @@ async def work(
 ) -> RunStats:
     aq = AsyncQueue(settings)
     renew = asyncio.create_task(_stay_in_fleet(aq, fleet_key, token))
-    # processing-time / queue-wait histograms in Redis (boltq_core.metrics); BOLTQ_METRICS=0: off
-    metrics = None if _metrics_off() else MetricsHooks(aq.redis, "{" + settings.key_prefix + "}")
+    # processing-time / queue-wait histograms in Redis (boltq_core.metrics), sent with the
+    # runner's finish round trips; BOLTQ_METRICS=0: off
+    metrics = None if _metrics_off() else MetricsHooks("{" + settings.key_prefix + "}")
     try:
-        runner = Runner(aq, deadline=deadline, idle_timeout=idle_timeout,
+        retire_script = aq.redis.register_script(source("fleet_retire"))
+
+        async def retire() -> bool:
+            # spare capacity for WORKER_IDLE_SECONDS: leave unless this is the last worker
+            return bool(await retire_script(keys=[fleet_key], args=[token]))
+
+        runner = Runner(aq, deadline=deadline, idle_timeout=idle_timeout, retire=retire,
                         hooks=[JobLogHooks(logger), *([metrics] if metrics else []),
                                *tracing.runner_hooks()])
         return await runner.run()
     finally:
-        if metrics is not None:
-            await metrics.aflush()
         renew.cancel()
         await asyncio.gather(renew, return_exceptions=True)
         await aq.aclose()

@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 
 from boltq_core.connections import ConnectionRegistry, topic_for
 from boltq_core.errors import BoltQError, InvalidInput
-from boltq_core.metrics import count_invocation
+from boltq_core.metrics import InvocationCounter
 from boltq_core.queue import Queue, shared_queue
 from boltq_core.workflows import Workflows
 
@@ -80,6 +80,9 @@ def unsubscribe(q: Queue, conn_id: str, body: dict[str, Any]) -> dict[str, Any]:
 ACTIONS = {"subscribe": subscribe, "unsubscribe": unsubscribe}
 
 
+count_invocation = InvocationCounter("ws")
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rc = event["requestContext"]
@@ -87,7 +90,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(connection_id=conn_id, route=route)
     try:
         q = shared_queue()
-        count_invocation(q.redis, q.keys.tag, "ws")
+        count_invocation(q.redis, q.keys.tag)
         if route == "$connect":
             if not authorised(event):
                 logger.info("connection refused: bad API key")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from redis.exceptions import NoScriptError
 from boltq_core.config import Settings
 from boltq_core.ops import Call, Claimed, Namespace, Outcome
 from boltq_core.store import AsyncClient, Scripts, connect_async, single_client_async
+
+log = logging.getLogger("boltq.queue")
 
 
 class AsyncQueue:
@@ -38,29 +41,46 @@ class AsyncQueue:
         return list(await self.run(self.ns.finish(outcomes)))
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0
+        self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0,
+        extra: Sequence[Sequence[Any]] = (),
     ) -> tuple[list[str], int, list[Claimed]]:
         """Record outcomes and claim the next batch in one round trip: a pipeline of two
         EVALSHA calls (redis-py's Script objects would add a SCRIPT EXISTS round trip to every
-        pipeline). Cluster clients refuse scripts in pipelines, so there it takes two."""
-        if not outcomes:
+        pipeline), plus the `extra` commands (bookkeeping such as metric increments, whose
+        replies nobody needs) riding along. Cluster clients refuse scripts in pipelines, so
+        there it takes two calls and the extras a third."""
+        if not outcomes and not extra:
             return [], *(await self.claim(count, max_timeout_s))
-        if isinstance(self.redis, AsyncRedisCluster):
-            finished = await self.finish(outcomes)
-            return finished, *(await self.claim(count, max_timeout_s))
         claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s)
-        finish_call = self.ns.finish(outcomes)
-        calls = (finish_call, claim_call)
+        calls = (self.ns.finish(outcomes), claim_call) if outcomes else (claim_call,)
+        if isinstance(self.redis, AsyncRedisCluster):
+            replies = [await self.run(c) for c in calls]
+            if extra:
+                await self.send(extra)
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for c in calls:
+                pipe.evalsha(self._scripts.sha(c.script), len(c.keys), *c.keys, *c.args)
+            for cmd in extra:
+                pipe.execute_command(*cmd)
+            replies = await pipe.execute(raise_on_error=False)
+            for i, c in enumerate(calls):
+                if isinstance(replies[i], NoScriptError):  # the server lost its scripts
+                    replies[i] = await self.run(c)
+                elif isinstance(replies[i], Exception):
+                    raise replies[i]
+            _log_failed(extra, replies[len(calls):])
+        finished = list(replies[0]) if outcomes else []
+        return finished, *parse(replies[len(calls) - 1])
+
+    async def send(self, commands: Sequence[Sequence[Any]]) -> None:
+        """Send commands whose replies nobody needs, in one pipeline (errors are logged)."""
+        if not commands:
+            return
         pipe = self.redis.pipeline(transaction=False)
-        for c in calls:
-            pipe.evalsha(self._scripts.sha(c.script), len(c.keys), *c.keys, *c.args)
-        replies = await pipe.execute(raise_on_error=False)
-        for i, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):  # the server lost its scripts: load, rerun
-                replies[i] = await self.run(calls[i])
-            elif isinstance(reply, Exception):
-                raise reply
-        return list(replies[0]), *parse(replies[1])
+        for cmd in commands:
+            pipe.execute_command(*cmd)
+        _log_failed(commands, await pipe.execute(raise_on_error=False))
 
     async def extend(
         self, held: Sequence[tuple[str, int]], lease_s: float | None = None
@@ -79,6 +99,13 @@ class AsyncQueue:
 
     def waiter(self) -> Waiter:
         return Waiter(self)
+
+
+def _log_failed(commands: Sequence[Sequence[Any]], replies: Sequence[Any]) -> None:
+    failed = [(cmd[0], r) for cmd, r in zip(commands, replies, strict=False)
+              if isinstance(r, Exception)]
+    if failed:
+        log.warning("%d bookkeeping commands failed, e.g. %s: %s", len(failed), *failed[0])
 
 
 class Waiter:

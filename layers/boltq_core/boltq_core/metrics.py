@@ -8,7 +8,8 @@ Everything is counted in Redis, atomically (HINCRBY), by whichever process sees 
                p|<type>|sum_us and w|<type>|sum_us: the sums in microseconds,
                e|<type>|<category>: failed attempts per error category (retried or not),
                inv|<function>: function invocations
-               (MetricsHooks in the runner, count_invocation in the functions)
+               (MetricsHooks in the runner; count_invocation, InvocationCounter in the
+               functions)
 ONE process (the promoter, under its lock) reads them (`snapshot`) and replaces one
 Pushgateway group (job="boltq", namespace=<prefix>) with them (`push`, HTTP PUT): Prometheus
 sees the store's totals, never a sum of per-invocation pushes, and the number of series is
@@ -20,7 +21,7 @@ prometheus_client; `render` writes the text exposition format itself."""
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import base64
 import logging
 import math
@@ -67,11 +68,49 @@ def bucket_of(value: float, buckets: Sequence[float]) -> str:
 
 
 def count_invocation(redis: Any, tag: str, function: str) -> None:
-    """One HINCRBY per function invocation; never raises."""
+    """One HINCRBY per function invocation; never raises. For the long-running functions
+    (worker, poller, promoter); request-driven ones use InvocationCounter."""
     try:
         redis.hincrby(metrics_key(tag), f"inv|{function}", 1)
     except Exception as exc:  # metrics must never fail an invocation
         log.warning("could not count the invocation: %s", exc)
+
+
+class InvocationCounter:
+    """Invocations of a request-driven function (api, ws), counted in memory and added to the
+    metrics hash at most once every `every` seconds: a HINCRBY per request would be a round
+    trip as long as the request's own work. The first invocation of a container is sent at
+    once; the rest go with the first invocation after the interval (metrics are pushed every
+    METRICS_PUSH_SECONDS anyway) and at interpreter exit. A container that is frozen for good
+    or killed loses at most one interval's count. Never raises."""
+
+    def __init__(self, function: str, every: float = 1.0) -> None:
+        self.field = f"inv|{function}"
+        self.every = every
+        self.pending = 0
+        self._sent_at = float("-inf")
+        self._target: tuple[Any, str] | None = None
+        atexit.register(self.flush, at_exit=True)
+
+    def __call__(self, redis: Any, tag: str) -> None:
+        if self._target is None or self._target[0] is not redis or self._target[1] != tag:
+            self.flush()  # the store or namespace changed (tests): settle the old one first
+            self._target, self._sent_at = (redis, tag), float("-inf")
+        self.pending += 1
+        if time.monotonic() - self._sent_at >= self.every:
+            self.flush()
+
+    def flush(self, at_exit: bool = False) -> None:
+        if not self.pending or self._target is None:
+            return
+        redis, tag = self._target
+        n, self.pending = self.pending, 0
+        self._sent_at = time.monotonic()
+        try:
+            redis.hincrby(metrics_key(tag), self.field, n)
+        except Exception as exc:  # metrics must never fail an invocation; try again later
+            self.pending += n
+            (log.debug if at_exit else log.warning)("could not count %d invocations: %s", n, exc)
 
 
 # --- the runner side -------------------------------------------------------------------------
@@ -80,17 +119,15 @@ def count_invocation(redis: Any, tag: str, function: str) -> None:
 class MetricsHooks(RunnerHooks):
     """Counts processing time and queue wait per attempt into {p}:metrics. Observations are held
     until the runner has stored the outcome (an outcome refused as stale is not counted, so the
-    histograms count exactly the recorded attempts), then flushed in one pipeline per
-    finish round trip, off the job path (a task on the runner's loop; at most one in flight;
-    every HINCRBY is atomic on its own and all fields share the namespace's slot).
-    Call `await hooks.aflush()` after the runner stops."""
+    histograms count exactly the recorded attempts); the increments then ride along with the
+    runner's next finish/claim pipeline (take_writes), so they cost no round trip of their own,
+    and the runner sends what is left when it stops. Every HINCRBY is atomic on its own and all
+    fields share the namespace's slot."""
 
-    def __init__(self, redis: Any, tag: str) -> None:
-        self.redis = redis  # an asyncio redis client
+    def __init__(self, tag: str) -> None:
         self.key = metrics_key(tag)
         self._seen: dict[tuple[str, int], list[tuple[str, float]]] = {}
         self._pending: dict[str, int] = {}
-        self._flushing: asyncio.Task[None] | None = None
 
     def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
         try:
@@ -118,29 +155,12 @@ class MetricsHooks(RunnerHooks):
                 for fld, n in ((f"{prefix}|{bucket_of(value, buckets)}", 1),
                                (f"{prefix}|sum_us", round(value * 1e6))):
                     self._pending[fld] = self._pending.get(fld, 0) + n
-        if self._pending and (self._flushing is None or self._flushing.done()):
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop: aflush() picks the increments up
-                return
-            self._flushing = loop.create_task(self._flush())
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, {}
-            try:
-                pipe = self.redis.pipeline(transaction=False)
-                for fld, n in batch.items():
-                    pipe.hincrby(self.key, fld, n)
-                await pipe.execute()
-            except Exception as exc:  # a lost batch costs histogram counts, never a job
-                log.warning("could not store %d histogram increments: %s", len(batch), exc)
-                return
-
-    async def aflush(self) -> None:
-        if self._flushing is not None:
-            await asyncio.gather(self._flushing, return_exceptions=True)
-        await self._flush()
+    def take_writes(self) -> list[tuple[Any, ...]]:
+        if not self._pending:
+            return []
+        batch, self._pending = self._pending, {}
+        return [("HINCRBY", self.key, fld, n) for fld, n in batch.items()]
 
 
 # --- reading and exposing --------------------------------------------------------------------
@@ -338,5 +358,5 @@ def pusher_from_env(queue: Any, env: Callable[[str, str], str], logger: Any = No
     return MetricsPusher(queue, url, interval, timeout, logger).start()
 
 
-__all__ = ["Family", "MetricsHooks", "MetricsPusher", "count_invocation", "metrics_key",
-           "push", "pusher_from_env", "render", "snapshot"]
+__all__ = ["Family", "InvocationCounter", "MetricsHooks", "MetricsPusher", "count_invocation",
+           "metrics_key", "push", "pusher_from_env", "render", "snapshot"]

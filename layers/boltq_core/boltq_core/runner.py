@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +29,9 @@ from boltq_core.retry import backoff_seconds
 
 log = logging.getLogger("boltq.runner")
 STORE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# how long freshly started jobs get to finish before the runner blocks on Redis for new work:
+# most jobs are that short, and blocking first would cost a BZPOPMIN and a CLIENT UNBLOCK each
+SETTLE_SECONDS = 0.002
 
 
 class RunnerHooks:
@@ -43,6 +46,11 @@ class RunnerHooks:
 
     def on_recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
         """Outcomes were stored; `statuses` are the jobs' new statuses ('stale' if refused)."""
+
+    def take_writes(self) -> list[tuple[Any, ...]]:
+        """Redis commands (bookkeeping nobody waits for, e.g. metric increments) to send with
+        the runner's next finish/claim round trip, and at the end of the run."""
+        return []
 
 
 @dataclass
@@ -66,9 +74,14 @@ class Runner:
         deadline: float | None = None,
         idle_timeout: float | None = None,
         hooks: Sequence[RunnerHooks] = (),
+        retire: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         """`deadline` is a time.monotonic() value the runner must be done by (a Lambda's end);
-        `idle_timeout` ends the run after that many seconds with nothing to do."""
+        `idle_timeout` ends the run after that many seconds with nothing to do. With `retire`,
+        a runner that has had spare capacity for `idle_timeout` seconds (no claim came back
+        full, never at its concurrency) asks `retire()` whether it may go (a worker fleet
+        scaled up for a burst shrinks again); on True it stops claiming, finishes what it
+        runs and returns."""
         s = queue.settings
         self.queue = queue
         self.registry = registry or default_registry
@@ -84,6 +97,9 @@ class Runner:
         self._threads: ThreadPoolExecutor | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._trouble = 0  # consecutive failed store calls
+        self._last_start = 0.0  # time.monotonic() of the latest claim that started jobs
+        self._retire = retire
+        self._busy_at = self._asked_at = time.monotonic()  # last saturated / last asked
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -93,12 +109,15 @@ class Runner:
         heartbeat = asyncio.create_task(self._heartbeat())
         stop_watch = asyncio.create_task(self._watch(stop))
         queue_empty = False
+        retiring = False
         next_wake_ms = -1
         idle_since: float | None = None
         try:
             while True:
+                if self._retire is not None and not retiring and not stop.is_set():
+                    retiring = await self._spare()
                 budget = self._claim_budget()
-                can_claim = not stop.is_set() and budget is not None
+                can_claim = not stop.is_set() and not retiring and budget is not None
                 free = self.concurrency - len(self._running)
                 if self._done or (can_claim and free > 0 and not queue_empty):
                     outcomes, self._done = self._done, []
@@ -106,9 +125,11 @@ class Runner:
                         if can_claim and free > 0:
                             n = min(free, self.batch)
                             statuses, next_wake_ms, jobs = await self.queue.finish_and_claim(
-                                outcomes, n, budget or 0
+                                outcomes, n, budget or 0, self._hook_writes()
                             )
                             queue_empty = len(jobs) < n
+                            if not queue_empty:
+                                self._busy_at = time.monotonic()
                             self._start(jobs)
                         else:
                             statuses = await self.queue.finish(outcomes)
@@ -123,8 +144,12 @@ class Runner:
                     continue
                 if self._running and (not queue_empty or not can_claim):
                     # at capacity with work waiting, or no longer claiming: wait for a job
+                    if can_claim:
+                        self._busy_at = time.monotonic()
                     await self._wakeup.wait()
                     self._wakeup.clear()
+                    continue
+                if self._running and not self._wakeup.is_set() and await self._settle():
                     continue
                 if not self._running:
                     if stop.is_set() or not can_claim:
@@ -151,6 +176,7 @@ class Runner:
             if self._running:
                 await asyncio.gather(*(t for t, _ in self._running.values()))
             await self._flush_outcomes()
+            await self._flush_hook_writes()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -160,6 +186,38 @@ class Runner:
             if self._threads is not None:
                 self._threads.shutdown(wait=False)
         return self.stats
+
+    async def _spare(self) -> bool:
+        """Spare capacity for a whole idle_timeout: ask (at most once per idle_timeout)
+        whether this runner may retire."""
+        window = self.idle_timeout
+        now = time.monotonic()
+        if window is None:
+            return False
+        if now - self._busy_at < window or now - self._asked_at < window:
+            return False
+        self._asked_at = now
+        assert self._retire is not None
+        try:
+            return bool(await self._retire())
+        except Exception as exc:  # a store blip: keep working, ask again later
+            log.warning("retire check failed: %s", exc)
+            return False
+
+    async def _settle(self) -> bool:
+        """Jobs started a moment ago: wait up to SETTLE_SECONDS since then for one to finish
+        (True) before blocking on Redis. A longer job gets the Redis wait, so new work arriving
+        meanwhile is still picked up."""
+        left = self._last_start + SETTLE_SECONDS - time.monotonic()
+        if left <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(left):
+                await self._wakeup.wait()
+        if not self._wakeup.is_set():
+            return False
+        self._wakeup.clear()
+        return True
 
     async def _store_trouble(self, exc: Exception, stop: asyncio.Event) -> None:
         """The store failed a call: wait (backing off up to 5 s, or until stopped) and go on.
@@ -185,6 +243,15 @@ class Runner:
                 await asyncio.sleep(0.1 * 2**attempt)
         if self._done:
             log.error("gave up recording %d outcomes; their leases will expire", len(self._done))
+
+    def _hook_writes(self) -> list[tuple[Any, ...]]:
+        return [cmd for h in self.hooks for cmd in h.take_writes()]
+
+    async def _flush_hook_writes(self) -> None:
+        try:
+            await self.queue.send(self._hook_writes())
+        except Exception as exc:  # bookkeeping: never worth failing the run
+            log.warning("could not send the hooks' last writes: %s", exc)
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -216,6 +283,8 @@ class Runner:
 
     def _start(self, jobs: list[Claimed]) -> None:
         self.stats.claimed += len(jobs)
+        if jobs:
+            self._last_start = time.monotonic()
         for claimed in jobs:
             ctx = JobContext(claimed, self._reporter(claimed))
             task = asyncio.create_task(self._execute(ctx))

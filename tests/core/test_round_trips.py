@@ -1,0 +1,82 @@
+"""Store round trips a runner spends per job when jobs arrive one at a time (the usual case for
+a worker Lambda): wake (BZPOPMIN), claim, finish+claim with the metric increments riding along.
+A short job finishes before the runner would block again, so no CLIENT UNBLOCK is needed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from redis.asyncio.connection import AbstractConnection
+
+from boltq_core import Queue
+from boltq_core.aqueue import AsyncQueue
+from boltq_core.metrics import MetricsHooks, metrics_key
+from boltq_core.runner import Runner
+from tests.conftest import wait_for
+
+
+class Sends:
+    """Counts the writes of every asyncio connection: one per command or pipeline."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.unblocks = 0
+        self.on = False
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real = AbstractConnection.send_packed_command
+
+        async def counting(conn: Any, command: Iterable[bytes] | bytes, *a: Any, **kw: Any) -> Any:
+            if self.on:
+                self.count += 1
+                raw = command if isinstance(command, bytes) else b"".join(command)
+                self.unblocks += raw.upper().count(b"UNBLOCK")
+            return await real(conn, command, *a, **kw)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+
+
+def test_one_job_at_a_time_costs_three_round_trips(
+    queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sends = Sends()
+    sends.install(monkeypatch)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    result: dict[str, Any] = {}
+
+    async def main() -> None:
+        aq = AsyncQueue(queue.settings)
+        runner = Runner(aq, hooks=[MetricsHooks(queue.keys.tag)])
+        result["stats"] = await runner.run(stop)
+        await aq.aclose()
+
+    t = threading.Thread(target=loop.run_until_complete, args=(main(),))
+    t.start()
+    first = queue.submit({"type": "echo"}).job_id  # connections made, scripts loaded
+    wait_for(lambda: queue.get(first).status == "completed")
+    time.sleep(0.05)
+    sends.on = True
+    n = 40
+    ids = []
+    for _ in range(n):
+        ids.append(queue.submit({"type": "echo"}).job_id)
+        time.sleep(0.01)  # the runner is idle again before the next one
+    wait_for(lambda: all(queue.get(i).status == "completed" for i in ids))
+    time.sleep(0.05)
+    sends.on = False
+    loop.call_soon_threadsafe(stop.set)
+    t.join(10)
+    loop.close()
+    assert result["stats"].claimed == n + 1
+    assert sends.unblocks == 0
+    assert sends.count <= 3 * n + 2, sends.count / n  # + a heartbeat or two
+    # the processing-time histogram counted every job without a round trip of its own
+    counts = queue.redis.hgetall(metrics_key(queue.keys.tag))
+    assert sum(int(v) for k, v in counts.items()
+               if k.startswith("p|echo|") and not k.endswith("sum_us")) >= n

@@ -1,0 +1,81 @@
+"""The worker fleet follows the load both ways: the poller adds workers only for a backlog that
+outlives one check, and workers with spare capacity retire until one is left."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from boltq_core import Queue
+from boltq_core.fleet import Fleet
+from tests.conftest import wait_for
+from tests.core.helpers import claim
+from tests.functions.conftest import LambdaContext, load_function
+
+
+def test_poller_adds_workers_only_for_a_lasting_backlog(
+    fn_env: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = fn_env
+    monkeypatch.setenv("NUM_WORKERS", "4")
+    monkeypatch.setenv("JOBS_PER_WORKER", "50")
+    poller = load_function("poller")
+    invoked: list[dict[str, Any]] = []
+    scaler = poller.Scaler(q, lambda **kw: invoked.append(kw), "boltq-worker")
+    fleet = Fleet(q.redis, q.keys.tag)
+    fleet.join("running-worker", int(time.time() * 1000) + 60_000)
+
+    assert scaler.scale() == 0  # one live worker, nothing ready
+    q.submit_many([{"type": "echo"}] * 120)  # a burst: 3 workers' worth
+    assert scaler.scale() == 0 and invoked == []  # the live worker may clear it by itself
+    assert scaler.scale() == 2  # still there at the next check: 3 needed, 1 runs
+    assert len(invoked) == 2 and fleet.live() == 3
+
+    # the workers drain it and end; a new backlog with none alive starts workers at once
+    assert len(claim(q, 200)) == 120
+    for token in q.redis.zrange(fleet.key, 0, -1):
+        fleet.leave(token)
+    assert scaler.scale() == 0  # nothing ready
+    q.submit_many([{"type": "echo"}] * 60)
+    assert scaler.scale() == 2 and fleet.live() == 2
+
+
+def test_spare_workers_retire_until_one_is_left(
+    fn_env: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three workers share a trickle one could run: after WORKER_IDLE_SECONDS of spare
+    capacity two retire (one at a time, never the last), the third runs the rest."""
+    q = fn_env
+    monkeypatch.setenv("WORKER_IDLE_SECONDS", "0.4")
+    worker = load_function("worker")
+    fleet = Fleet(q.redis, q.keys.tag)
+    tokens = fleet.reserve(3, 3)
+    results: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def run(token: str) -> None:
+        r = worker.handler({"source": "boltq.poller", "token": token},
+                           LambdaContext("boltq-worker", remaining_ms=60_000))
+        results[token] = (time.monotonic(), r)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    wait_for(lambda: q.redis.zcard(fleet.key) == 3 and all(
+        q.redis.zscore(fleet.key, t) > time.time() * 1000 + 20_000 for t in tokens))
+    ids = []
+    trickle_end = time.monotonic() + 2.0
+    while time.monotonic() < trickle_end:
+        ids.append(q.submit({"type": "echo", "timeout_seconds": 5}).job_id)
+        time.sleep(0.01)
+    assert fleet.live() == 1  # two retired while the trickle went on
+    for t in threads:
+        t.join(10)
+    assert all(q.get(i).status == "completed" for i in ids)
+    ends = sorted(results.values(), key=lambda x: x[0])
+    assert len(ends) == 3
+    assert ends[1][0] < trickle_end < ends[2][0]  # the last one outlived the trickle
+    assert sum(r["claimed"] for _, r in ends) == len(ids)
+    assert fleet.live() == 0
