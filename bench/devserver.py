@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import loadgen
 from boltq_local.valkey import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,22 @@ class Dev:
                 self.stop()
                 raise RuntimeError("boltq dev did not start:\n" + "\n".join(self.lines))
             time.sleep(0.05)
+
+    def warm_up(self, timeout: float = 60.0) -> None:
+        """Run one job end to end, so the poller and a worker container are up before anything
+        is measured (their cold starts belong to no steady-state figure)."""
+        req = urllib.request.Request(self.url + "/api/v1/jobs", method="POST",
+                                     data=b'{"type": "echo", "data": {}}',
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            job_id = json.loads(r.read())["data"]["job_id"]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with urllib.request.urlopen(f"{self.url}/api/v1/jobs/{job_id}", timeout=10) as r:
+                if json.loads(r.read())["data"]["status"] == "completed":
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"boltq dev did not run a job within {timeout:.0f} s")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -118,43 +135,16 @@ def cpu_by_part(dev: Dev, before: dict[int, tuple[str, float]],
 
 
 async def throughput(url: str, clients: int, seconds: float, path: str = "/api/v1/jobs",
-                     job: dict[str, Any] | None = None,
-                     mark: Any = None) -> dict[str, Any]:
-    """Requests/s over `seconds` after a 1 s warm-up; `mark()` is called as the measured part
-    starts and as it ends."""
+                     job: dict[str, Any] | None = None, mark: Any = None,
+                     warmup: float = 3.0) -> dict[str, Any]:
+    """Requests/s over `seconds` after `warmup` seconds of the same load, so the worker fleet
+    has settled (bench.loadgen: keep-alive connections, one request at a time each); `mark()`
+    is called as the measured part starts and ends."""
     job = job or {"type": "echo", "data": {"message": "Hello World"}}
-    body = json.dumps(job).encode() if path == "/api/v1/jobs" else None
-    method = "POST" if body else "GET"
-    headers = {"Content-Type": "application/json"}
-    counts = [0] * clients
-    errors = [0]
-    lat: list[float] = []
-    conn = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=conn) as s:
-        async def one(i: int, until: float, record: bool) -> None:
-            while time.monotonic() < until:
-                t0 = time.perf_counter()
-                async with s.request(method, url + path, data=body, headers=headers) as r:
-                    await r.read()
-                    if r.status != 200:
-                        errors[0] += 1
-                        continue
-                if record:
-                    counts[i] += 1
-                    lat.append((time.perf_counter() - t0) * 1000)
-
-        warm = time.monotonic() + 1.0
-        await asyncio.gather(*(one(i, warm, False) for i in range(clients)))
-        if mark:
-            mark()
-        t0 = time.monotonic()
-        await asyncio.gather(*(one(i, t0 + seconds, True) for i in range(clients)))
-        took = time.monotonic() - t0
-        if mark:
-            mark()
-    lat.sort()
-    return {"jobs": sum(counts), "seconds": took, "rate": sum(counts) / took,
-            "errors": errors[0], "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
+    if path == "/api/v1/jobs":
+        return await loadgen.run(url + path, clients, seconds, "POST", json.dumps(job).encode(),
+                                 {"Content-Type": "application/json"}, warmup, mark)
+    return await loadgen.run(url + path, clients, seconds, warmup=warmup, mark=mark)
 
 
 async def latency(url: str, samples: int, gap: float) -> list[float]:
@@ -192,6 +182,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dev = Dev({}, tmp + "/a")
         try:
+            dev.warm_up()
             marks: list[tuple[dict[int, tuple[str, float]], float]] = []
             rows["tp"] = asyncio.run(throughput(
                 dev.url, a.clients, a.seconds,

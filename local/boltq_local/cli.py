@@ -235,7 +235,7 @@ def cmd_workflow(c: Client, a: argparse.Namespace) -> int:
 
 
 def cmd_dev(a: argparse.Namespace) -> int:
-    from boltq_local.dev import Options, run
+    from boltq_local.dev import Options, default_request_concurrency, run
 
     template = Path(a.template) if a.template else find_template()
     if template is None or not template.exists():
@@ -251,7 +251,7 @@ def cmd_dev(a: argparse.Namespace) -> int:
         data_dir=Path(a.data_dir) if a.data_dir else None,
         redis_url=a.redis_url,
         num_workers=a.num_workers,
-        request_concurrency=a.concurrency,
+        request_concurrency=a.concurrency or default_request_concurrency(),
         schedule_speed=a.schedule_speed,
         parameters=pairs(a.parameter_overrides, "--parameter-overrides"),
         env=pairs(a.env, "--env"),
@@ -316,9 +316,11 @@ def parser() -> argparse.ArgumentParser:
                    help="where the embedded Valkey keeps its data (default .boltq/data)")
     d.add_argument("--redis-url", help="use this store instead of the embedded one "
                                        "(also REDIS_URL / REDIS_ADDR)")
-    d.add_argument("--concurrency", type=int, default=_env_int("BOLTQ_DEV_CONCURRENCY", 10),
+    d.add_argument("--concurrency", type=int,
+                   default=_env_int("BOLTQ_DEV_CONCURRENCY", 0) or None,
                    help="containers a function serving REST/WebSocket requests may run at once "
-                        "(unless the template reserves its concurrency); default 10")
+                        "(unless the template reserves its concurrency); default: two per core, "
+                        "at least 4 (BOLTQ_DEV_CONCURRENCY)")
     d.add_argument("--num-workers", type=int, default=_env_int("NUM_WORKERS", 4),
                    help="most worker processes at once (NUM_WORKERS, default 4)")
     d.add_argument("--schedule-speed", type=float, default=1.0,

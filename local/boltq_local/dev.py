@@ -56,13 +56,20 @@ class Options:
     redis_url: str | None = None  # an existing store instead of the embedded one
     num_workers: int = 4
     # containers of a function that serves REST/WebSocket requests (Lambda scales those with the
-    # concurrent requests; NUM_WORKERS caps the worker fan-out and the other functions)
-    request_concurrency: int = 10
+    # concurrent requests; NUM_WORKERS caps the worker fan-out and the other functions). More
+    # processes than cores only take turns: requests beyond the cap wait for a free container
+    request_concurrency: int = field(default_factory=lambda: default_request_concurrency())
     schedule_speed: float = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # --env KEY=VALUE, wins over all
     quiet: bool = False
     playground: Path | None = None
+
+
+def default_request_concurrency() -> int:
+    """Two containers per core (at least 4): enough to overlap each one's store round trips;
+    10 on 2 cores measured 25% fewer submits/s than 4 (processes evicting each other's caches)."""
+    return max(4, 2 * (os.cpu_count() or 1))
 
 
 def _now() -> str:
