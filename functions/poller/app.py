@@ -65,6 +65,7 @@ class Scaler:
         self.invoked = 0
         self.failed = 0
         self._seen: int | None = None  # the backlog at the previous check of this pass
+        self.backlog = 0  # ready jobs at the last check
 
     def scale(self) -> int:
         depth = self.q.ready_depth()
@@ -72,7 +73,7 @@ class Scaler:
         # asks for more: a burst the live workers clear meanwhile starts none; the first
         # worker starts at once
         lasting = depth if self._seen is None else min(depth, self._seen)
-        self._seen = depth
+        self._seen = self.backlog = depth
         if depth <= 0:
             return 0
         live = self.fleet.live()
@@ -124,7 +125,10 @@ def run(q: Queue, deadline: float, invoke: Any, function_name: str) -> dict[str,
         if hold > 0:
             time.sleep(min(hold, left))
             continue
-        events = q.events(last_event, READ_COUNT, max(1, min(RESCAN_MS, int(left * 1000))))
+        # work left waiting (deferred, or its worker is on the way out): look again soon even
+        # if no event comes
+        block_ms = max(1, int(coalesce * 1000)) if scaler.backlog else RESCAN_MS
+        events = q.events(last_event, READ_COUNT, max(1, min(block_ms, int(left * 1000))))
         reads += 1
         if events:
             woke_at = time.monotonic()

@@ -79,3 +79,25 @@ def test_spare_workers_retire_until_one_is_left(
     assert ends[1][0] < trickle_end < ends[2][0]  # the last one outlived the trickle
     assert sum(r["claimed"] for _, r in ends) == len(ids)
     assert fleet.live() == 0
+
+
+def test_waiting_work_is_looked_at_again_without_new_events(fn_env: Queue) -> None:
+    """A job arriving while the only live worker is on its way out (it still counts, it will
+    not claim) gets a worker as soon as that one has left, not at the next 1 s re-scan."""
+    q = fn_env
+    poller = load_function("poller")
+    fleet = Fleet(q.redis, q.keys.tag)
+    t0 = time.monotonic()
+    fleet.join("leaving", int(time.time() * 1000) + 300)  # gone 0.3 s from now
+    invoked_at: list[float] = []
+    result: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: result.update(poller.run(
+        q, time.monotonic() + 1.5, lambda **kw: invoked_at.append(time.monotonic()),
+        "boltq-worker")))
+    t.start()
+    time.sleep(0.1)
+    q.submit({"type": "echo"})
+    t.join()
+    assert invoked_at, result
+    assert 0.29 < invoked_at[0] - t0 < 0.6, invoked_at[0] - t0
+    assert result["invoked"] == 1
