@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from boltq_core import InvalidInput, NotFound, Queue
+from boltq_core.errors import PermanentError
 from boltq_core.processors import JobContext
 from boltq_core.workflows import Workflows
 from tests.conftest import run_worker
@@ -113,6 +114,70 @@ def test_failure_skips_dependants_and_fails_the_workflow(queue: Queue) -> None:
     assert steps["bad"]["error"]["category"] == "permanent"
     assert steps["after"]["status"] == "skipped" and steps["later"]["status"] == "skipped"
     assert steps["solo"]["status"] == "completed"  # an independent branch still runs
+
+
+def fails_once() -> tuple[dict[str, int], object]:
+    """A processor that fails permanently on each step's first run and succeeds after."""
+    runs: dict[str, int] = {}
+
+    async def flaky(ctx: JobContext) -> dict:
+        runs[ctx.job.step_id] = runs.get(ctx.job.step_id, 0) + 1
+        if runs[ctx.job.step_id] == 1:
+            raise PermanentError("broken the first time")
+        return {"step": ctx.job.step_id}
+
+    return runs, flaky
+
+
+def test_requeued_dead_step_resumes_its_workflow(queue: Queue) -> None:
+    runs, flaky = fails_once()
+    reg = registry_with(flaky=flaky)
+    wf = Workflows(queue)
+    wf_id = wf.submit({"name": "resume", "steps": [
+        {"id": "a", "job_type": "flaky"},
+        {"id": "b", "job_type": "echo", "params": {"n": 1}, "depends_on": ["a"]},
+        {"id": "c", "job_type": "echo", "depends_on": ["b"]},
+    ]})
+    run_worker(queue, reg, until=lambda: wf.get(wf_id)["status"] == "failed")
+    steps = {s["id"]: s for s in wf.get(wf_id)["steps"]}
+    assert [steps[x]["status"] for x in "abc"] == ["failed", "skipped", "skipped"]
+
+    assert queue.dlq_requeue([steps["a"]["job_id"]]) == [steps["a"]["job_id"]]
+    got = wf.get(wf_id)
+    assert got["status"] == "running" and got["finished_at"] is None
+    assert [s["status"] for s in got["steps"]] == ["pending", "waiting", "waiting"]
+    run_worker(queue, reg, until=lambda: done(wf, wf_id))
+    got = wf.get(wf_id)
+    assert got["status"] == "completed" and got["completed_steps"] == 3
+    assert got["steps"][1]["result"] == {"n": 1} and runs == {"a": 2}
+
+
+def test_a_workflow_resumes_only_when_no_failed_step_is_left(queue: Queue) -> None:
+    runs, flaky = fails_once()
+    reg = registry_with(flaky=flaky)
+    wf = Workflows(queue)
+    wf_id = wf.submit({"name": "two failures", "steps": [
+        {"id": "a", "job_type": "echo"},
+        {"id": "b", "job_type": "flaky", "depends_on": ["a"]},
+        {"id": "c", "job_type": "flaky", "depends_on": ["a"]},
+        {"id": "d", "job_type": "echo", "depends_on": ["b", "c"]},
+    ]})
+    run_worker(queue, reg, until=lambda: runs == {"b": 1, "c": 1}
+               and queue.stats().dead_letter == 2)
+    job = {s["id"]: s["job_id"] for s in wf.get(wf_id)["steps"]}
+
+    queue.dlq_requeue([job["b"]])  # c is still dead: the workflow stays failed, d skipped
+    run_worker(queue, reg, until=lambda: queue.get(job["b"]).status == "completed")
+    got = wf.get(wf_id)
+    assert got["status"] == "failed"
+    assert {s["id"]: s["status"] for s in got["steps"]} == {
+        "a": "completed", "b": "completed", "c": "failed", "d": "skipped"}
+
+    queue.dlq_requeue([job["c"]])
+    assert wf.get(wf_id)["status"] == "running"
+    run_worker(queue, reg, until=lambda: done(wf, wf_id))
+    got = wf.get(wf_id)
+    assert got["status"] == "completed" and got["completed_steps"] == 4
 
 
 def test_cancel_workflow_stops_queued_and_running_steps(queue: Queue) -> None:

@@ -9,10 +9,13 @@
     ARGV[5]      limit for 'requeue_all' / 'purge' (the caller loops until 0)
     ARGV[6..]    job ids (mode 'requeue')
   Output: the ids requeued or purged. A requeued job starts over: attempts 0, status 'pending',
-    its last error kept for reference. Ids not in the dead-letter queue are skipped.
-  Events: 'pending' per requeued job.
+    its last error kept for reference. Ids not in the dead-letter queue are skipped. A requeued
+    workflow step resumes its workflow (includes/workflow.lua wf_step_requeued).
+  Events: 'pending' per requeued job; 'running' per workflow that runs again.
 ]]
 --@include common
+--@include create_job
+--@include workflow
 
 local mode, limit = ARGV[4], tonumber(ARGV[5])
 local ids, keys = {}, {}
@@ -32,12 +35,13 @@ for i, id in ipairs(ids) do
       rcall('DEL', keys[i])
       rcall('ZREM', K.index, id)
     else
-      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf')
+      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step')
       rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0)
       rcall('HDEL', keys[i], 'finished', 'started')
       push_ready(id, f[1], false)
       stat('requeued|' .. f[2])
       emit('j', id, f[3], 'pending', f[2])
+      if f[3] and f[4] then wf_step_requeued(f[3], f[4]) end
     end
     done[#done + 1] = id
   end

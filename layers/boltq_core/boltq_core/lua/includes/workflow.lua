@@ -79,3 +79,40 @@ local function wf_step_finished(wf_id, sid, outcome)
     end
   end
 end
+
+-- A failed step's dead letter was requeued: the step is running again, the dependants its
+-- failure skipped wait for it again (those another failed or cancelled step still blocks are
+-- skipped again), and a workflow that had failed only through requeued steps runs again.
+local function wf_step_requeued(wf_id, sid)
+  local wkey = K.wf .. wf_id
+  if rcall('EXISTS', wkey) == 0 or rcall('HGET', wkey, 's:' .. sid .. ':state') ~= 'failed' then
+    return
+  end
+  rcall('HSET', wkey, 's:' .. sid .. ':state', 'released')
+  local queue = {sid}
+  local i = 1
+  while i <= #queue do
+    local children = cjson.decode(rcall('HGET', wkey, 's:' .. queue[i] .. ':children'))
+    for _, c in ipairs(children) do
+      if rcall('HGET', wkey, 's:' .. c .. ':state') == 'skipped' then
+        rcall('HSET', wkey, 's:' .. c .. ':state', 'waiting')
+        queue[#queue + 1] = c
+      end
+    end
+    i = i + 1
+  end
+  local blocked = false
+  for _, s in ipairs(cjson.decode(rcall('HGET', wkey, 'steps'))) do
+    local state = rcall('HGET', wkey, 's:' .. s .. ':state')
+    if state == 'failed' or state == 'cancelled' then
+      blocked = true
+      wf_skip_dependants(wkey, s)
+    end
+  end
+  if not blocked and rcall('HGET', wkey, 'status') == 'failed' then
+    rcall('HSET', wkey, 'status', 'running')
+    rcall('HDEL', wkey, 'finished')
+    rcall('ZREM', K.wf_done, wf_id)
+    emit('w', wf_id, wf_id, 'running')
+  end
+end
