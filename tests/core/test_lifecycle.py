@@ -139,6 +139,19 @@ def test_dead_letter_list_inspect_requeue_purge(queue: Queue) -> None:
         queue.get(ids[1])
 
 
+def test_queue_wait_of_a_requeued_dead_letter_counts_from_the_requeue(queue: Queue) -> None:
+    job_id = queue.submit({"type": "fail", "data": {"permanent": True}}).job_id
+    run_worker(queue, until=lambda: queue.stats().dead_letter == 1)
+    time.sleep(0.3)
+    requeued_at = time.time() * 1000
+    queue.dlq_requeue([job_id])
+    (again,) = claim(queue)
+    assert again.attempt == 1
+    ready, started = again.queued_ms or (0, 0)
+    assert requeued_at - 5 <= ready <= started  # not from the job's creation 0.3 s before
+    assert started - ready < 200
+
+
 def test_dead_letter_queue_is_bounded(make_queue) -> None:
     queue = make_queue(dlq_max_size=3)
     subs = queue.submit_many([{"type": "fail"} for _ in range(5)])

@@ -132,10 +132,9 @@ class MetricsHooks(RunnerHooks):
     def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
         try:
             obs = [(f"p|{ctx.type}", seconds)]
-            f = ctx.claimed.fields
-            if ctx.attempt == 1 and "started" in f:
-                due = max(int(f.get("created", 0)), int(f.get("scheduled", 0) or 0))
-                obs.append((f"w|{ctx.type}", max(0, int(f["started"]) - due) / 1000))
+            queued = ctx.claimed.queued_ms if ctx.attempt == 1 else None
+            if queued is not None:
+                obs.append((f"w|{ctx.type}", (queued[1] - queued[0]) / 1000))
             if outcome.kind in ("r", "f"):
                 obs.append((f"e|{ctx.type}|{outcome.a or 'unknown'}", 1.0))
             self._seen[(outcome.job_id, outcome.attempt)] = obs

@@ -70,6 +70,16 @@ class Claimed:
     def timeout(self) -> float:
         return float(self.fields["timeout"])
 
+    @property
+    def queued_ms(self) -> tuple[int, int] | None:
+        """(became ready, started) in epoch ms for this claim: ready is the latest of created,
+        the due moment of a delayed job and a dead-letter requeue; None if not recorded."""
+        f = self.fields
+        if "started" not in f or "created" not in f:
+            return None
+        ready = max(int(f["created"]), int(f.get("scheduled") or 0), int(f.get("requeued") or 0))
+        return ready, max(ready, int(f["started"]))
+
 
 @dataclass(slots=True)
 class Outcome:

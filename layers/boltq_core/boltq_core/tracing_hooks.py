@@ -26,12 +26,12 @@ class TracingHooks(RunnerHooks):
         try:
             f = ctx.claimed.fields
             parent = context_from(f.get("trace"))
-            if ctx.attempt == 1 and "started" in f and "created" in f:
-                due = max(int(f["created"]), int(f.get("scheduled", 0) or 0))
+            queued = ctx.claimed.queued_ms if ctx.attempt == 1 else None
+            if queued is not None:
                 self.tracer.start_span(
-                    "boltq.queue_wait", context=parent, start_time=due * 1_000_000,
+                    "boltq.queue_wait", context=parent, start_time=queued[0] * 1_000_000,
                     attributes={"boltq.job_id": ctx.job_id},
-                ).end(end_time=max(due, int(f["started"])) * 1_000_000)
+                ).end(end_time=queued[1] * 1_000_000)
             attrs = {"boltq.job_id": ctx.job_id, "boltq.job_type": ctx.type,
                      "boltq.attempt": ctx.attempt, "messaging.system": "boltq"}
             if f.get("wf"):

@@ -9,8 +9,9 @@
     ARGV[5]      limit for 'requeue_all' / 'purge' (the caller loops until 0)
     ARGV[6..]    job ids (mode 'requeue')
   Output: the ids requeued or purged. A requeued job starts over: attempts 0, status 'pending',
-    its last error kept for reference. Ids not in the dead-letter queue are skipped. A requeued
-    workflow step resumes its workflow (includes/workflow.lua wf_step_requeued).
+    its last error kept for reference, `requeued` = now (its queue wait counts from there).
+    Ids not in the dead-letter queue are skipped. A requeued workflow step resumes its
+    workflow (includes/workflow.lua wf_step_requeued).
   Events: 'pending' per requeued job; 'running' per workflow that runs again.
 ]]
 --@include common
@@ -36,7 +37,7 @@ for i, id in ipairs(ids) do
       rcall('ZREM', K.index, id)
     else
       local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step')
-      rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0)
+      rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0, 'requeued', NOW)
       rcall('HDEL', keys[i], 'finished', 'started')
       push_ready(id, f[1], false)
       stat('requeued|' .. f[2])
