@@ -114,8 +114,6 @@ class Runner:
         idle_since: float | None = None
         try:
             while True:
-                if self._retire is not None and not retiring and not stop.is_set():
-                    retiring = await self._spare()
                 budget = self._claim_budget()
                 can_claim = not stop.is_set() and not retiring and budget is not None
                 free = self.concurrency - len(self._running)
@@ -158,8 +156,13 @@ class Runner:
                     idle_since = idle_since or now
                     if self.idle_timeout is not None and now - idle_since >= self.idle_timeout:
                         break
-                # the queue is empty: block on Redis until work arrives, a job finishes,
-                # something becomes due, or it is time to stop
+                # the queue is empty (a claim just said so: a wake-up this runner took was not
+                # wasted) - the moment a runner with long spare capacity may retire
+                if self._retire is not None and can_claim and await self._spare():
+                    retiring = True
+                    continue
+                # block on Redis until work arrives, a job finishes, something becomes due, or
+                # it is time to stop
                 try:
                     woke = await waiter.wait(
                         self._wait_timeout(next_wake_ms, idle_since), self._wakeup
