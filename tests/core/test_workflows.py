@@ -6,7 +6,7 @@ import pytest
 
 from boltq_core import InvalidInput, NotFound, Queue
 from boltq_core.errors import PermanentError
-from boltq_core.processors import JobContext
+from boltq_core.processors import JobContext, ProcessorRegistry
 from boltq_core.workflows import Workflows
 from tests.conftest import run_worker
 from tests.core.test_lifecycle import registry_with
@@ -116,8 +116,9 @@ def test_failure_skips_dependants_and_fails_the_workflow(queue: Queue) -> None:
     assert steps["solo"]["status"] == "completed"  # an independent branch still runs
 
 
-def fails_once() -> tuple[dict[str, int], object]:
-    """A processor that fails permanently on each step's first run and succeeds after."""
+def fails_once() -> tuple[dict[str, int], ProcessorRegistry]:
+    """Runs per step, and a registry whose "flaky" type fails permanently on each step's
+    first run and succeeds after."""
     runs: dict[str, int] = {}
 
     async def flaky(ctx: JobContext) -> dict:
@@ -126,12 +127,11 @@ def fails_once() -> tuple[dict[str, int], object]:
             raise PermanentError("broken the first time")
         return {"step": ctx.job.step_id}
 
-    return runs, flaky
+    return runs, registry_with(flaky=flaky)
 
 
 def test_requeued_dead_step_resumes_its_workflow(queue: Queue) -> None:
-    runs, flaky = fails_once()
-    reg = registry_with(flaky=flaky)
+    runs, reg = fails_once()
     wf = Workflows(queue)
     wf_id = wf.submit({"name": "resume", "steps": [
         {"id": "a", "job_type": "flaky"},
@@ -153,8 +153,7 @@ def test_requeued_dead_step_resumes_its_workflow(queue: Queue) -> None:
 
 
 def test_a_workflow_resumes_only_when_no_failed_step_is_left(queue: Queue) -> None:
-    runs, flaky = fails_once()
-    reg = registry_with(flaky=flaky)
+    runs, reg = fails_once()
     wf = Workflows(queue)
     wf_id = wf.submit({"name": "two failures", "steps": [
         {"id": "a", "job_type": "echo"},

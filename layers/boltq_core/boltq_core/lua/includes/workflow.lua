@@ -33,20 +33,26 @@ local function wf_release(wkey, wf_id, sid)
   rcall('HSET', wkey, p .. 'state', 'released')
 end
 
--- Mark every still-waiting descendant of `sid` skipped.
-local function wf_skip_dependants(wkey, sid)
+-- Move the descendants of `sid` that are in state `from` to state `to`, as far down as the
+-- chain of such steps goes.
+local function wf_mark_descendants(wkey, sid, from, to)
   local queue = {sid}
   local i = 1
   while i <= #queue do
     local children = cjson.decode(rcall('HGET', wkey, 's:' .. queue[i] .. ':children'))
     for _, c in ipairs(children) do
-      if rcall('HGET', wkey, 's:' .. c .. ':state') == 'waiting' then
-        rcall('HSET', wkey, 's:' .. c .. ':state', 'skipped')
+      if rcall('HGET', wkey, 's:' .. c .. ':state') == from then
+        rcall('HSET', wkey, 's:' .. c .. ':state', to)
         queue[#queue + 1] = c
       end
     end
     i = i + 1
   end
+end
+
+-- Mark every still-waiting descendant of `sid` skipped.
+local function wf_skip_dependants(wkey, sid)
+  wf_mark_descendants(wkey, sid, 'waiting', 'skipped')
 end
 
 -- A step's job reached a final state: 'completed', 'failed' or 'cancelled'.
@@ -89,18 +95,7 @@ local function wf_step_requeued(wf_id, sid)
     return
   end
   rcall('HSET', wkey, 's:' .. sid .. ':state', 'released')
-  local queue = {sid}
-  local i = 1
-  while i <= #queue do
-    local children = cjson.decode(rcall('HGET', wkey, 's:' .. queue[i] .. ':children'))
-    for _, c in ipairs(children) do
-      if rcall('HGET', wkey, 's:' .. c .. ':state') == 'skipped' then
-        rcall('HSET', wkey, 's:' .. c .. ':state', 'waiting')
-        queue[#queue + 1] = c
-      end
-    end
-    i = i + 1
-  end
+  wf_mark_descendants(wkey, sid, 'skipped', 'waiting')
   local blocked = false
   for _, s in ipairs(cjson.decode(rcall('HGET', wkey, 'steps'))) do
     local state = rcall('HGET', wkey, 's:' .. s .. ':state')
