@@ -23,11 +23,10 @@ from aws_lambda_powertools import Logger
 from boltq_core import tracing
 from boltq_core.aqueue import AsyncQueue
 from boltq_core.config import Settings
-from boltq_core.fleet import Fleet
+from boltq_core.fleet import Fleet, retirer
 from boltq_core.logs import JobLogHooks
 from boltq_core.metrics import MetricsHooks, count_invocation
 from boltq_core.runner import Runner, RunStats
-from boltq_core.scripts import source
 from boltq_core.store import connect
 
 logger = Logger(service="boltq-worker")
@@ -66,12 +65,8 @@ async def work(
     # runner's finish round trips; BOLTQ_METRICS=0: off
     metrics = None if _metrics_off() else MetricsHooks("{" + settings.key_prefix + "}")
     try:
-        retire_script = aq.redis.register_script(source("fleet_retire"))
-
-        async def retire() -> bool:
-            # spare capacity for WORKER_IDLE_SECONDS: leave unless this is the last worker
-            return bool(await retire_script(keys=[fleet_key], args=[token]))
-
+        # spare capacity for WORKER_IDLE_SECONDS: leave unless this is the last worker
+        retire = retirer(aq.redis, fleet_key, token)
         runner = Runner(aq, deadline=deadline, idle_timeout=idle_timeout, retire=retire,
                         hooks=[JobLogHooks(logger), *([metrics] if metrics else []),
                                *tracing.runner_hooks()])

@@ -4,13 +4,15 @@ workers the backlog needs and never more than NUM_WORKERS at once.
 Key: {p}:fleet  ZSET  member = worker token, score = the ms after which it no longer counts.
 The poller reserves a token per invocation (short expiry: an invocation that never starts frees
 its slot soon); the worker renews it to its own deadline when it starts and drops it at the end.
-Reserving is one script, so overlapping pollers cannot exceed the cap together."""
+Reserving is one script, so overlapping pollers cannot exceed the cap together. A worker with
+spare capacity retires through another (`retirer`), which never removes the last live one."""
 
 from __future__ import annotations
 
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from boltq_core.scripts import source
@@ -47,6 +49,18 @@ class Fleet:
 
     def leave(self, token: str) -> None:
         self.redis.zrem(self.key, token)
+
+
+def retirer(client: Any, key: str, token: str) -> Callable[[], Awaitable[bool]]:
+    """For Runner(retire=...) on an asyncio client: the worker `token` leaves the fleet at
+    `key` (Fleet.key) unless it is the last live one (one script: concurrent retirements never
+    empty the fleet)."""
+    script = client.register_script(source("fleet_retire"))
+
+    async def retire() -> bool:
+        return bool(await script(keys=[key], args=[token]))
+
+    return retire
 
 
 def workers_needed(backlog: int, per_worker: int, cap: int) -> int:
