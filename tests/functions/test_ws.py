@@ -270,3 +270,27 @@ def test_pusher_coalesces_a_burst_and_delivers_every_event(ws_calls: Any, fn_env
     got = [m["job_id"] for m in rec.to("all=")]
     assert got == ids  # every event, in stream order
     assert pusher.reads <= 12, pusher.reads  # ~0.5 s / 100 ms, not one read per submit
+
+
+def test_with_no_subscription_the_pusher_reads_no_events(ws_calls: Any, fn_env: Queue) -> None:
+    """Nobody subscribed: the pusher skips to the stream's end without reading or looking up
+    anything; once a connection subscribes it pushes what happens from then on."""
+    q = fn_env
+    for _ in range(5):
+        q.submit({"type": "echo"})
+    rec = Recorder()
+    pusher = connect_pusher(q, rec)
+    assert pusher.pump(block_ms=10) == 0
+    last = q.redis.xrevrange(q.keys.events, count=1)[0][0]
+    assert q.redis.get(pusher.cursor_key) == last and pusher.reads == 0
+
+    ws_calls("$connect", "c=")
+    ws_calls("subscribe", "c=", {"action": "subscribe", "topic": "all"})
+    job = q.submit({"type": "echo"}).job_id
+    assert pusher.pump(block_ms=10) == 1
+    assert [(m["job_id"], m["status"]) for m in rec.to("c=")] == [(job, "pending")]
+
+    ws_calls("$disconnect", "c=")  # the last subscriber gone: back to skipping
+    q.submit({"type": "echo"})
+    assert pusher.pump(block_ms=10) == 0 and pusher.reads == 1
+    pusher.close()

@@ -5,6 +5,8 @@ hash tag and expires, so connections that vanish without a $disconnect cost noth
 Keys (prefix `{p}`):
   {p}:ws:conn:<connection id>  HASH  endpoint, connected (ms), subs (JSON list of topics)
   {p}:ws:sub:<topic>           SET   connection ids subscribed to a topic
+  {p}:ws:watched               ZSET  connection ids with a subscription, score = ms it expires
+                                     (the pusher reads no events while it counts none)
 Topics: "job:<id>", "wf:<id>" and "all"."""
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ConnectionRegistry:
         self.redis = client
         self.tag = tag  # "{prefix}"
         self.ttl_ms = int(ttl_seconds * 1000)
+        self.watched_key = f"{tag}:ws:watched"
         self._subscribe = client.register_script(source("ws_subscribe"))
 
     def conn_key(self, conn_id: str) -> str:
@@ -74,7 +77,7 @@ class ConnectionRegistry:
     def subscribe(self, conn_id: str, topic: str) -> int:
         """Subscribe; returns how many topics the connection now has."""
         n = int(self._subscribe(
-            keys=[self.conn_key(conn_id), self.sub_key(topic)],
+            keys=[self.conn_key(conn_id), self.sub_key(topic), self.watched_key],
             args=[topic, self.ttl_ms, MAX_SUBSCRIPTIONS, conn_id],
         ))
         if n == -1:
@@ -101,6 +104,7 @@ class ConnectionRegistry:
         for topic in subs:
             pipe.srem(self.sub_key(topic), conn_id)
         pipe.delete(self.conn_key(conn_id))
+        pipe.zrem(self.watched_key, conn_id)
         pipe.execute()
 
     def subscribers(self, topics: Sequence[str]) -> dict[str, dict[str, str]]:

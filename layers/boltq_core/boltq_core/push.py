@@ -6,6 +6,9 @@ finishing a job never waits on a socket. The pusher reads the stream after the i
 last ({p}:ws:cursor), so the next invocation (or an overlapping one) carries on where the last
 stopped, looks the subscribers up in the ConnectionRegistry (the job, its workflow, "all"),
 and posts through the API Gateway Management API concurrently; a gone connection is pruned.
+While no connection has a subscription (the usual case) it reads no events at all: it keeps
+its cursor at the stream's end and only waits for the next event, so a busy queue nobody
+watches costs the store three small commands per coalescing interval.
 
 With `coalesce_ms`, run_until coalesces wake-ups: the first event after a quiet spell is pushed
 at once, but after a pump that emptied the stream the next read waits until `coalesce_ms` have
@@ -99,16 +102,27 @@ class StatusPusher:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def cursor(self) -> str:
-        c = self.queue.redis.get(self.cursor_key)
-        if c:
-            return str(c)
-        return f"{max(0, int(time.time() * 1000) - START_BACK_MS)}-0"
+    def _position(self) -> tuple[str, bool, str | None]:
+        """(the stored cursor, whether any connection has a subscription, the stream's last
+        id), in one round trip."""
+        pipe = self.queue.redis.pipeline(transaction=False)
+        pipe.get(self.cursor_key)
+        pipe.zcount(self.registry.watched_key, int(time.time() * 1000), "+inf")
+        pipe.xrevrange(self.queue.keys.events, count=1)
+        stored, watched, last = pipe.execute()
+        after = str(stored) if stored else f"{max(0, int(time.time() * 1000) - START_BACK_MS)}-0"
+        return after, int(watched) > 0, (last[0][0] if last else None)
 
     def pump(self, block_ms: int | None = None) -> int:
         """Push the events after the stored cursor (waiting up to `block_ms` for some);
-        returns how many messages were posted."""
-        after = self.cursor()
+        returns how many messages were posted. With no subscription anywhere it reads no
+        events: it moves the cursor to the stream's end and waits for the next one."""
+        after, watched, last = self._position()
+        if not watched:
+            if last is not None and last != after:
+                self._advance(keys=[self.cursor_key], args=[last])
+            self._last_read = len(self.queue.events(last or after, 1, block_ms))
+            return 0
         events = self.queue.events(after, self.batch, block_ms)
         self._last_read = len(events)
         if not events:
