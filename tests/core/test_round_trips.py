@@ -80,3 +80,19 @@ def test_one_job_at_a_time_costs_three_round_trips(
     counts = queue.redis.hgetall(metrics_key(queue.keys.tag))
     assert sum(int(v) for k, v in counts.items()
                if k.startswith("p|echo|") and not k.endswith("sum_us")) >= n
+
+
+def test_asyncio_client_packs_with_hiredis_byte_for_byte(queue: Queue) -> None:
+    """The runner's client packs commands with redis-py's hiredis packer (3-4x cheaper than
+    its pure-Python one for a claim) and sends exactly the bytes the Python packer would."""
+    from redis.asyncio.connection import Connection
+
+    from boltq_core.store import connect_async
+
+    client = connect_async(queue.settings)
+    conn = client.connection_pool.make_connection()
+    assert type(conn).pack_command is not Connection.pack_command
+    call = queue.ns.claim(10, 30.0, 295.3)[0]
+    for args in (("EVALSHA", "0" * 40, len(call.keys), *call.keys, *call.args),
+                 ("CLIENT UNBLOCK", 7), ("HSET", "{t}:k", "é", 1.5, b"raw", 10**20)):
+        assert b"".join(conn.pack_command(*args)) == b"".join(Connection().pack_command(*args))

@@ -49,7 +49,28 @@ def connect_async(settings: Settings) -> AsyncClient:
     if settings.redis_cluster:
         opts.pop("health_check_interval")
         return AsyncRedisCluster.from_url(settings.url, **opts)
-    return aredis.Redis.from_url(settings.url, **opts)
+    return _hiredis_packing(aredis.Redis.from_url(settings.url, **opts))
+
+
+def _hiredis_packing(client: Any) -> Any:
+    """redis-py's asyncio connections pack commands in Python: 25-33 us for a claim's 29
+    arguments, where the sync client's hiredis packer (redis-py's own HiredisRespSerializer)
+    takes 8.5 us. Give the client's connections that packer when hiredis is installed; the
+    connection class (TCP, TLS or Unix socket) is otherwise kept as the URL chose it."""
+    from redis.connection import HiredisRespSerializer
+    from redis.utils import HIREDIS_AVAILABLE
+
+    pool = client.connection_pool
+    if HIREDIS_AVAILABLE and not getattr(pool.connection_class, "_boltq_hiredis", False):
+        packer = HiredisRespSerializer()
+
+        def pack_command(self: Any, *args: Any) -> list[bytes]:
+            return packer.pack(*args)
+
+        base = pool.connection_class
+        pool.connection_class = type(base.__name__, (base,), {
+            "pack_command": pack_command, "_boltq_hiredis": True})
+    return client
 
 
 def single_client_async(
@@ -66,7 +87,7 @@ def single_client_async(
         netloc = f"{auth}@{node[0]}:{node[1]}" if auth else f"{node[0]}:{node[1]}"
         url = urlunsplit((parts.scheme, netloc, "", parts.query, ""))
     opts = {**_options(settings), "single_connection_client": True, **overrides}
-    return aredis.Redis.from_url(url, **opts)
+    return _hiredis_packing(aredis.Redis.from_url(url, **opts))
 
 
 class Scripts:
