@@ -55,6 +55,7 @@ export const api = {
   listWorkflows: (p = {}) => request('GET', '/workflows' + q(p)),
   getWorkflow: (id) => request('GET', `/workflows/${enc(id)}`),
   cancelWorkflow: (id) => request('POST', `/workflows/${enc(id)}/cancel`),
+  deleteWorkflow: (id) => request('DELETE', `/workflows/${enc(id)}`),
   listDlq: (p = {}) => request('GET', '/dlq' + q(p)),
   getDlq: (id) => request('GET', `/dlq/${enc(id)}`),
   requeueDlq: (id) => request('POST', `/dlq/${enc(id)}/requeue`),

@@ -3,7 +3,7 @@ import { act, fireEvent, render, screen, waitFor } from '@testing-library/react'
 import { live } from './ws.js'
 import Submit from './components/Submit.jsx'
 import { JobDetail, JobList } from './components/Jobs.jsx'
-import { WorkflowBuilder, WorkflowGraph } from './components/Workflows.jsx'
+import { WorkflowBuilder, WorkflowDetail, WorkflowGraph } from './components/Workflows.jsx'
 import DeadLetters from './components/DeadLetters.jsx'
 import Queues from './components/Queues.jsx'
 import Settings from './components/Settings.jsx'
@@ -141,6 +141,45 @@ describe('Workflows', () => {
     expect(screen.getByTestId('step-step-1').dataset.status).toBe('completed')
     expect(screen.getByTestId('step-step-2').dataset.status).toBe('running')
     expect(screen.getByTestId('workflow-graph').querySelectorAll('line')).toHaveLength(1)
+  })
+})
+
+describe('WorkflowDetail', () => {
+  const wf = (over = {}) => ({
+    id: 'wf-1', name: 'pipeline', status: 'running', total_steps: 1, completed_steps: 0,
+    created_at: '2026-01-01T00:00:00Z', finished_at: null,
+    steps: [{ id: 'step-1', job_type: 'sleep', depends_on: [], status: 'running', job_id: 'j1' }],
+    ...over,
+  })
+  it('cancels, then deletes only after confirming', async () => {
+    let current = wf()
+    const f = fakeFetch([
+      ['GET', '/workflows/wf-1', () => current],
+      ['POST', '/workflows/wf-1/cancel', () => { current = wf({ status: 'cancelled' }); return { status: 'cancelled' } }],
+      ['DELETE', '/workflows/wf-1', { workflow_id: 'wf-1', deleted: true }],
+    ])
+    vi.stubGlobal('fetch', f)
+    window.location.hash = '#/workflows/wf-1'
+    render(<WorkflowDetail id="wf-1" />)
+    fireEvent.click(await screen.findByRole('button', { name: 'Cancel workflow' }))
+    await waitFor(() => expect(screen.getByTestId('workflow-status').textContent).toBe('cancelled'))
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }))
+    fireEvent.click(screen.getByRole('button', { name: 'No' }))
+    expect(f.calls.some((c) => c.method === 'DELETE')).toBe(false)
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }))
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, delete' }))
+    await waitFor(() => expect(window.location.hash).toBe('#/workflows'))
+    expect(f.calls.filter((c) => c.method === 'DELETE')).toHaveLength(1)
+  })
+  it('shows a refused delete', async () => {
+    vi.stubGlobal('fetch', fakeFetch([
+      ['GET', '/workflows/wf-1', wf({ status: 'completed' })],
+      ['DELETE', '/workflows/wf-1', { __status: 404, error: "workflow 'wf-1' not found" }],
+    ]))
+    render(<WorkflowDetail id="wf-1" />)
+    fireEvent.click(await screen.findByRole('button', { name: 'Delete…' }))
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, delete' }))
+    expect((await screen.findByRole('alert')).textContent).toBe("404: workflow 'wf-1' not found")
   })
 })
 

@@ -1,13 +1,12 @@
 import { useCallback, useState } from 'react'
 import { api } from '../api.js'
 import { useLive, usePoll } from '../hooks.js'
-import { ErrorBox, Json, Pager, Time, useCursorStack } from './common.jsx'
+import { ConfirmButton, ErrorBox, Json, Pager, Time, useCursorStack } from './common.jsx'
 
 export default function DeadLetters() {
   const [page, setPage] = useState(null)
   const [error, setError] = useState(null)
   const [selected, setSelected] = useState(null)
-  const [confirming, setConfirming] = useState(false)
   const [notice, setNotice] = useState(null)
   const pager = useCursorStack()
 
@@ -47,14 +46,8 @@ export default function DeadLetters() {
       <h2>Dead letters</h2>
       <div className="toolbar">
         <button type="button" disabled={!items.length} onClick={() => act(api.requeueAllDlq, (r) => `Requeued ${r.requeued} job(s).`)}>Requeue all</button>
-        {!confirming && <button type="button" className="danger" disabled={!items.length} onClick={() => setConfirming(true)}>Purge…</button>}
-        {confirming && (
-          <span className="confirm" role="alertdialog" aria-label="confirm purge">
-            Delete every dead letter for good?{' '}
-            <button type="button" className="danger" onClick={() => { setConfirming(false); act(api.purgeDlq, (r) => `Purged ${r.purged} dead letter(s).`) }}>Yes, purge</button>{' '}
-            <button type="button" onClick={() => setConfirming(false)}>No</button>
-          </span>
-        )}
+        <ConfirmButton name="purge" label="Purge…" question="Delete every dead letter for good?" yes="Yes, purge"
+          disabled={!items.length} onConfirm={() => act(api.purgeDlq, (r) => `Purged ${r.purged} dead letter(s).`)} />
       </div>
       {notice && <p className="notice" role="status">{notice}</p>}
       <ErrorBox error={error} />

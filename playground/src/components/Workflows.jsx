@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api } from '../api.js'
 import { go, useLive, usePoll, useSocketState } from '../hooks.js'
-import { ErrorBox, Json, Pager, Status, TERMINAL, Time, useCursorStack } from './common.jsx'
+import { ConfirmButton, ErrorBox, Json, Pager, Status, TERMINAL, Time, useCursorStack } from './common.jsx'
 import { parseData } from './Submit.jsx'
 
 const blankStep = (n, deps = []) => ({ id: `step-${n}`, job_type: 'echo', params: '{}', depends_on: deps })
@@ -178,6 +178,12 @@ export function WorkflowGraph({ steps }) {
   )
 }
 
+// Reads of a workflow in flight, and the workflows being deleted, across every mounted view
+// (a view can remount mid-read): a delete waits for those reads and stops new ones, so none of
+// them is answered 404.
+const reads = new Map()
+const deleting = new Set()
+
 export function WorkflowDetail({ id }) {
   const [wf, setWf] = useState(null)
   const [error, setError] = useState(null)
@@ -185,11 +191,17 @@ export function WorkflowDetail({ id }) {
   const socket = useSocketState()
   const timer = useRef(null)
   const load = useCallback(async () => {
+    if (deleting.has(id)) return
+    const read = api.getWorkflow(id)
+    const mine = reads.get(id) || new Set()
+    reads.set(id, mine.add(read))
     try {
-      setWf(await api.getWorkflow(id))
+      setWf(await read)
       setError(null)
     } catch (err) {
       setError(err)
+    } finally {
+      mine.delete(read)
     }
   }, [id])
   useEffect(() => { setWf(null); load() }, [load])
@@ -203,14 +215,22 @@ export function WorkflowDetail({ id }) {
   useLive({ workflow_id: id }, (m) => { if (m.workflow_id === id) refresh() })
   useLive({ topic: 'all' }, (m) => { if (m.type === 'job_update' && m.data && m.data.workflow_id === id) refresh() })
 
-  const cancel = async () => {
+  const act = async (fn, then) => {
     setActionError(null)
     try {
-      await api.cancelWorkflow(id)
-      load()
+      await fn(id)
+      then()
     } catch (err) {
       setActionError(err)
     }
+  }
+  const cancel = () => act(api.cancelWorkflow, load)
+  // deleting cancels what still runs, then removes the workflow and its step jobs
+  const remove = async () => {
+    deleting.add(id)
+    await Promise.allSettled([...(reads.get(id) || [])])
+    await act(api.deleteWorkflow, () => go('workflows'))
+    deleting.delete(id)
   }
   if (error) return <section><h2>Workflow {id}</h2><ErrorBox error={error} /></section>
   if (!wf) return <section><h2>Workflow {id}</h2><p className="muted">Loading…</p></section>
@@ -218,7 +238,8 @@ export function WorkflowDetail({ id }) {
     <section>
       <h2>Workflow {wf.name} <code>{wf.id}</code></h2>
       <p>Status: <span data-testid="workflow-status"><Status value={wf.status} /></span> — {wf.completed_steps}/{wf.total_steps} steps completed
-        {!TERMINAL.includes(wf.status) && <button type="button" className="danger" onClick={cancel}>Cancel workflow</button>}
+        {!TERMINAL.includes(wf.status) && <button type="button" className="danger" onClick={cancel}>Cancel workflow</button>}{' '}
+        <ConfirmButton name="delete" label="Delete…" question="Delete this workflow and its step jobs?" yes="Yes, delete" onConfirm={remove} />
       </p>
       <ErrorBox error={actionError} />
       <p className="muted">Created <Time value={wf.created_at} />, finished <Time value={wf.finished_at} /></p>

@@ -47,6 +47,20 @@ export function Pager({ hasPrev, hasNext, onPrev, onNext }) {
 }
 
 // Says "live" only while the socket is really open.
+// A destructive action behind an inline "are you sure?" (no window.confirm: it blocks tests
+// and looks foreign); `label` opens it, `yes` runs `onConfirm`.
+export function ConfirmButton({ label, question, yes, onConfirm, disabled, name }) {
+  const [open, setOpen] = useState(false)
+  if (!open) return <button type="button" className="danger" disabled={disabled} onClick={() => setOpen(true)}>{label}</button>
+  return (
+    <span className="confirm" role="alertdialog" aria-label={`confirm ${name}`}>
+      {question}{' '}
+      <button type="button" className="danger" onClick={() => { setOpen(false); onConfirm() }}>{yes}</button>{' '}
+      <button type="button" onClick={() => setOpen(false)}>No</button>
+    </span>
+  )
+}
+
 export function ConnectionIndicator({ socket = live }) {
   const state = useSocketState(socket)
   const [, tick] = useState(0)
