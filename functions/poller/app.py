@@ -64,16 +64,15 @@ class Scaler:
         self.per_worker = int(raw) if raw else q.settings.worker_concurrency
         self.invoked = 0
         self.failed = 0
-        self._seen: int | None = None  # the backlog at the previous check of this pass
-        self.backlog = 0  # ready jobs at the last check
+        self.backlog: int | None = None  # ready jobs at the last check (None: none yet)
 
     def scale(self) -> int:
         depth = self.q.ready_depth()
         # with workers running, only a backlog that outlived one check (POLLER_COALESCE_MS)
         # asks for more: a burst the live workers clear meanwhile starts none; the first
         # worker starts at once
-        lasting = depth if self._seen is None else min(depth, self._seen)
-        self._seen = self.backlog = depth
+        lasting = depth if self.backlog is None else min(depth, self.backlog)
+        self.backlog = depth
         if depth <= 0:
             return 0
         live = self.fleet.live()
