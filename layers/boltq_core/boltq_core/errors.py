@@ -39,7 +39,16 @@ class PayloadTooLarge(BoltQError):
 
 
 class StoreUnavailable(BoltQError):
+    """The store could not be reached (or is failing over); nothing is known to have changed.
+    `retry_after` is the number of seconds a client should wait before trying again."""
+
     status = 503
+
+    def __init__(
+        self, message: str, details: list[dict[str, Any]] | None = None, retry_after: int = 1
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
 
 
 class ConfigError(BoltQError):

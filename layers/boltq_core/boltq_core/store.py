@@ -24,6 +24,27 @@ else:
     SyncClient = AsyncClient = Any
 
 
+# errors that say the store (or the node a pooled socket is on) cannot serve us right now: a
+# lost or timed-out connection, a node that is loading its data, a primary that became a replica
+# in a failover (READONLY), a replica whose primary is gone, a blocked call the server ended
+# because the node changed role
+_TROUBLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED", "TRYAGAIN", "CLUSTERDOWN")
+
+
+def is_store_trouble(exc: BaseException) -> bool:
+    """True for errors that mean "the store is unavailable or failing over, try again later"
+    (never for bad input, a script bug or a wrong password)."""
+    e = redis.exceptions
+    if isinstance(exc, e.AuthenticationError | e.AuthorizationError):
+        return False
+    if isinstance(exc, e.ConnectionError | e.TimeoutError | OSError | e.ReadOnlyError
+                  | e.MasterDownError | e.ClusterDownError | e.TryAgainError):
+        return True
+    # redis-py strips the error code of the replies it maps to a class; others keep it
+    return isinstance(exc, e.ResponseError) and (
+        str(exc).split(" ", 1)[0].upper() in _TROUBLE_REPLIES)
+
+
 def _options(settings: Settings) -> dict[str, Any]:
     opts: dict[str, Any] = {"decode_responses": True, "health_check_interval": 30}
     if settings.redis_password:
