@@ -106,41 +106,51 @@ def _coalesce_seconds() -> float:
 
 
 def _last_event_id(q: Queue) -> str:
-    last = q.redis.xrevrange(q.keys.events, count=1)
+    last = q.read(lambda: q.redis.xrevrange(q.keys.events, count=1), "events")
     return last[0][0] if last else "0-0"
 
 
 def run(q: Queue, deadline: float, invoke: Any, function_name: str) -> dict[str, Any]:
     scaler = Scaler(q, invoke, function_name)
     coalesce = _coalesce_seconds()
-    last_event = _last_event_id(q)
-    wakes = reads = 0
-    scaler.scale()
+    last_event: str | None = None
+    wakes = reads = failures = 0
     woke_at = float("-inf")
     while (left := deadline - time.monotonic()) > 0:
-        # coalesce: after a wake, let the next events pile up for a moment and take them in one
-        # read (the first event after a quiet spell is still taken at once)
-        hold = woke_at + coalesce - time.monotonic()
-        if hold > 0:
-            time.sleep(min(hold, left))
-            continue
-        # work left waiting (deferred, or its worker is on the way out): look again soon even
-        # if no event comes
-        block_ms = max(1, int(coalesce * 1000)) if scaler.backlog else RESCAN_MS
-        events = q.events(last_event, READ_COUNT, max(1, min(block_ms, int(left * 1000))))
-        reads += 1
-        if events:
-            woke_at = time.monotonic()
-            last_event = events[-1][0]
-            if len(events) >= READ_COUNT:
-                # more than one read's worth: skip to the end; the check below counts it all
+        try:
+            if last_event is None:  # the first pass, or the first after a failed one
                 last_event = _last_event_id(q)
-            elif not any(f.get("st") in WAKE_ON for _, f in events):
+                scaler.scale()
+            # coalesce: after a wake, let the next events pile up for a moment and take them
+            # in one read (the first event after a quiet spell is still taken at once)
+            hold = woke_at + coalesce - time.monotonic()
+            if hold > 0:
+                time.sleep(min(hold, left))
                 continue
-            wakes += 1
-        scaler.scale()
+            # work left waiting (deferred, or its worker is on the way out): look again soon
+            # even if no event comes
+            block_ms = max(1, int(coalesce * 1000)) if scaler.backlog else RESCAN_MS
+            events = q.events(last_event, READ_COUNT, max(1, min(block_ms, int(left * 1000))))
+            reads += 1
+            if events:
+                woke_at = time.monotonic()
+                last_event = events[-1][0]
+                if len(events) >= READ_COUNT:
+                    # more than one read's worth: skip to the end; the check below counts it
+                    last_event = _last_event_id(q)
+                elif not any(f.get("st") in WAKE_ON for _, f in events):
+                    continue
+                wakes += 1
+            scaler.scale()
+            failures = 0
+        except Exception as exc:  # one failed pass must not end the loop
+            failures += 1
+            last_event = None
+            logger.warning("poller pass failed; trying again",
+                           extra={"error": f"{type(exc).__name__}: {exc}"})
+            time.sleep(min(max(0.0, deadline - time.monotonic()), 0.05 * 2 ** min(failures, 6)))
     return {"invoked": scaler.invoked, "invoke_failures": scaler.failed, "wakes": wakes,
-            "reads": reads}
+            "reads": reads, "failed_passes": failures}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -68,46 +68,29 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
         )
         thread.start()
     try:
-        last_event = _last_event_id(q)
-        next_wake = 0
+        failures = 0
+        last_event: str | None = None
         read_at = float("-inf")  # time.monotonic() of the last read that returned events
-        while True:
-            now_ms = pass_ms = int(time.time() * 1000)
-            r = q.promote()
-            totals["passes"] += 1
-            for k in ("promoted", "recovered", "expired"):
-                totals[k] += getattr(r, k)
-            next_wake = r.next_wake_ms
-            if not lock.renew():
-                logger.warning("promoter lock lost; stopping")
-                break
-            while True:
-                left_ms = int((deadline - time.monotonic()) * 1000)
-                if left_ms <= 0:
-                    return totals
-                now_ms = int(time.time() * 1000)
-                wait = MAX_SLEEP_MS if next_wake < 0 else next_wake - now_ms
-                # look again at least every MAX_SLEEP_MS, however busy the stream is
-                wait = min(wait, pass_ms + MAX_SLEEP_MS - now_ms)
-                if wait <= 0:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                if last_event is None:
+                    last_event = _last_event_id(q)
+                pass_ms = int(time.time() * 1000)
+                r = q.promote()
+                totals["passes"] += 1
+                for k in ("promoted", "recovered", "expired"):
+                    totals[k] += getattr(r, k)
+                if not lock.renew() and not lock.acquire():
+                    logger.warning("promoter lock taken by another promoter; stopping")
                     break
-                # coalesce: let events pile up for a moment after a read (not past `wait`)
-                hold_ms = (read_at - time.monotonic()) * 1000 + coalesce_ms
-                if hold_ms >= 1:
-                    time.sleep(min(hold_ms, wait, left_ms) / 1000)
-                    continue
-                events = q.events(last_event, READ_COUNT,
-                                  max(1, min(wait, MAX_SLEEP_MS, left_ms)))
-                if events:
-                    read_at = time.monotonic()
-                    last_event = events[-1][0]
-                    if len(events) >= READ_COUNT:
-                        last_event = _last_event_id(q)  # skip ahead: the re-plan sees it all
-                        break
-                    if any(f.get("st") in wake_on for _, f in events):
-                        break
-                elif wait >= MAX_SLEEP_MS:
-                    break  # a second without news: renew the lock, look again
+                last_event, read_at = _wait(q, deadline, pass_ms, r.next_wake_ms, last_event,
+                                            read_at, coalesce_ms, wake_on)
+                failures = 0
+            except Exception as exc:  # one failed pass must not end the loop
+                failures += 1
+                logger.warning("promoter pass failed; trying again",
+                               extra={"error": f"{type(exc).__name__}: {exc}"})
+                time.sleep(min(left, 0.05 * 2 ** min(failures, 6)))
         return totals
     finally:
         stop.set()
@@ -122,8 +105,40 @@ def run(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, An
         lock.release()
 
 
+def _wait(q: Queue, deadline: float, pass_ms: int, next_wake: int, last_event: str,
+          read_at: float, coalesce_ms: float, wake_on: frozenset[str]) -> tuple[str, float]:
+    """Sleep on the events stream until the next pass is due: the next due moment, news that
+    may move it up, or MAX_SLEEP_MS after the last pass. Returns the stream position and the
+    time of the last read that returned events."""
+    while True:
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            return last_event, read_at
+        now_ms = int(time.time() * 1000)
+        wait = MAX_SLEEP_MS if next_wake < 0 else next_wake - now_ms
+        # look again at least every MAX_SLEEP_MS, however busy the stream is
+        wait = min(wait, pass_ms + MAX_SLEEP_MS - now_ms)
+        if wait <= 0:
+            return last_event, read_at
+        # coalesce: let events pile up for a moment after a read (not past `wait`)
+        hold_ms = (read_at - time.monotonic()) * 1000 + coalesce_ms
+        if hold_ms >= 1:
+            time.sleep(min(hold_ms, wait, left_ms) / 1000)
+            continue
+        events = q.events(last_event, READ_COUNT, max(1, min(wait, MAX_SLEEP_MS, left_ms)))
+        if events:
+            read_at = time.monotonic()
+            last_event = events[-1][0]
+            if len(events) >= READ_COUNT:
+                return _last_event_id(q), read_at  # skip ahead: the re-plan sees it all
+            if any(f.get("st") in wake_on for _, f in events):
+                return last_event, read_at
+        elif wait >= MAX_SLEEP_MS:
+            return last_event, read_at  # a second without news: renew the lock, look again
+
+
 def _last_event_id(q: Queue) -> str:
-    last = q.redis.xrevrange(q.keys.events, count=1)
+    last = q.read(lambda: q.redis.xrevrange(q.keys.events, count=1), "events")
     return last[0][0] if last else "0-0"
 
 

@@ -51,8 +51,12 @@ FLEET_TTL_MS = 30_000
 
 async def _stay_in_fleet(aq: AsyncQueue, fleet_key: str, token: str) -> None:
     while True:
-        # XX: renews only; a token that retired or left is not brought back
-        await aq.redis.zadd(fleet_key, {token: int(time.time() * 1000) + FLEET_TTL_MS}, xx=True)
+        try:
+            # XX: renews only; a token that retired or left is not brought back
+            await aq.redis.zadd(fleet_key, {token: int(time.time() * 1000) + FLEET_TTL_MS},
+                                xx=True)
+        except Exception as exc:  # the store is away: the runner rides it out, so do we
+            logger.warning("fleet renewal failed", extra={"error": str(exc)})
         await asyncio.sleep(FLEET_TTL_MS / 3000)
 
 
@@ -83,18 +87,36 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - _env_float("WORKER_STOP_BEFORE_SECONDS", 3.0)
     token = (event or {}).get("token") or context.aws_request_id
-    client = connect(settings)
+    # bookkeeping on short timeouts: an unreachable store must not hold the invocation past
+    # its end (the runner itself returns by its deadline)
+    client = connect(settings.model_copy(update={
+        "store_timeout_seconds": 1.0, "store_connect_timeout_seconds": 1.0,
+        "store_retry_seconds": 0.5}))
     fleet = Fleet(client, "{" + settings.key_prefix + "}")
-    fleet.join(token, int(time.time() * 1000) + FLEET_TTL_MS)
+    _bookkeep(lambda: fleet.join(token, int(time.time() * 1000) + FLEET_TTL_MS), "join fleet")
     if not _metrics_off():
         count_invocation(client, "{" + settings.key_prefix + "}", "worker")
     try:
         idle = _env_float("WORKER_IDLE_SECONDS", 2.0)
         stats = asyncio.run(work(settings, deadline, idle, fleet.key, token))
     finally:
-        fleet.leave(token)
+        _bookkeep(lambda: fleet.leave(token), "leave fleet")
         client.close()
         tracing.flush()
     result = {"claimed": stats.claimed, "recorded": stats.recorded}
     logger.info("worker finished", extra=result)
+    if stats.abandoned:
+        # a sync processor ignored its timeout and still runs: end the process (Lambda starts
+        # a fresh one), so that thread cannot run on once its job's lease lapses and the job
+        # runs elsewhere
+        logger.error("sync processor threads outlived their timeout; ending the process",
+                     extra={"abandoned": stats.abandoned})
+        os._exit(1)
     return result
+
+
+def _bookkeep(fn: Any, what: str) -> None:
+    try:
+        fn()
+    except Exception as exc:  # never worth failing the invocation over
+        logger.warning(f"could not {what}", extra={"error": str(exc)})

@@ -9,7 +9,7 @@ from boltq_core.ops import Claimed, Outcome
 def claim(queue: Queue, count: int = 10, lease: float | None = None,
           max_timeout: float = 0) -> list[Claimed]:
     call, parse = queue.ns.claim(count, lease or queue.settings.lease_seconds, max_timeout)
-    return parse(queue.run(call))[1]
+    return parse(queue.run(call)).jobs
 
 
 def finish(queue: Queue, *outcomes: Outcome) -> list[str]:

@@ -219,14 +219,21 @@ def test_expired_lease_runs_the_job_again_and_refuses_the_stale_worker(queue: Qu
     assert queue.stats().totals["completed"] == 1
 
 
-def test_lease_lost_on_the_last_attempt_dead_letters(queue: Queue) -> None:
+def test_lease_lost_alone_on_the_last_attempt_dead_letters(queue: Queue) -> None:
     sub = queue.submit({"type": "echo", "max_attempts": 1})
     claim(queue, lease=0.1)
     time.sleep(0.15)
     result = queue.promote()
     assert result.recovered == 1
+    # lost beside nothing else it knew of, but claimed in a batch: not charged, run alone next
     job = queue.get(sub.job_id)
-    assert job.status == "failed" and job.last_error.category == "lease_expired"
+    assert job.status == "pending" and job.last_error.category == "lease_expired"
+    (again,) = claim(queue, lease=0.1)
+    assert again.solo
+    time.sleep(0.15)
+    assert queue.promote().recovered == 1
+    job = queue.get(sub.job_id)
+    assert job.status == "failed" and job.last_error.category == "crashed"
 
 
 def test_heartbeat_keeps_a_long_job_leased(make_queue) -> None:

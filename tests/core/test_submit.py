@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from boltq_core import InvalidInput, PayloadTooLarge, Queue
+from boltq_core.ops import parse_specs
 from tests.conftest import run_worker
 
 
@@ -107,3 +108,14 @@ def test_promote_moves_due_jobs_once(queue: Queue) -> None:
     assert (first.promoted, second.promoted) == (1, 0)
     assert queue.get(sub.job_id).status == "pending"
     assert queue.redis.lrange(queue.keys.ready(1), 0, -1) == [sub.job_id]
+
+
+def test_a_submit_sent_again_stores_nothing_twice(queue: Queue) -> None:
+    prepared = queue.ns.prepare(parse_specs([{"type": "echo"}, {"type": "echo"}]))
+    call, parse = queue.ns.submit(prepared)
+    first = parse(queue.run(call))
+    again = parse(queue.run(call))
+    assert [s.job_id for s in again] == [s.job_id for s in first]
+    assert [s.duplicate for s in again] == [False, False]
+    stats = queue.stats()
+    assert stats.pending_total == 2 and stats.totals["submitted"] == 2

@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError
 
 from boltq_core.config import Settings
-from boltq_core.ops import Call, Claimed, Namespace, Outcome
+from boltq_core.ops import Call, ClaimReply, Namespace, Outcome
 from boltq_core.store import AsyncClient, Scripts, connect_async, single_client_async
 
 log = logging.getLogger("boltq.queue")
@@ -32,9 +32,12 @@ class AsyncQueue:
         return await self._scripts[call.script](keys=call.keys, args=call.args)
 
     async def claim(
-        self, count: int, max_timeout_s: float = 0, lease_s: float | None = None
-    ) -> tuple[int, list[Claimed]]:
-        call, parse = self.ns.claim(count, lease_s or self.settings.lease_seconds, max_timeout_s)
+        self, count: int, max_timeout_s: float = 0, lease_s: float | None = None, *,
+        held: int = 0, runner: str = "", claim_id: str | None = None,
+    ) -> ClaimReply:
+        """Claim up to `count` jobs; `claim_id` makes a resend (after a lost reply) safe."""
+        call, parse = self.ns.claim(count, lease_s or self.settings.lease_seconds, max_timeout_s,
+                                    held=held, runner=runner, claim_id=claim_id)
         return parse(await self.run(call))
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[str]:
@@ -42,16 +45,19 @@ class AsyncQueue:
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0,
-        extra: Sequence[Sequence[Any]] = (),
-    ) -> tuple[list[str], int, list[Claimed]]:
+        extra: Sequence[Sequence[Any]] = (), *, held: int = 0, runner: str = "",
+        claim_id: str | None = None,
+    ) -> tuple[list[str], ClaimReply]:
         """Record outcomes and claim the next batch in one round trip: a pipeline of two
         EVALSHA calls (redis-py's Script objects would add a SCRIPT EXISTS round trip to every
         pipeline), plus the `extra` commands (bookkeeping such as metric increments, whose
         replies nobody needs) riding along. Cluster clients refuse scripts in pipelines, so
-        there it takes two calls and the extras a third."""
+        there it takes two calls and the extras a third. Both scripts may be sent again after
+        a lost reply (finish refuses a stale attempt, claim answers a repeated `claim_id`)."""
+        claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s,
+                                          held=held, runner=runner, claim_id=claim_id)
         if not outcomes and not extra:
-            return [], *(await self.claim(count, max_timeout_s))
-        claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s)
+            return [], parse(await self.run(claim_call))
         calls = (self.ns.finish(outcomes), claim_call) if outcomes else (claim_call,)
         if isinstance(self.redis, AsyncRedisCluster):
             replies = [await self.run(c) for c in calls]
@@ -71,7 +77,7 @@ class AsyncQueue:
                     raise replies[i]
             _log_failed(extra, replies[len(calls):])
         finished = list(replies[0]) if outcomes else []
-        return finished, *parse(replies[len(calls) - 1])
+        return finished, parse(replies[len(calls) - 1])
 
     async def send(self, commands: Sequence[Sequence[Any]]) -> None:
         """Send commands whose replies nobody needs, in one pipeline (errors are logged)."""
@@ -108,10 +114,17 @@ def _log_failed(commands: Sequence[Sequence[Any]], replies: Sequence[Any]) -> No
         log.warning("%d bookkeeping commands failed, e.g. %s: %s", len(failed), *failed[0])
 
 
+# a blocked call ends on the server after this long at the latest (and the runner looks again),
+# so a socket that died silently while blocked is noticed within WAIT_CHUNK + the read timeout
+WAIT_CHUNK_SECONDS = 5
+
+
 class Waiter:
     """Blocks on the namespace's marker (BZPOPMIN) until a submit or a release wakes it, or a
     deadline passes. Redis checks blocking timeouts only every 1/hz s (100 ms by default), so
-    the deadline is kept here and the blocked call is ended with CLIENT UNBLOCK."""
+    the deadline is kept here and the blocked call is ended with CLIENT UNBLOCK. Any trouble
+    (a failover ended the block, the socket died) drops both connections: the next wait makes
+    new ones."""
 
     def __init__(self, queue: AsyncQueue) -> None:
         self._queue = queue
@@ -127,9 +140,13 @@ class Waiter:
             found = client.get_node_from_key(self._queue.keys.marker)
             node = (found.host, found.port)
         settings = self._queue.settings
-        # redis-py's default 5 s socket timeout would end a long block with an error
-        self._blocker = single_client_async(settings, node, socket_timeout=None)
-        self._control = single_client_async(settings, node)
+        from boltq_core.failover import AsyncStoreRetry
+
+        # the read timeout must outlast the longest block; no resend: the caller handles it
+        self._blocker = single_client_async(
+            settings, node, socket_timeout=WAIT_CHUNK_SECONDS + settings.store_timeout_seconds,
+            retry=AsyncStoreRetry(0))
+        self._control = single_client_async(settings, node, retry=AsyncStoreRetry(0))
         self._client_id = int(await self._blocker.client_id())
 
     async def wait(self, timeout: float | None, stop: asyncio.Event | None = None) -> bool:
@@ -137,7 +154,8 @@ class Waiter:
         if self._blocker is None:
             await self._connect()
         assert self._blocker is not None and self._control is not None
-        blocked = asyncio.ensure_future(self._blocker.bzpopmin(self._queue.keys.marker, 0))
+        blocked = asyncio.ensure_future(
+            self._blocker.bzpopmin(self._queue.keys.marker, WAIT_CHUNK_SECONDS))
         waits: set[asyncio.Future[Any]] = {blocked}
         stopper = None
         if stop is not None:
@@ -147,7 +165,13 @@ class Waiter:
             done, _ = await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
             if blocked in done:
                 return blocked.result() is not None
-            await self._control.client_unblock(self._client_id)
+            if not await self._control.client_unblock(self._client_id):
+                # it returned just now, or it is not blocked where we think (it reconnected)
+                await asyncio.wait({blocked}, timeout=0.05)
+                if not blocked.done():
+                    blocked.cancel()
+                    await self._reset()
+                    return False
             return (await blocked) is not None
         except BaseException:
             blocked.cancel()

@@ -33,6 +33,11 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "retry_max_seconds": ("RETRY_MAX_SECONDS",),
     "worker_concurrency": ("WORKER_CONCURRENCY",),
     "claim_batch": ("CLAIM_BATCH",),
+    "metrics_max_types": ("METRICS_MAX_TYPES",),
+    "max_result_bytes": ("MAX_RESULT_BYTES",),
+    "store_connect_timeout_seconds": ("STORE_CONNECT_TIMEOUT_SECONDS",),
+    "store_timeout_seconds": ("STORE_TIMEOUT_SECONDS",),
+    "store_retry_seconds": ("STORE_RETRY_SECONDS",),
 }
 
 
@@ -62,6 +67,14 @@ class Settings(BaseModel):
     retry_max_seconds: float = Field(300.0, ge=0)  # retry delay cap
     worker_concurrency: int = Field(50, ge=1, le=10000)  # jobs in flight per runner
     claim_batch: int = Field(50, ge=1, le=1000)  # jobs claimed per round trip
+    max_result_bytes: int = Field(262144, ge=1)  # JSON size cap of a job's result
+    # job types counted under their own name in stats and metrics; the rest count as "other"
+    metrics_max_types: int = Field(100, ge=1, le=10000)
+    # store client: seconds to connect, seconds to wait for a reply (blocking calls add their
+    # own block time), and how long a call keeps trying through a failover before it gives up
+    store_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    store_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    store_retry_seconds: float = Field(5.0, ge=0, le=300)
 
     @field_validator("redis_addr")
     @classmethod

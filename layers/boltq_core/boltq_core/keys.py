@@ -5,6 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# the keys every script gets, in KEYS order (KEYS[1..22]); names ending in ':' are prefixes
+COMMON = (
+    "ready:0", "ready:1", "ready:2", "scheduled", "retrying", "active", "completed",
+    "cancelled", "dlq", "jobs", "stats", "events", "marker", "seq", "workflows", "wf_done",
+    "job:", "wf:", "idem:", "types", "suspects", "drain",
+)
+_AT = {name: i for i, name in enumerate(COMMON)}
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -12,57 +20,41 @@ class Keys:
     common: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        t = "{" + self.prefix + "}"
-        object.__setattr__(
-            self,
-            "common",
-            (
-                f"{t}:ready:0",
-                f"{t}:ready:1",
-                f"{t}:ready:2",
-                f"{t}:scheduled",
-                f"{t}:retrying",
-                f"{t}:active",
-                f"{t}:completed",
-                f"{t}:cancelled",
-                f"{t}:dlq",
-                f"{t}:jobs",
-                f"{t}:stats",
-                f"{t}:events",
-                f"{t}:marker",
-                f"{t}:seq",
-                f"{t}:workflows",
-                f"{t}:wf_done",
-                f"{t}:job:",
-                f"{t}:wf:",
-                f"{t}:idem:",
-            ),
-        )
+        object.__setattr__(self, "common", tuple(f"{self.tag}:{name}" for name in COMMON))
 
     @property
     def tag(self) -> str:
         return "{" + self.prefix + "}"
 
+    def named(self, name: str) -> str:
+        return self.common[_AT[name]]
+
     def ready(self, priority: int) -> str:
         return self.common[priority]
 
-    scheduled = property(lambda self: self.common[3])
-    retrying = property(lambda self: self.common[4])
-    active = property(lambda self: self.common[5])
-    completed = property(lambda self: self.common[6])
-    cancelled = property(lambda self: self.common[7])
-    dlq = property(lambda self: self.common[8])
-    index = property(lambda self: self.common[9])
-    stats = property(lambda self: self.common[10])
-    events = property(lambda self: self.common[11])
-    marker = property(lambda self: self.common[12])
-    workflows = property(lambda self: self.common[14])
+    scheduled = property(lambda self: self.named("scheduled"))
+    retrying = property(lambda self: self.named("retrying"))
+    active = property(lambda self: self.named("active"))
+    completed = property(lambda self: self.named("completed"))
+    cancelled = property(lambda self: self.named("cancelled"))
+    dlq = property(lambda self: self.named("dlq"))
+    index = property(lambda self: self.named("jobs"))
+    stats = property(lambda self: self.named("stats"))
+    events = property(lambda self: self.named("events"))
+    marker = property(lambda self: self.named("marker"))
+    workflows = property(lambda self: self.named("workflows"))
+    suspects = property(lambda self: self.named("suspects"))
+    types = property(lambda self: self.named("types"))
 
     def job(self, job_id: str) -> str:
-        return self.common[16] + job_id
+        return self.named("job:") + job_id
 
     def workflow(self, wf_id: str) -> str:
-        return self.common[17] + wf_id
+        return self.named("wf:") + wf_id
 
     def idem(self, key: str) -> str:
-        return self.common[18] + key
+        return self.named("idem:") + key
+
+    def claim(self, claim_id: str) -> str:
+        """The record of one claim call, so a claim whose reply was lost can be asked again."""
+        return f"{self.tag}:claim:{claim_id}"

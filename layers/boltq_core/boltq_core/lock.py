@@ -3,11 +3,15 @@ works, so overlapping invocations of a singleton loop (the promoter) take turns.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
 
+from boltq_core.failover import is_store_trouble
 from boltq_core.scripts import source
+
+log = logging.getLogger("boltq.lock")
 
 
 class Lock:
@@ -20,10 +24,16 @@ class Lock:
         self._release = client.register_script(source("lock_release"))
 
     def acquire(self, wait_until: float | None = None, every: float = 0.05) -> bool:
-        """Take the lock; with `wait_until` (a time.monotonic() value) keep trying until then."""
+        """Take the lock; with `wait_until` (a time.monotonic() value) keep trying until then,
+        through store outages too."""
         while True:
-            if self.redis.set(self.key, self.token, nx=True, px=self.lease_ms):
-                return True
+            try:
+                if self.redis.set(self.key, self.token, nx=True, px=self.lease_ms):
+                    return True
+            except Exception as exc:
+                if not is_store_trouble(exc) or wait_until is None:
+                    raise
+                log.warning("lock %s: the store is unavailable (%s)", self.key, exc)
             if wait_until is None or time.monotonic() + every >= wait_until:
                 return False
             time.sleep(every)
@@ -32,4 +42,10 @@ class Lock:
         return bool(self._renew(keys=[self.key], args=[self.token, self.lease_ms]))
 
     def release(self) -> None:
-        self._release(keys=[self.key], args=[self.token])
+        """Give the lock up; if the store is unavailable it simply expires."""
+        try:
+            self._release(keys=[self.key], args=[self.token])
+        except Exception as exc:
+            if not is_store_trouble(exc):
+                raise
+            log.warning("lock %s: could not release it (%s); it expires", self.key, exc)

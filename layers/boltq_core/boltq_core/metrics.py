@@ -131,12 +131,13 @@ class MetricsHooks(RunnerHooks):
 
     def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
         try:
-            obs = [(f"p|{ctx.type}", seconds)]
+            label = ctx.claimed.type_label  # 'other' past METRICS_MAX_TYPES: bounded series
+            obs = [(f"p|{label}", seconds)]
             queued = ctx.claimed.queued_ms if ctx.attempt == 1 else None
             if queued is not None:
-                obs.append((f"w|{ctx.type}", (queued[1] - queued[0]) / 1000))
+                obs.append((f"w|{label}", (queued[1] - queued[0]) / 1000))
             if outcome.kind in ("r", "f"):
-                obs.append((f"e|{ctx.type}|{outcome.a or 'unknown'}", 1.0))
+                obs.append((f"e|{label}|{outcome.a or 'unknown'}", 1.0))
             self._seen[(outcome.job_id, outcome.attempt)] = obs
         except Exception as exc:  # hooks must not raise
             log.warning("metrics hook: %s", exc)

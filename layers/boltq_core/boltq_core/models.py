@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
@@ -36,6 +37,7 @@ def parse_priority(value: Any) -> int:
 
 PriorityField = Annotated[int, BeforeValidator(parse_priority)]
 JOB_TYPE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+MAX_DELAY_SECONDS = 366 * 86400  # the furthest ahead a job may be scheduled (delay or run_at)
 
 
 class JobStatus(StrEnum):
@@ -59,7 +61,7 @@ class JobSpec(BaseModel):
     type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     priority: PriorityField = 1
-    delay_seconds: float = Field(0, ge=0, le=366 * 86400)
+    delay_seconds: float = Field(0, ge=0, le=MAX_DELAY_SECONDS)
     run_at: datetime | None = None
     max_attempts: int | None = Field(None, ge=1, le=100)
     timeout_seconds: int | None = Field(None, ge=1)
@@ -75,8 +77,12 @@ class JobSpec(BaseModel):
     @field_validator("run_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
+        if v is None:
+            return v
+        if v.tzinfo is None:
             v = v.replace(tzinfo=UTC)
+        if v.timestamp() > time.time() + MAX_DELAY_SECONDS:
+            raise ValueError(f"must be at most {MAX_DELAY_SECONDS // 86400} days ahead")
         return v
 
 
@@ -85,12 +91,12 @@ class ErrorInfo(BaseModel):
     message: str
 
 
-class Job(BaseModel):
-    """A job as stored and read back. Times are ISO-8601 UTC."""
+class JobSummary(BaseModel):
+    """A job as lists show it: everything but its data, result and parents' results, so a page
+    stays small whatever the jobs carry. Times are ISO-8601 UTC."""
 
     id: str
     type: str
-    data: dict[str, Any]
     priority: int
     status: str
     attempts: int
@@ -100,65 +106,80 @@ class Job(BaseModel):
     scheduled_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    result: Any = None
     last_error: ErrorInfo | None = None
     progress: Any = None
     workflow_id: str | None = None
     step_id: str | None = None
     idempotency_key: str | None = None
-    parent_results: dict[str, Any] | None = None
     cancel_requested: bool = False
-    trace_context: str | None = Field(None, exclude=True)
 
-    @classmethod
-    def from_hash(cls, h: dict[str, str]) -> Job:
-        """Build a Job from its Redis hash (str keys and values)."""
-
+    @staticmethod
+    def _fields(h: dict[str, str]) -> dict[str, Any]:
         def ms(name: str) -> datetime | None:
             v = h.get(name)
             return datetime.fromtimestamp(int(v) / 1000, UTC) if v else None
 
-        def js(name: str) -> Any:
-            v = h.get(name)
-            return json.loads(v) if v is not None else None
-
         err = None
         if h.get("err_cat"):
             err = ErrorInfo(category=h["err_cat"], message=h.get("err_msg", ""))
-        return cls.model_construct(
-            id=h["id"],
-            type=h["type"],
-            data=js("data") or {},
-            priority=int(h["priority"]),
-            status=h["status"],
-            attempts=int(h["attempts"]),
-            max_attempts=int(h["max_attempts"]),
-            timeout_seconds=int(h["timeout"]),
-            created_at=ms("created"),
-            scheduled_at=ms("scheduled"),
-            started_at=ms("started"),
-            finished_at=ms("finished"),
-            result=js("result"),
-            last_error=err,
-            progress=js("progress"),
-            workflow_id=h.get("wf"),
-            step_id=h.get("step"),
-            idempotency_key=h.get("idem"),
-            parent_results=js("parents"),
-            cancel_requested=h.get("cancel") == "1",
-            trace_context=h.get("trace"),
-        )
+        progress = h.get("progress")
+        return {
+            "id": h["id"],
+            "type": h["type"],
+            "priority": int(h["priority"]),
+            "status": h["status"],
+            "attempts": int(h["attempts"]),
+            "max_attempts": int(h["max_attempts"]),
+            "timeout_seconds": int(h["timeout"]),
+            "created_at": ms("created"),
+            "scheduled_at": ms("scheduled"),
+            "started_at": ms("started"),
+            "finished_at": ms("finished"),
+            "last_error": err,
+            "progress": json.loads(progress) if progress is not None else None,
+            "workflow_id": h.get("wf"),
+            "step_id": h.get("step"),
+            "idempotency_key": h.get("idem"),
+            "cancel_requested": h.get("cancel") == "1",
+        }
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> JobSummary:
+        """Build it from the job's Redis hash (or the summary fields list_jobs reads)."""
+        return cls.model_construct(**cls._fields(h))
 
     def public(self) -> dict[str, Any]:
         """The JSON shape clients see (SPEC §2)."""
         return self.model_dump(mode="json", exclude_none=False)
 
 
+class Job(JobSummary):
+    """A job as stored and read back, with its data and result."""
+
+    data: dict[str, Any]
+    result: Any = None
+    parent_results: dict[str, Any] | None = None
+    trace_context: str | None = Field(None, exclude=True)
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Job:
+        """Build a Job from its Redis hash (str keys and values)."""
+
+        def js(name: str) -> Any:
+            v = h.get(name)
+            return json.loads(v) if v is not None else None
+
+        return cls.model_construct(
+            **cls._fields(h), data=js("data") or {}, result=js("result"),
+            parent_results=js("parents"), trace_context=h.get("trace"))
+
+
 class QueueStats(BaseModel):
     """Queue depths now and totals since the namespace was created."""
 
     pending: dict[str, int]  # per priority name: high / normal / low
-    pending_total: int
+    pending_total: int  # ready to run now, the recovering ones included
+    recovering: int  # ready again after their worker was lost; each runs alone next
     scheduled: int
     running: int
     retrying: int

@@ -71,6 +71,16 @@ class Claimed:
         return float(self.fields["timeout"])
 
     @property
+    def solo(self) -> bool:
+        """Leased alone (a suspect after a lost lease): its runner claims nothing beside it."""
+        return self.fields.get("solo") == "1"
+
+    @property
+    def type_label(self) -> str:
+        """The job type as metrics name it: 'other' past the cap on distinct types."""
+        return self.fields.get("tl") or self.fields["type"]
+
+    @property
     def queued_ms(self) -> tuple[int, int] | None:
         """(became ready, started) in epoch ms for this claim: ready is the latest of created,
         the due moment of a delayed job and a dead-letter requeue; None if not recorded."""
@@ -79,6 +89,13 @@ class Claimed:
             return None
         ready = max(int(f["created"]), int(f.get("scheduled") or 0), int(f.get("requeued") or 0))
         return ready, max(ready, int(f["started"]))
+
+
+@dataclass(slots=True, frozen=True)
+class ClaimReply:
+    next_wake_ms: int  # the earliest moment something becomes due, -1 for none
+    drain: bool  # finish what you hold, then claim holding nothing: a suspect waits for you
+    jobs: list[Claimed]
 
 
 @dataclass(slots=True)
@@ -128,6 +145,21 @@ def invalid(exc: ValidationError, where: str = "") -> InvalidInput:
     return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
 
 
+# the job hash fields a summary shows, status and type first (list_jobs.lua filters on them)
+SUMMARY_FIELDS = ("status", "type", "id", "priority", "attempts", "max_attempts", "timeout",
+                  "created", "scheduled", "started", "finished", "err_cat", "err_msg", "progress",
+                  "wf", "step", "idem", "cancel", "requeued")
+MAX_PAGE = 100  # list routes' largest page: a page of summaries stays far below 6 MB
+
+
+def check_page(limit: int, cursor: str | None) -> None:
+    """The paging arguments every list takes: 1 <= limit <= MAX_PAGE, a numeric cursor."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit: must be between 1 and {MAX_PAGE}", [{"field": "limit"}])
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 20):
+        raise InvalidInput("cursor: not a cursor returned by this API", [{"field": "cursor"}])
+
+
 _SPEC_LIST = TypeAdapter(list[JobSpec])
 
 
@@ -162,6 +194,7 @@ class Namespace:
             settings.retention_seconds * 1000,
             settings.events_max_length,
             settings.dlq_max_size,
+            settings.metrics_max_types,
         ]
 
     def call(self, script: str, keys: Iterable[str] = (), args: Iterable[Any] = ()) -> Call:
@@ -200,8 +233,8 @@ class Namespace:
     def submit(
         self, prepared: Sequence[Prepared]
     ) -> tuple[Call, Callable[[Any], list[Submitted]]]:
-        job_prefix = self.keys.common[16]
-        idem_prefix = self.keys.common[18]
+        job_prefix = self.keys.named("job:")
+        idem_prefix = self.keys.named("idem:")
         job_keys = [job_prefix + p.job_id for p in prepared]
         idem_keys = [idem_prefix + p.idem for p in prepared if p.idem]
         args: list[Any] = [len(prepared)]
@@ -216,13 +249,17 @@ class Namespace:
     # --- the worker's calls -----------------------------------------------------------------
 
     def claim(
-        self, count: int, lease_s: float, max_timeout_s: float = 0, limit: int = 1000
-    ) -> tuple[Call, Callable[[Any], tuple[int, list[Claimed]]]]:
-        def parse(reply: Any) -> tuple[int, list[Claimed]]:
-            return int(reply[0]), [Claimed(pairs(j)) for j in reply[1:]]
+        self, count: int, lease_s: float, max_timeout_s: float = 0, *, held: int = 0,
+        runner: str = "", claim_id: str | None = None, limit: int = 1000,
+    ) -> tuple[Call, Callable[[Any], ClaimReply]]:
+        """A claim of up to `count` jobs by a runner holding `held`. The same `claim_id` sent
+        again (its reply was lost) is answered with the jobs it leased the first time."""
 
-        args = [count, int(lease_s * 1000), int(max_timeout_s), limit]
-        return self.call("claim", (), args), parse
+        def parse(reply: Any) -> ClaimReply:
+            return ClaimReply(int(reply[0]), reply[1] == 1, [Claimed(pairs(j)) for j in reply[2:]])
+
+        args = [count, int(lease_s * 1000), int(max_timeout_s), limit, held, runner]
+        return self.call("claim", [self.keys.claim(claim_id or new_ids(1)[0])], args), parse
 
     def finish(self, outcomes: Sequence[Outcome]) -> Call:
         args: list[Any] = [len(outcomes)]
@@ -259,9 +296,7 @@ class Namespace:
                 f"status: must be one of {', '.join(JobStatus)}; got {status!r}",
                 [{"field": "status"}],
             )
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit: must be between 1 and 1000", [{"field": "limit"}])
-        if cursor is not None and not cursor.isdigit():
-            raise InvalidInput("cursor: not a cursor returned by this API", [{"field": "cursor"}])
-        args = [cursor or "+inf", limit, status or "", self.LIST_SCAN_BUDGET, job_type or ""]
+        check_page(limit, cursor)
+        args = [cursor or "+inf", limit, status or "", self.LIST_SCAN_BUDGET, job_type or "",
+                *SUMMARY_FIELDS]
         return self.call("list_jobs", (), args)

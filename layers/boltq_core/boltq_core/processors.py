@@ -121,6 +121,15 @@ class JobContext:
         """True once someone cancelled this job (or its lease was lost); stop soon."""
         return self._cancelled or self._lost
 
+    def mark_cancelled(self) -> None:
+        """Someone asked this job to stop (the runner calls this; processors read
+        `cancelled`)."""
+        self._cancelled = True
+
+    def mark_lost(self) -> None:
+        """The runner lost this attempt's lease: its outcome will not be recorded."""
+        self._lost = True
+
     def raise_if_cancelled(self) -> None:
         if self.cancelled:
             raise JobCancelled(f"job {self.job_id} was cancelled")

@@ -10,13 +10,29 @@ from typing import Any
 
 import redis
 
+from boltq_core import failover
 from boltq_core.config import ENV_NAMES, Settings
-from boltq_core.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from boltq_core.models import Job, JobSpec, QueueStats
-from boltq_core.ops import Call, Namespace, Submitted, pairs, parse_specs
+from boltq_core.errors import Conflict, NotFound
+from boltq_core.models import Job, JobSpec, JobSummary, QueueStats
+from boltq_core.ops import (
+    SUMMARY_FIELDS,
+    Call,
+    Namespace,
+    Submitted,
+    check_page,
+    pairs,
+    parse_specs,
+)
 from boltq_core.store import Scripts, SyncClient, connect
 
+# scripts that may be sent again when their reply was lost: a repeat changes nothing (submit
+# and workflow_submit skip ids already stored, finish/extend/progress refuse a stale attempt,
+# claim answers a repeated claim id with what it leased, the rest only move what is due)
+IDEMPOTENT = frozenset({"submit", "workflow_submit", "claim", "finish", "extend", "progress",
+                        "promote", "list_jobs"})
+
 PRIORITY_NAMES = ("high", "normal", "low")
+
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,10 +85,17 @@ class Queue:
         self._scripts = Scripts(self.redis)
 
     def run(self, call: Call) -> Any:
-        try:
-            return self._scripts[call.script](keys=call.keys, args=call.args)
-        except redis.ConnectionError as exc:
-            raise StoreUnavailable(f"the store is unreachable: {exc}") from exc
+        """Run one script call, riding through a failover (boltq_core.failover): a lost reply
+        is resent only for IDEMPOTENT scripts; what cannot be done is StoreUnavailable."""
+        script = self._scripts[call.script]
+        return failover.call(lambda: script(keys=call.keys, args=call.args),
+                             budget=self.settings.store_retry_seconds,
+                             resend=call.script in IDEMPOTENT, what=call.script)
+
+    def read(self, fn: Any, what: str = "read") -> Any:
+        """Run `fn()`, a read (or another call that may be repeated), through a failover."""
+        return failover.call(fn, budget=self.settings.store_retry_seconds, resend=True,
+                             what=what)
 
     def ping(self) -> bool:
         try:
@@ -113,7 +136,7 @@ class Queue:
     # --- read -------------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
-        h = self.redis.hgetall(self.keys.job(job_id))
+        h = self.read(lambda: self.redis.hgetall(self.keys.job(job_id)), "get")
         if not h:
             raise NotFound(f"job {job_id!r} not found")
         return Job.from_hash(h)
@@ -125,25 +148,36 @@ class Queue:
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
+        """Job summaries (no data or result), newest first; at most 100 a page."""
         reply = self.run(self.ns.list_jobs(status, job_type, limit, cursor))
-        return Page([Job.from_hash(pairs(j)) for j in reply[1:]], reply[0] or None)
+        return Page([JobSummary.from_hash(pairs(j)) for j in reply[1:]], reply[0] or None)
 
     def ready_depth(self) -> int:
-        """Jobs ready to run now, all priorities."""
-        pipe = self.redis.pipeline(transaction=False)
-        for p in range(3):
-            pipe.llen(self.keys.ready(p))
-        return sum(pipe.execute())
+        """Jobs ready to run now, all priorities, the recovering ones included."""
+
+        def read() -> int:
+            pipe = self.redis.pipeline(transaction=False)
+            for p in range(3):
+                pipe.llen(self.keys.ready(p))
+            pipe.llen(self.keys.suspects)
+            return sum(pipe.execute())
+
+        return int(self.read(read, "ready depth"))
 
     def stats(self) -> QueueStats:
         k = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        for p in range(3):
-            pipe.llen(k.ready(p))
-        for key in (k.scheduled, k.active, k.retrying, k.dlq, k.completed):
-            pipe.zcard(key)
-        pipe.hgetall(k.stats)
-        r = pipe.execute()
+
+        def read() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for p in range(3):
+                pipe.llen(k.ready(p))
+            for key in (k.scheduled, k.active, k.retrying, k.dlq, k.completed):
+                pipe.zcard(key)
+            pipe.hgetall(k.stats)
+            pipe.llen(k.suspects)
+            return list(pipe.execute())
+
+        r = self.read(read, "stats")
         by_type: dict[str, dict[str, int]] = {}
         totals = dict.fromkeys(
             ("submitted", "completed", "failed", "cancelled", "retried", "requeued"), 0
@@ -160,7 +194,8 @@ class Queue:
             row[name] = row.get(name, 0) + c.value
         return QueueStats(
             pending=dict(zip(PRIORITY_NAMES, r[0:3], strict=True)),
-            pending_total=sum(r[0:3]),
+            pending_total=sum(r[0:3]) + r[9],
+            recovering=r[9],
             scheduled=r[3],
             running=r[4],
             retrying=r[5],
@@ -189,17 +224,22 @@ class Queue:
     # --- dead-letter queue ------------------------------------------------------------------
 
     def dlq_list(self, limit: int = 50, cursor: str | None = None) -> Page:
-        """Dead letters, most recent first; the cursor is an offset."""
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit: must be between 1 and 1000", [{"field": "limit"}])
-        if cursor is not None and not cursor.isdigit():
-            raise InvalidInput("cursor: not a cursor returned by this API", [{"field": "cursor"}])
+        """Dead letters (summaries: no data or result), most recent first; the cursor is an
+        offset."""
+        check_page(limit, cursor)
         start = int(cursor or 0)
-        ids = self.redis.zrevrange(self.keys.dlq, start, start + limit - 1)
-        pipe = self.redis.pipeline(transaction=False)
-        for job_id in ids:
-            pipe.hgetall(self.keys.job(job_id))
-        jobs = [Job.from_hash(h) for h in pipe.execute() if h]
+
+        def read() -> tuple[list[str], list[Any]]:
+            ids = self.redis.zrevrange(self.keys.dlq, start, start + limit - 1)
+            pipe = self.redis.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hmget(self.keys.job(job_id), *SUMMARY_FIELDS)
+            return ids, pipe.execute()
+
+        ids, rows = self.read(read, "dead letters")
+        jobs = [JobSummary.from_hash({k: v for k, v in zip(SUMMARY_FIELDS, row, strict=True)
+                                      if v is not None})
+                for row in rows if row[0] is not None]
         more = len(ids) == limit
         return Page(jobs, str(start + limit) if more else None)
 
@@ -235,7 +275,8 @@ class Queue:
         self, after: str = "0-0", count: int = 100, block_ms: int | None = None
     ) -> list[tuple[str, dict[str, str]]]:
         """State changes after stream id `after` (use '$' for only new ones)."""
-        reply = self.redis.xread({self.keys.events: after}, count=count, block=block_ms)
+        reply = self.read(lambda: self.redis.xread({self.keys.events: after}, count=count,
+                                                   block=block_ms), "events")
         if not reply:
             return []
         return [(eid, fields) for eid, fields in reply[0][1]]

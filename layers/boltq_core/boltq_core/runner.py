@@ -3,35 +3,44 @@ runtime both use it.
 
 - Outcomes of finished jobs and the next claim travel in one pipeline: one round trip per batch.
 - An idle runner blocks on Redis (Waiter) and picks new work up within a round trip or two.
-- A heartbeat renews the leases of running jobs and delivers cancel requests.
-- With a deadline it never claims a job whose timeout would outlive it, and stops claiming
-  when too little time is left."""
+- A heartbeat thread (boltq_core.heartbeat) renews the leases of running jobs and delivers
+  cancel requests, whatever the event loop is doing.
+- A suspect (a job whose worker was lost while it ran beside others) is run alone: nothing is
+  claimed beside it, and a runner asked to drain for one finishes what it holds first.
+- Through a store outage or a failover it backs off and carries on: outcomes stay buffered
+  and are sent again (a stale one is refused), a claim whose reply was lost is sent again
+  under the same claim id (answered with the jobs it leased).
+- With a deadline it never claims a job whose timeout would outlive it, stops claiming when
+  too little time is left, and returns by the deadline even when the store never answers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from boltq_core.aqueue import AsyncQueue
 from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
+from boltq_core.failover import is_store_trouble
+from boltq_core.heartbeat import Heartbeat
 from boltq_core.ops import Claimed, Outcome
-from boltq_core.processors import JobContext, ProcessorRegistry, default_registry
+from boltq_core.processors import JobContext, Processor, ProcessorRegistry, default_registry
 from boltq_core.retry import backoff_seconds
 
 log = logging.getLogger("boltq.runner")
-STORE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 # how long freshly started jobs get to finish before the runner blocks on Redis for new work:
 # most jobs are that short, and blocking first would cost a BZPOPMIN and a CLIENT UNBLOCK each
 SETTLE_SECONDS = 0.002
+MAX_ERROR_CHARS = 4000  # an error message is cut to this many characters
 
 
 class RunnerHooks:
@@ -53,10 +62,22 @@ class RunnerHooks:
         return []
 
 
+class JobTimeout(BaseException):
+    """Raised inside a sync processor's thread when its job overran its timeout (a
+    BaseException, so an `except Exception` in the processor does not swallow it)."""
+
+
+class _Overran(Exception):
+    """A sync processor overran its timeout (its thread has ended since)."""
+
+
 @dataclass
 class RunStats:
     claimed: int = 0
     recorded: dict[str, int] = field(default_factory=dict)
+    # sync processor threads still running when the run ended (past their timeout and the
+    # deadline): the process must end so they cannot outlive their lease
+    abandoned: int = 0
 
     def add(self, statuses: Sequence[str]) -> None:
         for s in statuses:
@@ -91,12 +112,18 @@ class Runner:
         self.idle_timeout = idle_timeout
         self.hooks = list(hooks)
         self.stats = RunStats()
+        self.runner_id = uuid.uuid4().hex
         self._running: dict[str, tuple[asyncio.Task[None], JobContext]] = {}
         self._done: list[Outcome] = []
         self._wakeup = asyncio.Event()
         self._threads: ThreadPoolExecutor | None = None
+        self._threads_running: set[str] = set()  # jobs whose sync processor thread still runs
         self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._heartbeat = Heartbeat(s, self._news_from_thread)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._trouble = 0  # consecutive failed store calls
+        self._claim_id: str | None = None  # a claim not answered yet: sent again under this id
+        self._drain = False  # asked to finish what it holds, then claim a suspect alone
         self._last_start = 0.0  # time.monotonic() of the latest claim that started jobs
         self._retire = retire
         self._busy_at = self._asked_at = time.monotonic()  # last saturated / last asked
@@ -105,8 +132,9 @@ class Runner:
 
     async def run(self, stop: asyncio.Event | None = None) -> RunStats:
         stop = stop or asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         waiter = self.queue.waiter()
-        heartbeat = asyncio.create_task(self._heartbeat())
+        self._heartbeat.start()
         stop_watch = asyncio.create_task(self._watch(stop))
         queue_empty = False
         retiring = False
@@ -115,25 +143,33 @@ class Runner:
         try:
             while True:
                 budget = self._claim_budget()
-                can_claim = not stop.is_set() and not retiring and budget is not None
+                can_claim = (not stop.is_set() and not retiring and budget is not None
+                             and not self._held_back())
                 free = self.concurrency - len(self._running)
                 if self._done or (can_claim and free > 0 and not queue_empty):
                     outcomes, self._done = self._done, []
                     try:
                         if can_claim and free > 0:
                             n = min(free, self.batch)
-                            statuses, next_wake_ms, jobs = await self.queue.finish_and_claim(
-                                outcomes, n, budget or 0, self._hook_writes()
+                            self._claim_id = self._claim_id or uuid.uuid4().hex
+                            statuses, reply = await self.queue.finish_and_claim(
+                                outcomes, n, budget or 0, self._hook_writes(),
+                                held=len(self._running), runner=self.runner_id,
+                                claim_id=self._claim_id,
                             )
-                            queue_empty = len(jobs) < n
+                            self._claim_id = None
+                            next_wake_ms, self._drain = reply.next_wake_ms, reply.drain
+                            queue_empty = len(reply.jobs) < n
                             if not queue_empty:
                                 self._busy_at = time.monotonic()
-                            self._start(jobs)
+                            self._start(reply.jobs)
                         else:
                             statuses = await self.queue.finish(outcomes)
-                    except STORE_ERRORS as exc:
-                        # keep the outcomes and try again; a resent outcome that did land is
-                        # answered 'stale', so nothing is recorded twice
+                    except Exception as exc:
+                        if not is_store_trouble(exc):
+                            raise
+                        # keep the outcomes (and the claim id) and send them again; an outcome
+                        # that did land is answered 'stale', so nothing is recorded twice
                         self._done[:0] = outcomes
                         await self._store_trouble(exc, stop)
                         continue
@@ -141,7 +177,7 @@ class Runner:
                     self._recorded(outcomes, statuses)
                     continue
                 if self._running and (not queue_empty or not can_claim):
-                    # at capacity with work waiting, or no longer claiming: wait for a job
+                    # at capacity with work waiting, or not claiming now: wait for a job
                     if can_claim:
                         self._busy_at = time.monotonic()
                     await self._wakeup.wait()
@@ -167,7 +203,9 @@ class Runner:
                     woke = await waiter.wait(
                         self._wait_timeout(next_wake_ms, idle_since), self._wakeup
                     )
-                except STORE_ERRORS as exc:
+                except Exception as exc:
+                    if not is_store_trouble(exc):
+                        raise
                     await self._store_trouble(exc, stop)
                     woke = False
                 self._wakeup.clear()
@@ -176,19 +214,35 @@ class Runner:
                     idle_since = None
         finally:
             stop_watch.cancel()
-            if self._running:
-                await asyncio.gather(*(t for t, _ in self._running.values()))
+            await self._finish_running()
             await self._flush_outcomes()
             await self._flush_hook_writes()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            self._heartbeat.stop()
             await waiter.aclose()
             if self._side_tasks:
                 await asyncio.gather(*self._side_tasks, return_exceptions=True)
             if self._threads is not None:
                 self._threads.shutdown(wait=False)
         return self.stats
+
+    def _held_back(self) -> bool:
+        """Claim nothing beside a job that runs alone, nor while draining for one."""
+        return bool(self._running) and (
+            self._drain or any(ctx.claimed.solo for _, ctx in self._running.values()))
+
+    async def _finish_running(self) -> None:
+        """Let the running jobs end (by the deadline, when there is one); sync threads that
+        outlive it are counted as abandoned."""
+        if not self._running:
+            return
+        tasks = [t for t, _ in self._running.values()]
+        left = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        _, pending = await asyncio.wait(tasks, timeout=left)
+        for t in pending:
+            t.cancel()  # an async job stops here; its lease brings it back
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+        self.stats.abandoned = len(self._threads_running)
 
     async def _spare(self) -> bool:
         """Spare capacity for a whole idle_timeout: ask (at most once per idle_timeout)
@@ -223,34 +277,51 @@ class Runner:
         return True
 
     async def _store_trouble(self, exc: Exception, stop: asyncio.Event) -> None:
-        """The store failed a call: wait (backing off up to 5 s, or until stopped) and go on.
-        Leases outlast short outages; after a long one the jobs run again elsewhere."""
+        """The store failed a call: wait (backing off up to 5 s, never past the deadline, or
+        until stopped) and go on. Leases outlast short outages; after a long one the jobs run
+        again elsewhere."""
         self._trouble += 1
         pause = min(5.0, 0.05 * 2**self._trouble)
-        log.warning("store call failed (%s); retrying in %.2fs", exc, pause)
+        if self.deadline is not None:
+            pause = max(0.0, min(pause, self.deadline - time.monotonic()))
+        log.warning("store call failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc,
+                    pause)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
 
     async def _flush_outcomes(self, tries: int = 5) -> None:
-        """Record what is left when the run ends, retrying briefly; if the store stays down
-        the leases bring those jobs back."""
+        """Record what is left when the run ends, retrying briefly (never past the deadline);
+        if the store stays down the leases bring those jobs back."""
         for attempt in range(tries):
             if not self._done:
                 return
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                break
             outcomes, self._done = self._done, []
             try:
                 self._recorded(outcomes, await self.queue.finish(outcomes))
-            except STORE_ERRORS as exc:
+            except Exception as exc:
+                if not is_store_trouble(exc):
+                    raise
                 self._done[:0] = outcomes
                 log.warning("could not record %d outcomes (%s)", len(outcomes), exc)
-                await asyncio.sleep(0.1 * 2**attempt)
+                await asyncio.sleep(self._bounded(0.1 * 2**attempt))
         if self._done:
             log.error("gave up recording %d outcomes; their leases will expire", len(self._done))
+            for o in self._done:
+                self._heartbeat.release(o.job_id)
+
+    def _bounded(self, seconds: float) -> float:
+        if self.deadline is None:
+            return seconds
+        return max(0.0, min(seconds, self.deadline - time.monotonic()))
 
     def _hook_writes(self) -> list[tuple[Any, ...]]:
         return [cmd for h in self.hooks for cmd in h.take_writes()]
 
     async def _flush_hook_writes(self) -> None:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return
         try:
             await self.queue.send(self._hook_writes())
         except Exception as exc:  # bookkeeping: never worth failing the run
@@ -278,6 +349,8 @@ class Runner:
         return min(limits) if limits else None
 
     def _recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
+        for o in outcomes:
+            self._heartbeat.release(o.job_id)
         self.stats.add(statuses)
         for h in self.hooks:
             h.on_recorded(outcomes, statuses)
@@ -290,6 +363,8 @@ class Runner:
             self._last_start = time.monotonic()
         for claimed in jobs:
             ctx = JobContext(claimed, self._reporter(claimed))
+            # extended while it may still run: up to its own timeout
+            self._heartbeat.hold(claimed.id, claimed.attempt, ctx.deadline)
             task = asyncio.create_task(self._execute(ctx))
             self._running[claimed.id] = (task, ctx)
 
@@ -302,9 +377,13 @@ class Runner:
             outcome = await self._attempt(ctx)
         except asyncio.CancelledError:
             if not ctx.cancelled:
+                self._running.pop(c.id, None)
+                self._heartbeat.release(c.id)
                 raise  # the runner itself is being torn down: the lease brings the job back
             outcome = Outcome(c.id, c.attempt, "x")
         self._running.pop(c.id, None)
+        # held (whatever its timeout) until its outcome is recorded
+        self._heartbeat.hold(c.id, c.attempt, None)
         for h in self.hooks:
             h.on_finish(ctx, outcome, time.monotonic() - started)
         self._done.append(outcome)
@@ -314,28 +393,27 @@ class Runner:
         c = ctx.claimed
         proc = self.registry.get(c.type)
         if proc is None:
-            return Outcome(
-                c.id, c.attempt, "f", ErrorCategory.UNKNOWN_TYPE,
-                f"no processor registered for job type {c.type!r}",
-            )
+            return self._failed(ctx, ErrorCategory.UNKNOWN_TYPE,
+                                f"no processor registered for job type {c.type!r}")
         try:
             if proc.is_async:
                 async with asyncio.timeout(c.timeout) as scope:
                     result = await proc.fn(ctx)
             else:
-                loop = asyncio.get_running_loop()
-                async with asyncio.timeout(c.timeout) as scope:
-                    result = await loop.run_in_executor(self._pool(), proc.fn, ctx)
+                scope = None
+                result = await self._run_sync(ctx, proc)
+        except _Overran:
+            return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
         except TimeoutError as exc:
-            if scope.expired():
+            if scope is not None and scope.expired():
                 return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
             return self._retry(ctx, ErrorCategory.TRANSIENT, f"TimeoutError: {exc}")
         except JobCancelled:
             return Outcome(c.id, c.attempt, "x")
         except PermanentError as exc:
-            return Outcome(c.id, c.attempt, "f", exc.category, _describe(exc))
+            return self._failed(ctx, exc.category, _describe(exc))
         except RetryAfter as exc:
-            return Outcome(c.id, c.attempt, "r", ErrorCategory.TRANSIENT, str(exc),
+            return Outcome(c.id, c.attempt, "r", ErrorCategory.TRANSIENT, _cut(str(exc)),
                            int(exc.seconds * 1000))
         except Exception as exc:
             return self._retry(ctx, ErrorCategory.TRANSIENT, _describe(exc))
@@ -344,14 +422,59 @@ class Runner:
         try:
             raw = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            return Outcome(c.id, c.attempt, "f", ErrorCategory.PERMANENT,
-                           f"result is not JSON-serialisable: {exc}")
+            return self._failed(ctx, ErrorCategory.PERMANENT,
+                                f"result is not JSON-serialisable: {exc}")
+        limit = self.queue.settings.max_result_bytes
+        if len(raw) > limit // 4 and len(raw.encode()) > limit:
+            return self._failed(ctx, ErrorCategory.PERMANENT,
+                                f"result is {len(raw.encode())} bytes; the limit is {limit} "
+                                "bytes (MAX_RESULT_BYTES)")
         return Outcome(c.id, c.attempt, "c", raw)
+
+    async def _run_sync(self, ctx: JobContext, proc: Processor) -> Any:
+        """Run a sync processor in the thread pool. Past its timeout the thread is asked to
+        stop (JobTimeout raised into it, ctx.cancelled set) and the job's lease is held until
+        the thread has ended, so the job never runs twice at once; then _Overran."""
+        loop = asyncio.get_running_loop()
+        guard = threading.Lock()
+        state: dict[str, Any] = {"done": False}
+
+        def work() -> Any:
+            state["thread"] = threading.get_ident()
+            try:
+                return proc.fn(ctx)
+            finally:
+                with guard:
+                    state["done"] = True
+
+        self._threads_running.add(ctx.job_id)
+        future = loop.run_in_executor(self._pool(), work)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), ctx.claimed.timeout)
+        except TimeoutError:
+            if future.done():
+                return future.result()
+            ctx.mark_cancelled()
+            self._heartbeat.hold(ctx.job_id, ctx.attempt, None)  # until the thread ends
+            with guard:
+                if not state["done"] and "thread" in state:
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(state["thread"]), ctypes.py_object(JobTimeout))
+            with contextlib.suppress(Exception, JobTimeout):
+                await asyncio.shield(future)
+            raise _Overran() from None
+        finally:
+            if future.done():
+                self._threads_running.discard(ctx.job_id)
 
     def _retry(self, ctx: JobContext, category: str, message: str) -> Outcome:
         s = self.queue.settings
         delay = backoff_seconds(ctx.attempt, s.retry_base_seconds, s.retry_max_seconds)
-        return Outcome(ctx.job_id, ctx.attempt, "r", category, message, int(delay * 1000))
+        return Outcome(ctx.job_id, ctx.attempt, "r", category, _cut(message), int(delay * 1000))
+
+    @staticmethod
+    def _failed(ctx: JobContext, category: str, message: str) -> Outcome:
+        return Outcome(ctx.job_id, ctx.attempt, "f", category, _cut(message))
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._threads is None:
@@ -376,33 +499,33 @@ class Runner:
         if not task.cancelled() and task.exception() is not None:
             log.warning("progress update failed: %s", task.exception())
 
-    # --- heartbeat --------------------------------------------------------------------------
+    # --- what the heartbeat reports -----------------------------------------------------------
 
-    async def _heartbeat(self) -> None:
-        # often enough to renew leases and to deliver cancel requests within a second
-        interval = min(self.queue.settings.lease_seconds / 3, 1.0)
-        while True:
-            await asyncio.sleep(interval)
-            held = [(job_id, ctx.attempt) for job_id, (_, ctx) in self._running.items()]
-            if not held:
-                continue
-            try:
-                lost, cancel = await self.queue.extend(held)
-            except Exception as exc:  # a blip must not kill the runner; leases outlast it
-                log.warning("heartbeat failed: %s", exc)
-                continue
-            for job_id in cancel:
-                entry = self._running.get(job_id)
-                if entry:
-                    task, ctx = entry
-                    ctx._cancelled = True
-                    proc = self.registry.get(ctx.type)
-                    if proc is not None and proc.is_async:
-                        task.cancel()  # sync processors only see ctx.cancelled
-            for job_id in lost:
-                entry = self._running.get(job_id)
-                if entry:
-                    entry[1]._lost = True
+    def _news_from_thread(self, lost: list[str], cancel: list[str]) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to tell
+                loop.call_soon_threadsafe(self._news, lost, cancel)
+
+    def _news(self, lost: list[str], cancel: list[str]) -> None:
+        for job_id in cancel:
+            entry = self._running.get(job_id)
+            if entry:
+                task, ctx = entry
+                ctx.mark_cancelled()
+                proc = self.registry.get(ctx.type)
+                if proc is not None and proc.is_async:
+                    task.cancel()  # sync processors only see ctx.cancelled
+        for job_id in lost:
+            entry = self._running.get(job_id)
+            if entry:
+                entry[1].mark_lost()
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return message[:MAX_ERROR_CHARS] + f"... ({len(message) - MAX_ERROR_CHARS} more characters)"
 
 
 def _describe(exc: BaseException) -> str:

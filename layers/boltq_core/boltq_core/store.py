@@ -3,12 +3,14 @@ script runner that loads each Lua script once per client (EVALSHA, reloading on 
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
 from boltq_core.config import Settings
+from boltq_core.failover import AsyncStoreRetry, StoreRetry, harden, is_store_trouble
 from boltq_core.scripts import source
 
 # the asyncio and cluster clients are imported only where used: the api function's cold start
@@ -24,74 +26,72 @@ else:
     SyncClient = AsyncClient = Any
 
 
-# errors that say the store (or the node a pooled socket is on) cannot serve us right now: a
-# lost or timed-out connection, a node that is loading its data, a primary that became a replica
-# in a failover (READONLY), a replica whose primary is gone, a blocked call the server ended
-# because the node changed role
-_TROUBLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED", "TRYAGAIN", "CLUSTERDOWN")
+__all__ = ["AsyncClient", "Scripts", "SyncClient", "connect", "connect_async",
+           "is_store_trouble", "single_client_async"]
+
+# TCP keepalive: a peer that vanished (a black-holed socket, a node gone mid-failover) is
+# noticed after about 10 + 3 * 5 s even on a connection that waits in a blocking call
+_KEEPALIVE = {getattr(socket, name): value for name, value in (
+    ("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)) if hasattr(socket, name)}
 
 
-def is_store_trouble(exc: BaseException) -> bool:
-    """True for errors that mean "the store is unavailable or failing over, try again later"
-    (never for bad input, a script bug or a wrong password)."""
-    e = redis.exceptions
-    if isinstance(exc, e.AuthenticationError | e.AuthorizationError):
-        return False
-    if isinstance(exc, e.ConnectionError | e.TimeoutError | OSError | e.ReadOnlyError
-                  | e.MasterDownError | e.ClusterDownError | e.TryAgainError):
-        return True
-    # redis-py strips the error code of the replies it maps to a class; others keep it
-    return isinstance(exc, e.ResponseError) and (
-        str(exc).split(" ", 1)[0].upper() in _TROUBLE_REPLIES)
-
-
-def _options(settings: Settings) -> dict[str, Any]:
-    opts: dict[str, Any] = {"decode_responses": True, "health_check_interval": 30}
+def _options(settings: Settings, retry: Any) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "socket_connect_timeout": settings.store_connect_timeout_seconds,
+        "socket_timeout": settings.store_timeout_seconds,
+        "socket_keepalive": True,
+        "socket_keepalive_options": _KEEPALIVE,
+        # resend only what provably did not run (boltq_core.failover); never redis-py's default
+        # of ten blind retries, which would run a claim or a cancel twice
+        "retry": retry,
+    }
     if settings.redis_password:
         opts["password"] = settings.redis_password
     return opts
 
 
+def _cluster(opts: dict[str, Any]) -> dict[str, Any]:
+    # a cluster client follows MOVED/ASK and a replica's promotion with its own bounded retry
+    # (it counts attempts: StoreRetry's time budget does not fit it)
+    return {k: v for k, v in opts.items() if k not in ("health_check_interval", "retry")}
+
+
 def connect(settings: Settings) -> SyncClient:
-    opts = _options(settings)
+    opts = _options(settings, StoreRetry(settings.store_retry_seconds))
     if settings.redis_cluster:
         from redis.cluster import RedisCluster
 
-        opts.pop("health_check_interval")
-        return RedisCluster.from_url(settings.url, **opts)
-    return redis.Redis.from_url(settings.url, **opts)
+        return RedisCluster.from_url(settings.url, **_cluster(opts))
+    return harden(redis.Redis.from_url(settings.url, **opts))
 
 
 def connect_async(settings: Settings) -> AsyncClient:
     import redis.asyncio as aredis
     from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
-    opts = _options(settings)
+    opts = _options(settings, AsyncStoreRetry(settings.store_retry_seconds))
     if settings.redis_cluster:
-        opts.pop("health_check_interval")
-        return AsyncRedisCluster.from_url(settings.url, **opts)
-    return _hiredis_packing(aredis.Redis.from_url(settings.url, **opts))
+        return AsyncRedisCluster.from_url(settings.url, **_cluster(opts))
+    return harden(aredis.Redis.from_url(settings.url, **opts), _hiredis_packer(), True)
 
 
-def _hiredis_packing(client: Any) -> Any:
+def _hiredis_packer() -> dict[str, Any]:
     """redis-py's asyncio connections pack commands in Python: 25-33 us for a claim's 29
     arguments, where the sync client's hiredis packer (redis-py's own HiredisRespSerializer)
-    takes 8.5 us. Give the client's connections that packer when hiredis is installed; the
-    connection class (TCP, TLS or Unix socket) is otherwise kept as the URL chose it."""
+    takes 8.5 us. The asyncio connections get that packer when hiredis is installed."""
     from redis.connection import HiredisRespSerializer
     from redis.utils import HIREDIS_AVAILABLE
 
-    pool = client.connection_pool
-    if HIREDIS_AVAILABLE and not getattr(pool.connection_class, "_boltq_hiredis", False):
-        packer = HiredisRespSerializer()
+    if not HIREDIS_AVAILABLE:
+        return {}
+    packer = HiredisRespSerializer()
 
-        def pack_command(self: Any, *args: Any) -> list[bytes]:
-            return packer.pack(*args)
+    def pack_command(self: Any, *args: Any) -> list[bytes]:
+        return packer.pack(*args)
 
-        base = pool.connection_class
-        pool.connection_class = type(base.__name__, (base,), {
-            "pack_command": pack_command, "_boltq_hiredis": True})
-    return client
+    return {"pack_command": pack_command}
 
 
 def single_client_async(
@@ -107,8 +107,9 @@ def single_client_async(
         auth = parts.netloc.rpartition("@")[0]
         netloc = f"{auth}@{node[0]}:{node[1]}" if auth else f"{node[0]}:{node[1]}"
         url = urlunsplit((parts.scheme, netloc, "", parts.query, ""))
-    opts = {**_options(settings), "single_connection_client": True, **overrides}
-    return _hiredis_packing(aredis.Redis.from_url(url, **opts))
+    opts = {**_options(settings, AsyncStoreRetry(settings.store_retry_seconds)),
+            "single_connection_client": True, **overrides}
+    return harden(aredis.Redis.from_url(url, **opts), _hiredis_packer(), True)
 
 
 class Scripts:

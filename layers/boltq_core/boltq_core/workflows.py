@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from boltq_core.errors import Conflict, InvalidInput, NotFound
 from boltq_core.models import JOB_TYPE_PATTERN, PriorityField, encode_data
-from boltq_core.ops import invalid
+from boltq_core.ops import check_page, invalid
 from boltq_core.queue import Page, Queue
 
 MAX_STEPS = 200
@@ -64,9 +64,14 @@ def validate_steps(spec: WorkflowSpec) -> tuple[list[str], dict[str, list[str]]]
                     f"steps[{i}].depends_on: step {dep!r} depends on itself",
                     [{"field": f"steps[{i}].depends_on", "step": dep}],
                 )
-            if dep not in seen:
-                seen.add(dep)
-                children[dep].append(ids[i])
+            if dep in seen:
+                # a repeat would leave the step waiting for a parent that completes once
+                raise InvalidInput(
+                    f"steps[{i}].depends_on: step {ids[i]!r} lists {dep!r} more than once",
+                    [{"field": f"steps[{i}].depends_on", "step": ids[i]}],
+                )
+            seen.add(dep)
+            children[dep].append(ids[i])
     cycle = _find_cycle(ids, children)
     if cycle:
         path = " -> ".join([*cycle, cycle[0]])
@@ -147,17 +152,22 @@ class Workflows:
         return wf_id
 
     def get(self, wf_id: str) -> dict[str, Any]:
-        h = self.queue.redis.hgetall(self.keys.workflow(wf_id))
+        h = self.queue.read(lambda: self.queue.redis.hgetall(self.keys.workflow(wf_id)),
+                            "workflow")
         if not h:
             raise NotFound(f"workflow {wf_id!r} not found")
         step_ids = json.loads(h["steps"])
-        pipe = self.queue.redis.pipeline(transaction=False)
-        for sid in step_ids:
-            pipe.hmget(
-                self.keys.job(h[f"s:{sid}:job"]),
-                "status", "result", "err_cat", "err_msg", "attempts", "started", "finished",
-            )
-        rows = pipe.execute()
+
+        def read_steps() -> list[Any]:
+            pipe = self.queue.redis.pipeline(transaction=False)
+            for sid in step_ids:
+                pipe.hmget(
+                    self.keys.job(h[f"s:{sid}:job"]),
+                    "status", "result", "err_cat", "err_msg", "attempts", "started", "finished",
+                )
+            return list(pipe.execute())
+
+        rows = self.queue.read(read_steps, "workflow steps")
         steps = []
         counts: dict[str, int] = {}
         for sid, row in zip(step_ids, rows, strict=True):
@@ -185,22 +195,24 @@ class Workflows:
 
     def list(self, limit: int = 50, cursor: str | None = None) -> Page:
         """Workflows, newest first; `cursor` continues below the last one returned."""
-        if not 1 <= limit <= 1000:
-            raise InvalidInput("limit: must be between 1 and 1000", [{"field": "limit"}])
-        if cursor is not None and not cursor.isdigit():
-            raise InvalidInput("cursor: not a cursor returned by this API", [{"field": "cursor"}])
+        check_page(limit, cursor)
         top = f"({cursor}" if cursor else "+inf"
         r = self.queue.redis
-        entries = r.zrange(
-            self.keys.workflows, top, "-inf", byscore=True, desc=True, offset=0, num=limit,
-            withscores=True,
-        )
-        pipe = r.pipeline(transaction=False)
-        for wf_id, _ in entries:
-            pipe.hmget(self.keys.workflow(wf_id), *_SUMMARY_FIELDS)
+
+        def read() -> tuple[list[Any], list[Any]]:
+            entries = r.zrange(
+                self.keys.workflows, top, "-inf", byscore=True, desc=True, offset=0, num=limit,
+                withscores=True,
+            )
+            pipe = r.pipeline(transaction=False)
+            for wf_id, _ in entries:
+                pipe.hmget(self.keys.workflow(wf_id), *_SUMMARY_FIELDS)
+            return entries, pipe.execute()
+
+        entries, rows = self.queue.read(read, "workflows")
         items = [
             _summary(dict(zip(_SUMMARY_FIELDS, row, strict=True)))
-            for row in pipe.execute()
+            for row in rows
             if row[0] is not None
         ]
         next_cursor = str(int(entries[-1][1])) if len(entries) == limit else None

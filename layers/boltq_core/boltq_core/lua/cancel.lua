@@ -4,10 +4,10 @@
   job ends 'cancelled'. A finished job is left as it is.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20]     job:<id>
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      job id
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23]     job:<id>
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      job id
   Output: {status after the call, changed (0|1)}; status 'missing' for an unknown id.
 ]]
 --@include common
@@ -15,12 +15,12 @@
 --@include workflow
 --@include transitions
 
-local jkey, id = KEYS[20], ARGV[4]
+local jkey, id = KEYS[KEY0 + 1], ARGV[ARG0 + 1]
 local m = job_meta(jkey)
 if not m then return {'missing', 0} end
 local st = m.status
 if st == 'pending' then
-  rcall('LREM', K.ready[tonumber(m.priority) + 1], 1, id)
+  unready(id, m.priority)
 elseif st == 'scheduled' then
   rcall('ZREM', K.scheduled, id)
 elseif st == 'retrying' then

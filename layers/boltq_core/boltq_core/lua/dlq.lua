@@ -2,12 +2,12 @@
   dlq: requeue or purge dead-letter jobs.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20..]   job:<id> for each named id (mode 'requeue')
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      mode: 'requeue' (the ids that follow), 'requeue_all' or 'purge'
-    ARGV[5]      limit for 'requeue_all' / 'purge' (the caller loops until 0)
-    ARGV[6..]    job ids (mode 'requeue')
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23..]   job:<id> for each named id (mode 'requeue')
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      mode: 'requeue' (the ids that follow), 'requeue_all' or 'purge'
+    ARGV[6]      limit for 'requeue_all' / 'purge' (the caller loops until 0)
+    ARGV[7..]    job ids (mode 'requeue')
   Output: the ids requeued or purged. A requeued job starts over: attempts 0, status 'pending',
     its last error kept for reference, `requeued` = now (its queue wait counts from there).
     Ids not in the dead-letter queue are skipped. A requeued workflow step resumes its
@@ -18,12 +18,12 @@
 --@include create_job
 --@include workflow
 
-local mode, limit = ARGV[4], tonumber(ARGV[5])
+local mode, limit = ARGV[ARG0 + 1], tonumber(ARGV[ARG0 + 2])
 local ids, keys = {}, {}
 if mode == 'requeue' then
-  for i = 6, #ARGV do
+  for i = ARG0 + 3, #ARGV do
     ids[#ids + 1] = ARGV[i]
-    keys[#keys + 1] = KEYS[20 + i - 6]
+    keys[#keys + 1] = KEYS[KEY0 + 1 + i - (ARG0 + 3)]
   end
 else
   ids = rcall('ZRANGE', K.dlq, 0, limit - 1)
@@ -36,11 +36,11 @@ for i, id in ipairs(ids) do
       rcall('DEL', keys[i])
       rcall('ZREM', K.index, id)
     else
-      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step')
+      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step', 'tl')
       rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0, 'requeued', NOW)
-      rcall('HDEL', keys[i], 'finished', 'started')
-      push_ready(id, f[1], false)
-      stat('requeued|' .. f[2])
+      rcall('HDEL', keys[i], 'finished', 'started', 'free', 'solo')
+      push_ready(id, f[1])
+      stat('requeued', f[5] or f[2])
       emit('j', id, f[3], 'pending', f[2])
       if f[3] and f[4] then wf_step_requeued(f[3], f[4]) end
     end

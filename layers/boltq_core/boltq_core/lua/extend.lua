@@ -3,20 +3,20 @@
   them were asked to cancel.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20..]   job:<id> for each job
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      lease ms
-    ARGV[5..]    pairs: job id, attempt the caller holds
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23..]   job:<id> for each job
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      lease ms
+    ARGV[6..]    pairs: job id, attempt the caller holds
   Output: {{ids whose lease was lost}, {ids asked to cancel}}
 ]]
 --@include common
 
-local lease = tonumber(ARGV[4])
+local lease = tonumber(ARGV[ARG0 + 1])
 local lost, cancel = {}, {}
-for i = 0, (#ARGV - 4) / 2 - 1 do
-  local id, attempt = ARGV[5 + i * 2], ARGV[6 + i * 2]
-  local jkey = KEYS[20 + i]
+for i = 0, (#ARGV - ARG0 - 1) / 2 - 1 do
+  local id, attempt = ARGV[ARG0 + 2 + i * 2], ARGV[ARG0 + 3 + i * 2]
+  local jkey = KEYS[KEY0 + 1 + i]
   local f = rcall('HMGET', jkey, 'status', 'attempts', 'cancel')
   if f[1] == 'running' and f[2] == attempt and rcall('ZSCORE', K.active, id) then
     rcall('ZADD', K.active, 'XX', NOW + lease, id)

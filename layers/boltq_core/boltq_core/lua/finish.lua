@@ -6,11 +6,11 @@
   A job asked to cancel while running ends 'cancelled' whatever its processor returned.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20..]   job:<id> for each outcome
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      n
-    ARGV[5..]    6 fields per outcome: id, attempt, kind ('c' completed | 'r' retry |
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23..]   job:<id> for each outcome
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      n
+    ARGV[6..]    6 fields per outcome: id, attempt, kind ('c' completed | 'r' retry |
                  'f' fail | 'x' cancelled), a, b, c where 'c': a = result JSON;
                  'r': a = category, b = message, c = delay ms; 'f': a = category, b = message
   Output: per outcome the job's new status, or 'stale'.
@@ -21,12 +21,12 @@
 --@include workflow
 --@include transitions
 
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[ARG0 + 1])
 local out = {}
 for i = 0, n - 1 do
-  local a = 5 + i * 6
+  local a = ARG0 + 2 + i * 6
   local id, attempt, kind = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-  local jkey = KEYS[20 + i]
+  local jkey = KEYS[KEY0 + 1 + i]
   local m = job_meta(jkey)
   if not m or m.status ~= 'running' or m.attempts ~= attempt
       or rcall('ZREM', K.active, id) == 0 then

@@ -2,17 +2,17 @@
   progress: store a running job's progress (any JSON) and emit it.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20]     job:<id>
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      job id   ARGV[5] attempt   ARGV[6] progress JSON
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23]     job:<id>
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      job id   ARGV[6] attempt   ARGV[7] progress JSON
   Output: 1 if stored, 0 if the caller no longer holds the job.
 ]]
 --@include common
 
-local jkey, id = KEYS[20], ARGV[4]
+local jkey, id = KEYS[KEY0 + 1], ARGV[ARG0 + 1]
 local f = rcall('HMGET', jkey, 'status', 'attempts', 'type', 'wf')
-if f[1] ~= 'running' or f[2] ~= ARGV[5] then return 0 end
-rcall('HSET', jkey, 'progress', ARGV[6])
-emit('j', id, f[4], 'running', f[3], ARGV[6])
+if f[1] ~= 'running' or f[2] ~= ARGV[ARG0 + 2] then return 0 end
+rcall('HSET', jkey, 'progress', ARGV[ARG0 + 3])
+emit('j', id, f[4], 'running', f[3], ARGV[ARG0 + 3])
 return 1

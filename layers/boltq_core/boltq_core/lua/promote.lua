@@ -3,9 +3,9 @@
   recovers expired leases, and deletes finished jobs and workflows older than the retention.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      promotion/recovery limit   ARGV[5] janitor limit
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      promotion/recovery limit   ARGV[6] janitor limit
   Output: {promoted, recovered, expired, next_wake_ms (-1 = nothing due)}
 ]]
 --@include common
@@ -14,7 +14,7 @@
 --@include transitions
 --@include promote_due
 
-local limit, jlimit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local limit, jlimit = tonumber(ARGV[ARG0 + 1]), tonumber(ARGV[ARG0 + 2])
 local promoted = promote_due(limit)
 local recovered = recover_expired(limit)
 

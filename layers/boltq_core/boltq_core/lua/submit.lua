@@ -1,13 +1,15 @@
 --[[
-  submit: store one or many jobs atomically (bulk submit is one call).
+  submit: store one or many jobs atomically (bulk submit is one call). Safe to send again: a job
+  whose id is already stored is answered with its status and not stored twice, so a submit whose
+  reply was lost (a failover, a cut connection) is resent without creating duplicates.
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20..19+n]  job:<id> for each job, in order
-    KEYS[20+n..]    idem:<key> for each job that has an idempotency key, in order
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      n, the number of jobs
-    ARGV[5..]    6 fields per job: id, type, data (JSON), "priority:max_attempts:timeout s:
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23..22+n]  job:<id> for each job, in order
+    KEYS[23+n..]    idem:<key> for each job that has an idempotency key, in order
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      n, the number of jobs
+    ARGV[6..]    6 fields per job: id, type, data (JSON), "priority:max_attempts:timeout s:
                  delay ms:run_at ms" (run_at 0 = none), idempotency key ('' = none),
                  trace context ('' = none)
   Output: per job {id, status, duplicate (0|1)}; a repeated idempotency key answers with the
@@ -17,42 +19,49 @@
 --@include common
 --@include create_job
 
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[ARG0 + 1])
 local out = {}
-local idem_cursor = 20 + n
+local idem_cursor = KEY0 + 1 + n
 -- one sequence block for the whole call: job i gets last - n + i
 local seq = rcall('INCRBY', K.seq, n) - n
 for i = 0, n - 1 do
-  local a = 5 + i * 6
+  local a = ARG0 + 2 + i * 6
   local id, jtype, data, idem, trace = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
     ARGV[a + 5]
   local prio, attempts, timeout, delay, run_at =
     string.match(ARGV[a + 3], '^(%d):(%d+):(%d+):(%d+):(%d+)$')
-  local jkey = KEYS[20 + i]
+  local jkey = KEYS[KEY0 + 1 + i]
   local existing = nil
   local ikey = nil
   if idem ~= '' then
     ikey = KEYS[idem_cursor]
     idem_cursor = idem_cursor + 1
-    existing = rcall('GET', ikey)
-    if existing and rcall('EXISTS', K.job .. existing) == 0 then existing = nil end
   end
-  if existing then
-    out[#out + 1] = {existing, rcall('HGET', K.job .. existing, 'status'), 1}
+  local resent = rcall('HGET', jkey, 'status')
+  if resent then
+    out[#out + 1] = {id, resent, 0}
   else
-    local due = NOW + tonumber(delay)
-    if run_at ~= '0' then due = tonumber(run_at) end
-    local fields = {'data', data, 'max_attempts', attempts, 'timeout', timeout}
     if ikey then
-      rcall('SET', ikey, id, 'PX', CFG.retention)
-      fields[#fields + 1] = 'idem'
-      fields[#fields + 1] = idem
+      existing = rcall('GET', ikey)
+      if existing and rcall('EXISTS', K.job .. existing) == 0 then existing = nil end
     end
-    if trace ~= '' then
-      fields[#fields + 1] = 'trace'
-      fields[#fields + 1] = trace
+    if existing then
+      out[#out + 1] = {existing, rcall('HGET', K.job .. existing, 'status'), 1}
+    else
+      local due = NOW + tonumber(delay)
+      if run_at ~= '0' then due = tonumber(run_at) end
+      local fields = {'data', data, 'max_attempts', attempts, 'timeout', timeout}
+      if ikey then
+        rcall('SET', ikey, id, 'PX', CFG.retention)
+        fields[#fields + 1] = 'idem'
+        fields[#fields + 1] = idem
+      end
+      if trace ~= '' then
+        fields[#fields + 1] = 'trace'
+        fields[#fields + 1] = trace
+      end
+      out[#out + 1] = {id, create_job(jkey, id, jtype, prio, due, seq + i + 1, fields), 0}
     end
-    out[#out + 1] = {id, create_job(jkey, id, jtype, prio, due, seq + i + 1, fields), 0}
   end
 end
 wake_if_needed()

@@ -1,13 +1,13 @@
 --[[
   workflow_cancel: stop a workflow. Waiting steps are skipped, queued step jobs are cancelled at
-  once, running ones are flagged (they end 'cancelled'). With ARGV[5] = '1' the workflow and
+  once, running ones are flagged (they end 'cancelled'). With ARGV[6] = '1' the workflow and
   its finished step jobs are deleted too (running step jobs finish, then expire).
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20]     wf:<id>
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      workflow id   ARGV[5] delete ('1' | '0')
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23]     wf:<id>
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      workflow id   ARGV[6] delete ('1' | '0')
   Output: {status after the call ('missing' for an unknown id), changed (0|1)}
 ]]
 --@include common
@@ -15,7 +15,7 @@
 --@include workflow
 --@include transitions
 
-local wkey, wf_id, delete = KEYS[20], ARGV[4], ARGV[5] == '1'
+local wkey, wf_id, delete = KEYS[KEY0 + 1], ARGV[ARG0 + 1], ARGV[ARG0 + 2] == '1'
 if rcall('EXISTS', wkey) == 0 then return {'missing', 0} end
 local status = rcall('HGET', wkey, 'status')
 local changed = 0
@@ -34,7 +34,7 @@ for _, sid in ipairs(cjson.decode(rcall('HGET', wkey, 'steps'))) do
     local m = job_meta(jkey)
     if m then
       if m.status == 'pending' then
-        rcall('LREM', K.ready[tonumber(m.priority) + 1], 1, jid)
+        unready(jid, m.priority)
         to_cancelled(jkey, jid, m)
       elseif m.status == 'scheduled' or m.status == 'retrying' then
         rcall('ZREM', K.scheduled, jid)

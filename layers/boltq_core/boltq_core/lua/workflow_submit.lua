@@ -1,26 +1,28 @@
 --[[
   workflow_submit: store a validated workflow and enqueue the steps that depend on nothing.
+  Safe to send again: a workflow id already stored is left as it is (its reply was lost).
 
   Input:
-    KEYS[1..19]  the namespace layout (includes/common.lua)
-    KEYS[20]     wf:<id>
-    ARGV[1..3]   retention ms, events max length, dead-letter max size
-    ARGV[4]      workflow id   ARGV[5] name   ARGV[6] metadata JSON   ARGV[7] trace ('' = none)
-    ARGV[8]      n steps
-    ARGV[9..]    9 fields per step: step id, job id, job type, params JSON, priority,
-                 max_attempts, timeout s, deps (JSON list), children (JSON list)
-  Output: the number of steps enqueued at once.
+    KEYS[1..22]  the namespace layout (includes/common.lua)
+    KEYS[23]     wf:<id>
+    ARGV[1..4]   the namespace settings (includes/common.lua)
+    ARGV[5]      workflow id   ARGV[6] name   ARGV[7] metadata JSON   ARGV[8] trace ('' = none)
+    ARGV[9]      n steps
+    ARGV[10..]   9 fields per step: step id, job id, job type, params JSON, priority,
+                 max_attempts, timeout s, deps (JSON list, no repeats), children (JSON list)
+  Output: the number of steps enqueued at once (0 when the workflow was already stored).
   Events: workflow 'running'; 'pending' per enqueued step job.
 ]]
 --@include common
 --@include create_job
 --@include workflow
 
-local wkey, wf_id = KEYS[20], ARGV[4]
-local n = tonumber(ARGV[8])
+local wkey, wf_id = KEYS[KEY0 + 1], ARGV[ARG0 + 1]
+if rcall('EXISTS', wkey) == 1 then return 0 end
+local n = tonumber(ARGV[ARG0 + 5])
 local order, fields = {}, {}
 for i = 0, n - 1 do
-  local a = 9 + i * 9
+  local a = ARG0 + 6 + i * 9
   local sid = ARGV[a]
   local p = 's:' .. sid .. ':'
   order[#order + 1] = sid
@@ -33,9 +35,10 @@ for i = 0, n - 1 do
     fields[#fields + 1] = v
   end
 end
-rcall('HSET', wkey, 'id', wf_id, 'name', ARGV[5], 'metadata', ARGV[6], 'status', 'running',
-  'created', NOW, 'total', n, 'done', 0, 'steps', cjson.encode(order), unpack(fields))
-if ARGV[7] ~= '' then rcall('HSET', wkey, 'trace', ARGV[7]) end
+rcall('HSET', wkey, 'id', wf_id, 'name', ARGV[ARG0 + 2], 'metadata', ARGV[ARG0 + 3],
+  'status', 'running', 'created', NOW, 'total', n, 'done', 0, 'steps', cjson.encode(order),
+  unpack(fields))
+if ARGV[ARG0 + 4] ~= '' then rcall('HSET', wkey, 'trace', ARGV[ARG0 + 4]) end
 rcall('ZADD', K.workflows, rcall('INCR', K.seq), wf_id)
 emit('w', wf_id, wf_id, 'running')
 local released = 0

@@ -4,7 +4,8 @@
   Every key below carries the same hash tag, "{<prefix>}", so a whole namespace lives in one
   cluster slot. KEYS[17..19] are key *prefixes* (they end in ':'): a script appends a job or
   workflow id to them only for ids it discovers itself (popped from a list, children of a
-  workflow step); keys the caller can name are passed whole after KEYS[20].
+  workflow step); keys the caller can name are passed whole after the common ones, from
+  KEYS[KEY0 + 1]; the call's own arguments start at ARGV[ARG0 + 1].
 
   KEYS[1..3]  ready:0 ready:1 ready:2  (LIST)  ready job ids per priority, FIFO
   KEYS[4]     scheduled   (ZSET)  delayed job ids, score = due ms
@@ -23,8 +24,19 @@
   KEYS[17]    job:        prefix of job hashes
   KEYS[18]    wf:         prefix of workflow hashes
   KEYS[19]    idem:       prefix of idempotency keys
+  KEYS[20]    types       (SET)   job types counted under their own name in stats (at most
+                                  ARGV[4]; the jobs of any further type carry tl='other')
+  KEYS[21]    suspects    (LIST)  jobs whose worker lost its lease while they ran beside other
+                                  jobs: each runs alone next (a claim by a runner holding none)
+  KEYS[22]    drain       (STRING) the runner asked to finish what it holds so that it can take
+                                  a suspect alone (expires after a lease)
 
   ARGV[1] retention ms   ARGV[2] events stream max length   ARGV[3] dead-letter max size
+  ARGV[4] how many job types get their own stats label
+
+  Job hash fields besides the job's own: attempts (claims so far), free (claims that lost their
+  lease beside other jobs and are not charged against max_attempts), solo ('1' while it runs
+  alone as a suspect), tl (stats label when it is not the type), cancel ('1' asked to stop).
 ]]
 local rcall = redis.call
 local K = {
@@ -34,9 +46,12 @@ local K = {
   stats = KEYS[11], events = KEYS[12], marker = KEYS[13], seq = KEYS[14],
   workflows = KEYS[15], wf_done = KEYS[16],
   job = KEYS[17], wf = KEYS[18], idem = KEYS[19],
+  types = KEYS[20], suspects = KEYS[21], drain = KEYS[22],
 }
+local KEY0, ARG0 = 22, 4
 local CFG = {
   retention = tonumber(ARGV[1]), events_max = tonumber(ARGV[2]), dlq_max = tonumber(ARGV[3]),
+  types_max = tonumber(ARGV[4]),
 }
 local NOW
 do
@@ -57,13 +72,33 @@ local function emit(kind, id, wf, status, jtype, progress)
   end
 end
 
-local function stat(field, n)
-  rcall('HINCRBY', K.stats, field, n or 1)
+-- Count one event in the stats hash: "<kind>|<type label>[|<label>]".
+local function stat(kind, tlabel, label)
+  local field = kind .. '|' .. tlabel
+  if label then field = field .. '|' .. label end
+  rcall('HINCRBY', K.stats, field, 1)
 end
 
-local function push_ready(id, prio, front)
-  local key = K.ready[tonumber(prio) + 1]
-  if front then rcall('LPUSH', key, id) else rcall('RPUSH', key, id) end
+-- The stats label of a new job's type: its name while fewer than CFG.types_max types have one,
+-- 'other' after that, so the stats hash and the metric series stay bounded.
+local function type_label(jtype)
+  if rcall('SISMEMBER', K.types, jtype) == 1 then return jtype end
+  if rcall('SCARD', K.types) < CFG.types_max then
+    rcall('SADD', K.types, jtype)
+    return jtype
+  end
+  return 'other'
+end
+
+-- Take a pending job out of the list it waits in (its priority's, or the suspects').
+local function unready(id, prio)
+  if rcall('LREM', K.ready[tonumber(prio) + 1], 1, id) == 0 then
+    rcall('LREM', K.suspects, 1, id)
+  end
+end
+
+local function push_ready(id, prio)
+  rcall('RPUSH', K.ready[tonumber(prio) + 1], id)
   WAKE = true
 end
 
@@ -74,8 +109,14 @@ end
 -- The fields every transition needs, or nil when the job hash is gone.
 local function job_meta(jkey)
   local f = rcall('HMGET', jkey, 'status', 'type', 'priority', 'wf', 'step', 'attempts',
-    'max_attempts', 'cancel')
+    'max_attempts', 'cancel', 'free', 'solo', 'tl')
   if not f[1] then return nil end
   return {status = f[1], type = f[2], priority = f[3], wf = f[4] or false, step = f[5] or false,
-    attempts = tonumber(f[6]), max_attempts = tonumber(f[7]), cancel = f[8] == '1'}
+    attempts = tonumber(f[6]), max_attempts = tonumber(f[7]), cancel = f[8] == '1',
+    free = tonumber(f[9] or 0), solo = f[10] == '1', tl = f[11] or f[2]}
+end
+
+-- True when the attempt that just ended was the job's last charged one.
+local function out_of_attempts(m)
+  return m.attempts - m.free >= m.max_attempts
 end

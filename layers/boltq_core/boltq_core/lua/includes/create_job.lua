@@ -6,6 +6,11 @@
 ]]
 local function create_job(jkey, id, jtype, prio, due, seq, fields, wf)
   local status = 'pending'
+  local tlabel = type_label(jtype)
+  if tlabel ~= jtype then
+    fields[#fields + 1] = 'tl'
+    fields[#fields + 1] = tlabel
+  end
   if due > NOW then
     status = 'scheduled'
     rcall('HSET', jkey, 'id', id, 'type', jtype, 'priority', prio, 'status', status,
@@ -16,10 +21,10 @@ local function create_job(jkey, id, jtype, prio, due, seq, fields, wf)
   else
     rcall('HSET', jkey, 'id', id, 'type', jtype, 'priority', prio, 'status', status,
       'attempts', 0, 'created', NOW, unpack(fields))
-    push_ready(id, prio, false)
+    push_ready(id, prio)
   end
   rcall('ZADD', K.index, seq, id)
-  stat('submitted|' .. jtype .. '|' .. prio)
+  stat('submitted', tlabel, prio)
   emit('j', id, wf, status, jtype)
   return status
 end

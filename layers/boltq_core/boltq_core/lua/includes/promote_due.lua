@@ -1,7 +1,9 @@
 --[[
   promote_due: move up to `limit` due scheduled and retrying jobs to ready (emits 'pending').
-  recover_expired: jobs whose lease ran out (their worker died or stalled) run again, at the
-  front of their priority list, or go to the dead-letter queue when that was the last attempt.
+  recover_expired: jobs whose lease ran out (their worker died or stalled) run again. A job that
+  ran beside others is not charged the attempt (any of them may have been the culprit) and
+  becomes a suspect, which a worker runs alone; a suspect that loses its lease again is
+  charged, and goes to the dead-letter queue ('crashed') when that was its last attempt.
   next_wake: the earliest moment something becomes due (ms), or -1.
 ]]
 local function promote_due(limit)
@@ -15,7 +17,7 @@ local function promote_due(limit)
         local f = rcall('HMGET', jkey, 'priority', 'type', 'wf')
         if f[1] then
           rcall('HSET', jkey, 'status', 'pending')
-          push_ready(id, f[1], false)
+          push_ready(id, f[1])
           emit('j', id, f[3], 'pending', f[2])
           moved = moved + 1
         end
@@ -34,14 +36,26 @@ local function recover_expired(limit)
     if m and m.status == 'running' then
       if m.cancel then
         to_cancelled(jkey, id, m)
-      elseif m.attempts >= m.max_attempts then
-        to_dlq(jkey, id, m, 'lease_expired',
-          'the worker lost its lease (crashed or stalled) during the last attempt')
-      else
+      elseif not m.solo then
+        -- it ran beside other jobs: any of them may have killed or stalled the worker, so
+        -- this attempt is not charged; it runs alone next, where a loss is its own
+        rcall('HINCRBY', jkey, 'free', 1)
         rcall('HSET', jkey, 'status', 'pending', 'err_cat', 'lease_expired',
-          'err_msg', 'the worker lost its lease (crashed or stalled); running it again')
-        push_ready(id, m.priority, true)
-        stat('retried|' .. m.type)
+          'err_msg', 'its worker lost the lease (crashed or stalled) while it ran beside '
+            .. 'other jobs; it runs again, alone')
+        rcall('RPUSH', K.suspects, id)
+        WAKE = true
+        stat('retried', m.tl)
+        emit('j', id, m.wf, 'pending', m.type)
+      elseif out_of_attempts(m) then
+        to_dlq(jkey, id, m, 'crashed', 'its worker died or stalled while it ran alone, '
+          .. (m.attempts - m.free) .. ' times: the job kills or hangs its worker')
+      else
+        rcall('HSET', jkey, 'status', 'pending', 'err_cat', 'crashed',
+          'err_msg', 'its worker died or stalled while it ran alone; it runs again, alone')
+        rcall('RPUSH', K.suspects, id)
+        WAKE = true
+        stat('retried', m.tl)
         emit('j', id, m.wf, 'pending', m.type)
       end
     end

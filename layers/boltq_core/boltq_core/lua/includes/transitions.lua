@@ -7,7 +7,7 @@ local function to_completed(jkey, id, m, result)
   rcall('HSET', jkey, 'status', 'completed', 'finished', NOW, 'result', result)
   rcall('ZADD', K.completed, NOW, id)
   rcall('PEXPIRE', jkey, CFG.retention)
-  stat('processed|' .. m.type .. '|completed')
+  stat('processed', m.tl, 'completed')
   emit('j', id, m.wf, 'completed', m.type)
   if m.wf then wf_step_finished(m.wf, m.step, 'completed') end
 end
@@ -16,7 +16,7 @@ local function to_cancelled(jkey, id, m)
   rcall('HSET', jkey, 'status', 'cancelled', 'finished', NOW)
   rcall('ZADD', K.cancelled, NOW, id)
   rcall('PEXPIRE', jkey, CFG.retention)
-  stat('processed|' .. m.type .. '|cancelled')
+  stat('processed', m.tl, 'cancelled')
   emit('j', id, m.wf, 'cancelled', m.type)
   if m.wf then wf_step_finished(m.wf, m.step, 'cancelled') end
 end
@@ -26,7 +26,7 @@ local function to_dlq(jkey, id, m, category, message)
   rcall('HSET', jkey, 'status', 'failed', 'finished', NOW, 'err_cat', category,
     'err_msg', message)
   rcall('ZADD', K.dlq, NOW, id)
-  stat('processed|' .. m.type .. '|failed')
+  stat('processed', m.tl, 'failed')
   emit('j', id, m.wf, 'failed', m.type)
   local over = rcall('ZCARD', K.dlq) - CFG.dlq_max
   if over > 0 then
@@ -41,14 +41,16 @@ end
 
 -- Retry after delay_ms, or dead-letter once the attempts are used up.
 local function to_retrying(jkey, id, m, category, message, delay_ms)
-  if m.attempts >= m.max_attempts then
+  if out_of_attempts(m) then
     to_dlq(jkey, id, m, category, message)
     return 'failed'
   end
   rcall('HSET', jkey, 'status', 'retrying', 'err_cat', category, 'err_msg', message,
     'scheduled', NOW + delay_ms)
+  -- it failed on its own: its next attempt goes with the others again
+  if m.solo then rcall('HDEL', jkey, 'solo') end
   rcall('ZADD', K.retrying, NOW + delay_ms, id)
-  stat('retried|' .. m.type)
+  stat('retried', m.tl)
   emit('j', id, m.wf, 'retrying', m.type)
   return 'retrying'
 end
