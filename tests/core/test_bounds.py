@@ -1,0 +1,130 @@
+"""Bounds that keep hostile or careless input from growing the store or breaking a reply: type
+labels in stats and metrics, how far ahead a job may be scheduled, page sizes, the size of a
+result and of an error message, repeated workflow dependencies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from boltq_core import InvalidInput, Queue
+from boltq_core.metrics import MetricsHooks, render, snapshot
+from boltq_core.processors import JobContext, ProcessorRegistry
+from boltq_core.workflows import Workflows
+from tests.conftest import run_worker
+
+
+def test_type_labels_are_capped_and_the_rest_count_as_other(make_queue) -> None:
+    queue = make_queue(metrics_max_types=3)
+    queue.submit_many([{"type": f"t{i}"} for i in range(40)])
+    fields = queue.redis.hgetall(queue.keys.stats)
+    assert len(fields) == 4  # three types of their own, one "other"
+    stats = queue.stats()
+    assert stats.by_type["other"]["submitted"] == 37
+    assert stats.totals["submitted"] == 40
+    # every later transition of a capped type counts under "other" too
+    run_worker(queue, until=lambda: queue.stats().totals.get("failed", 0) == 40)
+    assert len(queue.redis.hgetall(queue.keys.stats)) == 8  # submitted + failed per label
+    series = [line for line in render(snapshot(queue)).splitlines()
+              if line.startswith("boltq_jobs_processed_total")]
+    assert len(series) == 4 and any('type="other"' in s for s in series)
+
+
+def test_runner_histograms_use_the_capped_label(make_queue) -> None:
+    queue = make_queue(metrics_max_types=1)
+    queue.submit_many([{"type": "echo"}, {"type": "echo2"}, {"type": "echo3"}])
+    registry = ProcessorRegistry()
+
+    async def ok(ctx: JobContext) -> Any:
+        return None
+
+    for name in ("echo", "echo2", "echo3"):
+        registry.register(name, ok)
+    hooks = MetricsHooks(queue.keys.tag)
+    run_worker(queue, registry, hooks=[hooks],
+               until=lambda: queue.stats().totals.get("completed", 0) == 3)
+    labels = {f.split("|")[1] for f in queue.redis.hgetall(f"{queue.keys.tag}:metrics")
+              if f.startswith("p|")}
+    assert labels == {"echo", "other"}
+
+
+@pytest.mark.parametrize("run_at", ["9999-01-01T00:00:00Z", "2400-01-01T00:00:00+00:00"])
+def test_run_at_is_capped_like_delay_seconds(queue: Queue, run_at: str) -> None:
+    with pytest.raises(InvalidInput, match="run_at: .*366 days"):
+        queue.submit({"type": "echo", "run_at": run_at})
+    within = datetime.now(UTC) + timedelta(days=365)
+    assert queue.submit({"type": "echo", "run_at": within.isoformat()}).status == "scheduled"
+    assert queue.stats().scheduled == 1
+
+
+@pytest.mark.parametrize("limit", [0, 101, 1000])
+def test_pages_hold_at_most_100(queue: Queue, limit: int) -> None:
+    for list_ in (queue.list_jobs, queue.dlq_list, Workflows(queue).list):
+        with pytest.raises(InvalidInput, match="limit: must be between 1 and 100"):
+            list_(limit=limit)
+
+
+@pytest.mark.parametrize("cursor", ["²", "1e3", "-1", "9" * 30])
+def test_a_cursor_that_is_not_one_is_refused(queue: Queue, cursor: str) -> None:
+    for list_ in (queue.list_jobs, queue.dlq_list, Workflows(queue).list):
+        with pytest.raises(InvalidInput, match="cursor"):
+            list_(cursor=cursor)
+
+
+def test_lists_show_summaries_without_data_or_result(make_queue) -> None:
+    queue = make_queue(max_payload_bytes=300_000)
+    big = "x" * 200_000
+    queue.submit({"type": "echo", "data": {"blob": big}})
+    queue.submit({"type": "fail", "data": {"permanent": True, "blob": big}})
+    run_worker(queue, until=lambda: queue.stats().totals.get("failed", 0) == 1
+               and queue.stats().totals.get("completed", 0) == 1)
+    for page in (queue.list_jobs(limit=100), queue.dlq_list(limit=100)):
+        assert page.items
+        for item in page.items:
+            public = item.public()
+            assert not {"data", "result", "parent_results"} & set(public)
+            assert public["status"] in ("completed", "failed") and public["id"]
+    done = next(i for i in queue.list_jobs().items if i.status == "completed")
+    assert queue.get(done.id).result == {"blob": big}  # the job itself still has it all
+
+
+def test_a_result_over_the_cap_fails_the_job_permanently(make_queue) -> None:
+    queue = make_queue(max_result_bytes=1000)
+    registry = ProcessorRegistry()
+
+    async def huge(ctx: JobContext) -> Any:
+        return {"text": "é" * 600}  # 1,200 bytes of UTF-8 in 600 characters
+
+    registry.register("huge", huge)
+    sub = queue.submit({"type": "huge"})
+    run_worker(queue, registry, until=lambda: queue.get(sub.job_id).status == "failed")
+    job = queue.get(sub.job_id)
+    assert job.attempts == 1 and job.result is None
+    assert job.last_error.category == "permanent"
+    assert "MAX_RESULT_BYTES" in job.last_error.message and "1000" in job.last_error.message
+
+
+def test_a_huge_error_message_is_cut(queue: Queue) -> None:
+    registry = ProcessorRegistry()
+
+    async def loud(ctx: JobContext) -> Any:
+        raise ValueError("e" * 1_000_000)
+
+    registry.register("loud", loud)
+    sub = queue.submit({"type": "loud", "max_attempts": 1})
+    run_worker(queue, registry, until=lambda: queue.get(sub.job_id).status == "failed")
+    message = queue.get(sub.job_id).last_error.message
+    assert 4000 < len(message) < 4100 and message.endswith("more characters)")
+
+
+def test_a_step_listing_a_dependency_twice_is_refused(queue: Queue) -> None:
+    body = {"name": "twice", "steps": [
+        {"job_type": "echo"},
+        {"job_type": "echo", "depends_on": ["step-1", "step-1"]},
+    ]}
+    with pytest.raises(InvalidInput, match=r"steps\[1\]\.depends_on: .*'step-1' more than once"):
+        Workflows(queue).submit(body)
+    assert queue.redis.zcard(queue.keys.workflows) == 0
+    assert queue.stats().pending_total == 0
