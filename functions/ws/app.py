@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 from boltq_core.connections import ConnectionRegistry, topic_for
 from boltq_core.errors import BoltQError, InvalidInput
 from boltq_core.metrics import InvocationCounter
+from boltq_core.push import encode_message
 from boltq_core.queue import Queue, shared_queue
 from boltq_core.workflows import Workflows
 
@@ -41,7 +42,8 @@ def management_endpoint(rc: dict[str, Any]) -> str:
 
 
 def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"statusCode": status, "body": json.dumps(body, default=str)}
+    # a route reply is a WebSocket message too: kept under API Gateway's 128 KB
+    return {"statusCode": status, "body": encode_message(body).decode()}
 
 
 def authorised(event: dict[str, Any]) -> bool:

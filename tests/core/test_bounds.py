@@ -4,6 +4,7 @@ result and of an error message, repeated workflow dependencies."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,3 +129,21 @@ def test_a_step_listing_a_dependency_twice_is_refused(queue: Queue) -> None:
         Workflows(queue).submit(body)
     assert queue.redis.zcard(queue.keys.workflows) == 0
     assert queue.stats().pending_total == 0
+
+
+def test_a_progress_report_over_16_kb_is_dropped_and_the_job_still_completes(
+        queue: Queue, caplog: pytest.LogCaptureFixture) -> None:
+    registry = ProcessorRegistry()
+
+    async def chatty(ctx: JobContext) -> Any:
+        ctx.progress({"percent": 50})
+        ctx.progress({"log": "y" * 20_000})
+        await asyncio.sleep(0.2)  # progress travels on its own; let it land before the end
+        return "done"
+
+    registry.register("chatty", chatty)
+    sub = queue.submit({"type": "chatty"})
+    run_worker(queue, registry, until=lambda: queue.get(sub.job_id).status == "completed")
+    job = queue.get(sub.job_id)
+    assert job.result == "done" and job.progress == {"percent": 50}
+    assert any("progress is 20" in r.getMessage() for r in caplog.records)

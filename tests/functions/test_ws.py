@@ -294,3 +294,27 @@ def test_with_no_subscription_the_pusher_reads_no_events(ws_calls: Any, fn_env: 
     q.submit({"type": "echo"})
     assert pusher.pump(block_ms=10) == 0 and pusher.reads == 1
     pusher.close()
+
+
+def test_messages_over_api_gateways_128_kb_are_trimmed_not_dropped(
+        ws_calls: Any, fn_env: Queue) -> None:
+    q = fn_env
+    big = "x" * 200_000  # data and result of 200 KB each: a whole job is ~400 KB of JSON
+    job = q.submit({"type": "echo", "data": {"blob": big}}).job_id
+    ws_calls("$connect", "big=")
+    reply = body_of(ws_calls("subscribe", "big=", {"action": "subscribe", "job_id": job}))
+    assert len(json.dumps(reply).encode()) <= 128 * 1024
+    assert reply["trimmed"] == ["data"] and "data" not in reply["data"]
+    assert reply["data"]["id"] == job and reply["status"] == "pending"
+    rec = Recorder()
+    pusher = connect_pusher(q, rec)
+    run_worker(q, until=lambda: q.get(job).status == "completed")
+    while pusher.pump(block_ms=50):
+        pass
+    pusher.close()
+    messages = rec.to("big=")
+    assert [m["status"] for m in messages][-2:] == ["running", "completed"]
+    done = messages[-1]
+    assert len(json.dumps(done).encode()) <= 128 * 1024
+    assert done["trimmed"] == ["data", "result"]
+    assert done["data"]["status"] == "completed" and "result" not in done["data"]

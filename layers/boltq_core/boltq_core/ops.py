@@ -149,6 +149,7 @@ def invalid(exc: ValidationError, where: str = "") -> InvalidInput:
 SUMMARY_FIELDS = ("status", "type", "id", "priority", "attempts", "max_attempts", "timeout",
                   "created", "scheduled", "started", "finished", "err_cat", "err_msg", "progress",
                   "wf", "step", "idem", "cancel", "requeued")
+MAX_PROGRESS_BYTES = 16384  # a progress report's JSON size cap
 MAX_PAGE = 100  # list routes' largest page: a page of summaries stays far below 6 MB
 
 
@@ -275,6 +276,9 @@ class Namespace:
 
     def progress(self, job_id: str, attempt: int, value: Any) -> Call:
         raw = json.dumps(value, separators=(",", ":"), default=str)
+        if len(raw) > MAX_PROGRESS_BYTES // 4 and len(raw.encode()) > MAX_PROGRESS_BYTES:
+            raise InvalidInput(f"progress is {len(raw.encode())} bytes; the limit is "
+                               f"{MAX_PROGRESS_BYTES} (it travels with every status push)")
         return self.call("progress", [self.keys.job(job_id)], [job_id, attempt, raw])
 
     # --- management -------------------------------------------------------------------------

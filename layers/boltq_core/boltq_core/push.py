@@ -70,6 +70,35 @@ class ManagementApiPoster:
         return True
 
 
+# API Gateway's WebSocket message limit: larger posts fail (and a route reply is dropped)
+WS_MESSAGE_MAX_BYTES = 128 * 1024
+# what goes first when a message is too large: the biggest parts, which a client reads back
+# through GET /api/v1/jobs/{id} (the message says which ones it left out)
+_TRIM_ORDER = ("data", "result", "parent_results", "progress", "last_error", "steps")
+
+
+def encode_message(msg: dict[str, Any], limit: int = WS_MESSAGE_MAX_BYTES) -> bytes:
+    """A WebSocket message as JSON bytes of at most `limit`: over it, the snapshot's largest
+    fields are left out and named in "trimmed" rather than the message being lost."""
+    body = json.dumps(msg, separators=(",", ":"), default=str).encode()
+    if len(body) <= limit:
+        return body
+    data = dict(msg["data"]) if isinstance(msg.get("data"), dict) else {}
+    trimmed: list[str] = []
+    for name in _TRIM_ORDER:
+        if name in data:
+            del data[name]
+            trimmed.append(name)
+            body = json.dumps({**msg, "data": data, "trimmed": trimmed},
+                              separators=(",", ":"), default=str).encode()
+            if len(body) <= limit:
+                return body
+    # still too large (say, a huge progress value of its own): the envelope alone
+    keep = ("type", "topic", "job_id", "workflow_id", "status", "timestamp")
+    bare = {k: msg[k] for k in keep if k in msg}
+    return json.dumps({**bare, "trimmed": ["*"]}, separators=(",", ":"), default=str).encode()
+
+
 def iso_ms(ms: int | str) -> str:
     dt = datetime.fromtimestamp(int(ms) / 1000, UTC)
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -180,8 +209,7 @@ class StatusPusher:
         # one task per connection, posting its messages in stream order; connections in parallel
         per_conn: dict[str, tuple[str, list[bytes]]] = {}
         for f, conns in wanted:
-            body = json.dumps(self.message(f, snapshots), separators=(",", ":"),
-                              default=str).encode()
+            body = encode_message(self.message(f, snapshots))
             for c, ep in conns.items():
                 per_conn.setdefault(c, (ep, []))[1].append(body)
         items = [(ep, c, bodies) for c, (ep, bodies) in per_conn.items()]
@@ -263,4 +291,5 @@ def connect_pusher(queue: Queue, poster: Poster | None = None, **kwargs: Any) ->
     return StatusPusher(queue, ConnectionRegistry(queue.redis, queue.keys.tag), poster, **kwargs)
 
 
-__all__ = ["ManagementApiPoster", "Poster", "StatusPusher", "connect_pusher", "iso_ms"]
+__all__ = ["WS_MESSAGE_MAX_BYTES", "ManagementApiPoster", "Poster", "StatusPusher",
+           "connect_pusher", "encode_message", "iso_ms"]
