@@ -53,7 +53,7 @@ def test_runner_histograms_use_the_capped_label(make_queue) -> None:
 
 @pytest.mark.parametrize("run_at", ["9999-01-01T00:00:00Z", "2400-01-01T00:00:00+00:00"])
 def test_run_at_is_capped_like_delay_seconds(queue: Queue, run_at: str) -> None:
-    with pytest.raises(InvalidInput, match="run_at: .*366 days"):
+    with pytest.raises(InvalidInput, match=r"run_at: .*366 days"):
         queue.submit({"type": "echo", "run_at": run_at})
     within = datetime.now(UTC) + timedelta(days=365)
     assert queue.submit({"type": "echo", "run_at": within.isoformat()}).status == "scheduled"
