@@ -24,11 +24,13 @@ from boltq_core.lock import Lock
 from boltq_core.metrics import count_invocation, pusher_from_env
 from boltq_core.push import Poster, connect_pusher
 from boltq_core.queue import Queue, shared_queue
+from boltq_core.store import eviction_warning
 
 logger = Logger(service="boltq-promoter")
 WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next due moment up
 MAX_SLEEP_MS = 1000
 READ_COUNT = 100  # events read per wake
+_checked: list[bool] = []  # the store's eviction policy was checked by this container
 
 
 
@@ -148,6 +150,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - stop_before
     q = shared_queue()
     count_invocation(q.redis, q.keys.tag, "promoter")
+    if not _checked:
+        _checked.append(True)
+        warning = eviction_warning(q.redis)  # once per container: a misconfigured store
+        if warning:
+            logger.warning(warning)
     totals = run(q, deadline)
     logger.info("promoter pass finished", extra=totals)
     return totals

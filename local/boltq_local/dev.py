@@ -85,6 +85,7 @@ class DevServer:
         self.pools: dict[str, FunctionPool] = {}
         self.store: Any = None
         self.store_desc = ""
+        self.store_warning: str | None = None
         self.store_url = ""
         self.scheduler: Scheduler | None = None
         self.runners: list[web.AppRunner] = []
@@ -100,6 +101,7 @@ class DevServer:
         if url or addr:
             self.store_url = url or f"redis://{addr}/0"
             self.store_desc = f"{self.store_url} (REDIS_URL/REDIS_ADDR)"
+            self._check_store()
             return
         from boltq_local.valkey import ValkeyServer
 
@@ -108,6 +110,22 @@ class DevServer:
         self.store_url = self.store.url
         self.store_desc = (f"embedded Valkey at 127.0.0.1:{self.store.port}, "
                            f"append-only data in {data}")
+
+    def _check_store(self) -> None:
+        """A store of the developer's own: warn when its eviction policy can lose jobs."""
+        from boltq_core.config import Settings
+        from boltq_core.store import connect, eviction_warning
+
+        try:
+            settings = Settings.from_env(self.shell, redis_url=self.store_url,
+                                         store_retry_seconds=0.5)
+            client = connect(settings)
+        except Exception:
+            return  # bad settings: the functions report them
+        try:
+            self.store_warning = eviction_warning(client)
+        finally:
+            client.close()
 
     def function_env(self, fn: Function) -> dict[str, str]:
         """The template's environment, shell overrides of the names it declares and of BoltQ's
@@ -356,6 +374,8 @@ class DevServer:
                      else "")
             lines.append("  Schedules     " + ", ".join(
                 f"{s.function} {s.expression}" for s in t.schedules if s.enabled) + speed)
+        if self.store_warning:
+            lines.append(f"  WARNING       {self.store_warning}")
         lines.append("Ready. Ctrl-C to stop.")
         return "\n".join(lines)
 

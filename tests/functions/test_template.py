@@ -188,6 +188,10 @@ def test_least_privilege(template: dict[str, Any]) -> None:
 def test_store_network_and_outputs(template: dict[str, Any]) -> None:
     rg = template["Resources"]["RedisReplicationGroup"]["Properties"]
     assert rg["TransitEncryptionEnabled"] is True
+    assert rg["AutomaticFailoverEnabled"] is True and rg["NumCacheClusters"] >= 2
+    # the store must never evict jobs, leases or locks under memory pressure
+    group = template["Resources"][rg["CacheParameterGroupName"]["Ref"]]["Properties"]
+    assert group["Properties"]["maxmemory-policy"] == "noeviction"
     assert "secretsmanager" in rg["AuthToken"]["Fn::Sub"]
     assert "ExistingRedisUrl" in template["Parameters"]
     services = {r["Properties"]["ServiceName"]["Fn::Sub"] for r in

@@ -6,7 +6,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from boltq_core.errors import ConfigError
 
@@ -35,6 +42,9 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "claim_batch": ("CLAIM_BATCH",),
     "metrics_max_types": ("METRICS_MAX_TYPES",),
     "max_result_bytes": ("MAX_RESULT_BYTES",),
+    "submit_wait_replicas": ("SUBMIT_WAIT_REPLICAS",),
+    "submit_wait_aof": ("SUBMIT_WAIT_AOF",),
+    "submit_wait_timeout_ms": ("SUBMIT_WAIT_TIMEOUT_MS",),
     "store_connect_timeout_seconds": ("STORE_CONNECT_TIMEOUT_SECONDS",),
     "store_timeout_seconds": ("STORE_TIMEOUT_SECONDS",),
     "store_retry_seconds": ("STORE_RETRY_SECONDS",),
@@ -70,6 +80,11 @@ class Settings(BaseModel):
     max_result_bytes: int = Field(262144, ge=1)  # JSON size cap of a job's result
     # job types counted under their own name in stats and metrics; the rest count as "other"
     metrics_max_types: int = Field(100, ge=1, le=10000)
+    # durable submit (opt-in): a submit is acknowledged only once this many replicas have it
+    # (WAIT) and/or the primary's append-only file is on disk (WAITAOF), within the timeout
+    submit_wait_replicas: int = Field(0, ge=0, le=10)
+    submit_wait_aof: bool = False
+    submit_wait_timeout_ms: int = Field(1000, ge=1, le=60000)
     # store client: seconds to connect, seconds to wait for a reply (blocking calls add their
     # own block time), and how long a call keeps trying through a failover before it gives up
     store_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
@@ -83,6 +98,13 @@ class Settings(BaseModel):
         if not sep or not host or not port.isdigit():
             raise ValueError(f"expected host:port, got {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _durable_submit_needs_one_node(self) -> Settings:
+        if self.redis_cluster and (self.submit_wait_replicas or self.submit_wait_aof):
+            # WAIT counts the writes of its own connection; a cluster client spreads them
+            raise ValueError("SUBMIT_WAIT_REPLICAS / SUBMIT_WAIT_AOF need a non-cluster store")
+        return self
 
     @property
     def url(self) -> str:
@@ -104,7 +126,10 @@ class Settings(BaseModel):
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else "?"
+                if not err["loc"]:  # a rule across settings: its message names them
+                    problems.append(err["msg"].removeprefix("Value error, "))
+                    continue
+                field = str(err["loc"][0])
                 name = ENV_NAMES.get(field, (field,))[0]
                 problems.append(f"{name}={values.get(field)!r}: {err['msg']}")
             raise ConfigError("invalid setting: " + "; ".join(problems)) from None

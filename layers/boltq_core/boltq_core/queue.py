@@ -12,7 +12,7 @@ import redis
 
 from boltq_core import failover
 from boltq_core.config import ENV_NAMES, Settings
-from boltq_core.errors import Conflict, NotFound
+from boltq_core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
 from boltq_core.models import Job, JobSpec, JobSummary, QueueStats
 from boltq_core.ops import (
     SUMMARY_FIELDS,
@@ -122,16 +122,58 @@ class Queue:
         parts = [prepared[i : i + chunk] for i in range(0, len(prepared), chunk)]
         if len(parts) == 1:
             call, parse = self.ns.submit(parts[0])
-            return parse(self.run(call))
+            return parse(self._store(call))
         out: list[Submitted] = []
         with ThreadPoolExecutor(1, thread_name_prefix="boltq-submit") as sender:
             sent = []
             for part in parts:
                 call, parse = self.ns.submit(part)
-                sent.append((sender.submit(self.run, call), parse))
+                sent.append((sender.submit(self._store, call), parse))
             for future, parse in sent:
                 out += parse(future.result())
         return out
+
+    def _store(self, call: Call) -> Any:
+        """Run a submit; with durable submit on (SUBMIT_WAIT_REPLICAS, SUBMIT_WAIT_AOF), in
+        the same round trip wait until the replicas / the append-only file have it, and refuse
+        to acknowledge (StoreUnavailable) when they do not within SUBMIT_WAIT_TIMEOUT_MS."""
+        s = self.settings
+        if not (s.submit_wait_replicas or s.submit_wait_aof):
+            return self.run(call)
+        script = self._scripts[call.script]
+
+        def send() -> Any:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
+            if s.submit_wait_replicas:
+                pipe.execute_command("WAIT", s.submit_wait_replicas, s.submit_wait_timeout_ms)
+            if s.submit_wait_aof:
+                pipe.execute_command("WAITAOF", 1, 0, s.submit_wait_timeout_ms)
+            replies = pipe.execute(raise_on_error=False)
+            if isinstance(replies[0], redis.exceptions.NoScriptError):
+                self.redis.script_load(script.script)
+                return send()
+            for r in replies:
+                if isinstance(r, redis.ResponseError) and "appendonly" in str(r):
+                    raise ConfigError("SUBMIT_WAIT_AOF needs a store with appendonly yes: "
+                                      f"{r}") from r
+                if isinstance(r, Exception):
+                    raise r
+            return replies
+
+        replies = failover.call(send, budget=s.store_retry_seconds, resend=True, what="submit")
+        waited = replies[1:]
+        if s.submit_wait_replicas and int(waited.pop(0)) < s.submit_wait_replicas:
+            raise StoreUnavailable(
+                f"stored on the primary, but fewer than {s.submit_wait_replicas} replicas "
+                f"confirmed it within {s.submit_wait_timeout_ms} ms (SUBMIT_WAIT_REPLICAS); "
+                "submit again with the same idempotency_key to be sure it is kept once")
+        if s.submit_wait_aof and int(waited.pop(0)[0]) < 1:
+            raise StoreUnavailable(
+                f"stored, but not written to the append-only file within "
+                f"{s.submit_wait_timeout_ms} ms (SUBMIT_WAIT_AOF); submit again with the same "
+                "idempotency_key to be sure it is kept once")
+        return replies[0]
 
     # --- read -------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ else:
 
 
 __all__ = ["AsyncClient", "Scripts", "SyncClient", "connect", "connect_async",
-           "is_store_trouble", "single_client_async"]
+           "eviction_warning", "is_store_trouble", "single_client_async"]
 
 # TCP keepalive: a peer that vanished (a black-holed socket, a node gone mid-failover) is
 # noticed after about 10 + 3 * 5 s even on a connection that waits in a blocking call
@@ -127,3 +127,21 @@ class Scripts:
         if script is None:
             script = self._cache[name] = self._client.register_script(source(name))
         return script
+
+
+def eviction_warning(client: Any) -> str | None:
+    """A warning when the store may evict keys under memory pressure (any maxmemory-policy but
+    noeviction, with a memory limit set): an evicted job, lease or lock is lost silently. None
+    when it cannot (or when INFO does not say)."""
+    try:
+        info = client.info("memory")
+    except Exception:
+        return None
+    nodes = info.values() if info and all(isinstance(v, dict) for v in info.values()) else [info]
+    for node in nodes:
+        policy = str(node.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(node.get("maxmemory") or 0) > 0:
+            return (f"the store's maxmemory-policy is {policy}: when it runs out of memory it "
+                    "can evict BoltQ's keys (jobs, leases, locks) and lose them silently; set "
+                    "maxmemory-policy to noeviction (template.yaml's parameter group does)")
+    return None
