@@ -141,8 +141,11 @@ def test_a_runner_returns_by_its_deadline_while_the_store_is_black_holed(
         # after heal, another runner finishes everything (the black-holed runner's jobs come
         # back when their leases run out)
         proxy.heal()
-        run_worker(Queue(settings), until=lambda: direct.stats().totals["completed"] == 40,
-                   timeout=20)
+        again = Queue(settings)
+        try:
+            run_worker(again, until=lambda: direct.stats().totals["completed"] == 40, timeout=20)
+        finally:
+            quiet_close(again)
         assert set(statuses(direct, [s.job_id for s in subs]).values()) == {"completed"}
     finally:
         proxy.heal()
