@@ -219,6 +219,33 @@ def test_expired_lease_runs_the_job_again_and_refuses_the_stale_worker(queue: Qu
     assert queue.stats().totals["completed"] == 1
 
 
+@pytest.mark.parametrize(
+    "stale",
+    [pytest.param(("r", "transient", "stale boom", 50), id="retry"),
+     pytest.param(("f", "permanent", "stale bad input", 0), id="fail"),
+     pytest.param(("x", "", "", 0), id="cancel")],
+)
+def test_stale_retry_fail_and_cancel_are_refused_after_recovery(
+    queue: Queue, stale: tuple[str, str, str, int],
+) -> None:
+    kind, a, b, c = stale
+    sub = queue.submit({"type": "echo"})
+    (first,) = claim(queue, lease=0.2)
+    time.sleep(0.25)
+    (second,) = claim(queue)  # recovery happens inside the claim
+    assert second.id == sub.job_id
+    before = queue.stats().totals
+    # the old holder's outcome changes nothing: not the status, the error, the counters or the
+    # new holder's lease
+    assert finish(queue, Outcome(first.id, first.attempt, kind, a, b, c)) == ["stale"]
+    job = queue.get(sub.job_id)
+    assert job.status == "running"
+    assert job.last_error is None or not job.last_error.message.startswith("stale")
+    assert queue.stats().totals == before
+    assert queue.redis.zscore(queue.keys.active, sub.job_id) is not None
+    assert complete(queue, second) == "completed"
+
+
 def test_lease_lost_alone_on_the_last_attempt_dead_letters(queue: Queue) -> None:
     sub = queue.submit({"type": "echo", "max_attempts": 1})
     claim(queue, lease=0.1)
