@@ -14,7 +14,7 @@ so the tests' cleanup drops them) on the store at --record-url (default URL):
 - `crash`: SIGKILLs its own worker process, every time it runs.
 - `overrun`: a sync processor that ignores its timeout: appends
   "<job id>:<attempt>:<pid>:start:<epoch ms>" to "{PREFIX}:test:runs", sleeps data.seconds in
-  its thread, then appends the same with "end"."""
+  its thread, then appends the same with "end" (also when the runner interrupts it)."""
 
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ def main() -> None:
         def overrun(ctx: JobContext) -> int:
             entry = f"{ctx.job_id}:{ctx.attempt}:{pid}"
             sync_log.rpush(runs_key, f"{entry}:start:{_ms()}")
-            time.sleep(float(ctx.data.get("seconds", 0)))
-            sync_log.rpush(runs_key, f"{entry}:end:{_ms()}")
+            try:
+                time.sleep(float(ctx.data.get("seconds", 0)))
+            finally:  # "end" is when the thread stops running it, interrupted or not
+                sync_log.rpush(runs_key, f"{entry}:end:{_ms()}")
             return pid
 
         for fn in (record, nap, long, crash, overrun):

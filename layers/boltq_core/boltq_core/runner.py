@@ -172,6 +172,8 @@ class Runner:
                         # that did land is answered 'stale', so nothing is recorded twice
                         self._done[:0] = outcomes
                         await self._store_trouble(exc, stop)
+                        if self._past_deadline():
+                            break  # what is left is flushed (briefly) below
                         continue
                     self._trouble = 0
                     self._recorded(outcomes, statuses)
@@ -207,6 +209,8 @@ class Runner:
                     if not is_store_trouble(exc):
                         raise
                     await self._store_trouble(exc, stop)
+                    if self._past_deadline():
+                        break
                     woke = False
                 self._wakeup.clear()
                 queue_empty = False
@@ -217,10 +221,12 @@ class Runner:
             await self._finish_running()
             await self._flush_outcomes()
             await self._flush_hook_writes()
-            self._heartbeat.stop()
+            self._heartbeat.stop(self._bounded(2.0))
             await waiter.aclose()
-            if self._side_tasks:
-                await asyncio.gather(*self._side_tasks, return_exceptions=True)
+            if self._side_tasks:  # progress reports on their way: never past the deadline
+                _, late = await asyncio.wait(self._side_tasks, timeout=self._bounded(5.0))
+                for t in late:
+                    t.cancel()
             if self._threads is not None:
                 self._threads.shutdown(wait=False)
         return self.stats
@@ -281,7 +287,7 @@ class Runner:
         until stopped) and go on. Leases outlast short outages; after a long one the jobs run
         again elsewhere."""
         self._trouble += 1
-        pause = min(5.0, 0.05 * 2**self._trouble)
+        pause = min(5.0, 0.05 * 2 ** min(self._trouble, 7))
         if self.deadline is not None:
             pause = max(0.0, min(pause, self.deadline - time.monotonic()))
         log.warning("store call failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc,
@@ -311,6 +317,9 @@ class Runner:
             for o in self._done:
                 self._heartbeat.release(o.job_id)
 
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
     def _bounded(self, seconds: float) -> float:
         if self.deadline is None:
             return seconds
@@ -338,15 +347,17 @@ class Runner:
         left = self.deadline - time.monotonic()
         return left if left >= 1 else None
 
-    def _wait_timeout(self, next_wake_ms: int, idle_since: float | None) -> float | None:
-        limits = []
+    def _wait_timeout(self, next_wake_ms: int, idle_since: float | None) -> float:
+        # look again at least once a lease: a lease another runner took after this one's last
+        # claim ends no later than that, and its job is recovered in time if that runner died
+        limits = [self.queue.settings.lease_seconds]
         if next_wake_ms >= 0:
             limits.append(max(0.0, next_wake_ms / 1000 - time.time()) + 0.0005)
         if self.deadline is not None:
             limits.append(max(0.0, self.deadline - time.monotonic() - 1))
         if self.idle_timeout is not None and idle_since is not None and not self._running:
             limits.append(max(0.0, idle_since + self.idle_timeout - time.monotonic()))
-        return min(limits) if limits else None
+        return min(limits)
 
     def _recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
         for o in outcomes:
