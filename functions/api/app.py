@@ -8,8 +8,11 @@ CORS: CORS_ALLOW_ORIGINS (comma-separated, default "*")."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -23,6 +26,7 @@ from boltq_core.errors import BoltQError
 from boltq_core.metrics import InvocationCounter
 from boltq_core.models import JobSpec, JobStatus
 from boltq_core.queue import Queue, shared_queue
+from boltq_core.store import is_store_trouble
 from boltq_core.workflows import Workflows, WorkflowSpec
 
 logger = Logger(service="boltq-api")
@@ -42,52 +46,170 @@ def _cors() -> CORSConfig:
     )
 
 
-app = APIGatewayRestResolver(enable_validation=True, cors=_cors())
+CORS = _cors()
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
 OPENAPI_INFO = {
     "title": "BoltQ",
     "version": "1.0.0",
     "description": "A serverless distributed task queue. Send the API key in `x-api-key`.",
 }
 
-# --- the store, shared by warm invocations -------------------------------------------------
-
-
-
-
-
+STORE_RETRY_AFTER = 1  # seconds a client waits when the store is down or failing over
 
 
 def ok(data: Any) -> dict[str, Any]:
     return {"success": True, "data": data}
 
 
-def fail(status: int, message: str, details: list[Any] | None = None) -> Response:
+def fail(status: int, message: str, details: list[Any] | None = None,
+         retry_after: int | None = None) -> Response:
     body = {"success": False, "error": message, "details": details or []}
-    return Response(status, "application/json", json.dumps(body, default=str))
+    headers = {"Retry-After": str(max(0, int(retry_after)))} if retry_after is not None else None
+    return Response(status, "application/json", json.dumps(body, default=str), headers)
 
 
-# --- auth, errors ----------------------------------------------------------------------------
+# --- before routing: the API key and malformed bytes ------------------------------------------
+# Both are answered before Powertools sees the event: it would check the body before any
+# middleware of ours runs (so a bad body without a key got 400, not 401), and it decodes a
+# base64 body with a strict .decode() (a UnicodeDecodeError, i.e. a 500, for bytes that are not
+# UTF-8). A lone surrogate ("\udcff": a byte that was not UTF-8, surrogate-escaped, or a JSON
+# escape) cannot be encoded for the store and ended as a UnicodeEncodeError.
+
+Refusal = tuple[int, str, list[dict[str, Any]]]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def require_api_key(app: APIGatewayRestResolver, next_middleware: Any) -> Response:
+def _utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_utf8(field: str, where: str, message: str = "not valid UTF-8") -> Refusal:
+    return 400, f"{field}: {message}", [{"field": field, "in": where, "message": message}]
+
+
+def _api_key_refusal(event: dict[str, Any]) -> Refusal | None:
     expected = os.environ.get("BOLTQ_API_KEY", "")
-    path = app.current_event.path
-    if expected and path not in PUBLIC_PATHS and app.current_event.http_method != "OPTIONS":
-        import hmac
+    if not expected or event.get("httpMethod") == "OPTIONS" or event.get("path") in PUBLIC_PATHS:
+        return None
+    import hmac
 
-        given = (app.current_event.headers or {}).get("x-api-key") or ""
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            return fail(401 if not given else 403, "missing or invalid API key (x-api-key)")
-    return next_middleware(app)
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    given = str(headers.get("x-api-key") or "")
+    # surrogatepass: a key that is not UTF-8 is a wrong key (403), not an error
+    if hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode()):
+        return None
+    msg = "missing or invalid API key (x-api-key)"
+    return (401 if not given else 403), msg, [{"field": "x-api-key", "in": "header",
+                                               "message": msg}]
 
 
-app.use(middlewares=[require_api_key])
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The dotted path of the first string (key or value) in decoded JSON that is not valid
+    Unicode, or None."""
+    if isinstance(value, str):
+        return None if _utf8(value) else path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            where = f"{path}.{k}" if path else str(k)
+            if not _utf8(k):
+                return path or "body"
+            found = _lone_surrogate(v, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _lone_surrogate(v, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+def _check_body(event: dict[str, Any]) -> tuple[str | None, Refusal | None]:
+    """The body as text (base64 decoded), or why it is refused."""
+    body = event.get("body")
+    if body is None or body == "":
+        return body, None
+    if not isinstance(body, str):
+        return None, (400, "body: not a string", [{"field": "body", "in": "body",
+                                                    "message": "not a string"}])
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return None, _not_utf8("body", "body", "not valid base64")
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, _not_utf8("body", "body", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}"
+                                                   f" at offset {exc.start})")
+    if not _utf8(body):
+        return None, _not_utf8("body", "body")
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body, None  # not JSON: the route's validation says so
+        where = _lone_surrogate(parsed, "")
+        if where is not None:
+            return None, _not_utf8(where, "body", "not valid Unicode (a lone surrogate escape)")
+    return body, None
+
+
+def _refusal(event: dict[str, Any]) -> tuple[dict[str, Any], Refusal | None]:
+    """The event as the routes get it (a base64 body decoded), or why the request is refused:
+    a missing or wrong API key, or a path, query string or body that is not UTF-8."""
+    refused = _api_key_refusal(event)
+    if refused:
+        return event, refused
+    for name, value in (event.get("pathParameters") or {}).items():
+        if isinstance(value, str) and not _utf8(value):
+            return event, _not_utf8(f"path parameter {name!r}", "path")
+    if not _utf8(str(event.get("path") or "")):
+        return event, _not_utf8("path", "path")
+    for key in ("queryStringParameters", "multiValueQueryStringParameters"):
+        for name, values in (event.get(key) or {}).items():
+            if not _utf8(str(name)):
+                return event, _not_utf8("query string", "query")
+            for v in values if isinstance(values, list) else [values]:
+                if isinstance(v, str) and not _utf8(v):
+                    return event, _not_utf8(f"query parameter {name!r}", "query")
+    body, refused = _check_body(event)
+    if refused:
+        return event, refused
+    if event.get("isBase64Encoded"):
+        event = {**event, "body": body, "isBase64Encoded": False}
+    return event, None
+
+
+def _refusal_response(event: dict[str, Any], refused: Refusal) -> dict[str, Any]:
+    """A refusal as a REST proxy reply, with the CORS headers Powertools would have added."""
+    status, message, details = refused
+    headers = {"Content-Type": "application/json"}
+    origin = next((v for k, v in (event.get("headers") or {}).items()
+                   if str(k).lower() == "origin"), None)
+    if isinstance(origin, str):
+        headers.update(CORS.to_dict(CORS.allowed_origin(origin)))
+    body = {"success": False, "error": message, "details": details}
+    return {"statusCode": status, "body": json.dumps(body), "isBase64Encoded": False,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()}}
+
+
+# --- errors ------------------------------------------------------------------------------------
 
 
 @app.exception_handler(BoltQError)
 def _boltq_error(exc: BoltQError) -> Response:
     if exc.status >= 500:
         logger.error("request failed", extra={"error": exc.message})
+    if exc.status == 503:  # StoreUnavailable: say when to come back
+        retry = getattr(exc, "retry_after", STORE_RETRY_AFTER)
+        return fail(503, exc.message, exc.details, retry_after=retry)
     return fail(exc.status, exc.message, exc.details)
 
 
@@ -114,10 +236,11 @@ def _no_route(exc: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
-    import redis
-
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return fail(503, f"the store is unreachable: {exc}")
+    if is_store_trouble(exc):  # unreachable, timed out, loading, read-only in a failover...
+        logger.warning("store unavailable", extra={"error": str(exc)})
+        return fail(503, f"the store is unreachable or failing over: {exc}",
+                    [{"store": "unavailable"}],
+                    retry_after=STORE_RETRY_AFTER)
     logger.exception("unhandled error")
     return fail(500, f"internal error: {type(exc).__name__}")
 
@@ -149,10 +272,12 @@ Cursor = str | None
 def health():
     try:
         reachable = queue().ping()
-    except BoltQError as exc:
-        return fail(exc.status if exc.status != 500 else 503, exc.message)
+    except BoltQError as exc:  # bad store settings: this function cannot reach any store
+        return fail(503, exc.message, exc.details,
+                    retry_after=getattr(exc, "retry_after", STORE_RETRY_AFTER))
     if not reachable:
-        return fail(503, "the store is unreachable", [{"store": "unreachable"}])
+        return fail(503, "the store is unreachable", [{"store": "unreachable"}],
+                    retry_after=STORE_RETRY_AFTER)
     return Response(200, "application/json", json.dumps(ok({"status": "ok", "store": "ok"})))
 
 
@@ -319,6 +444,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     else:
         count_invocation(q.redis, q.keys.tag)
         app.append_context(queue=q)
+    event, refused = _refusal(event)
+    if refused:
+        app.clear_context()
+        return _refusal_response(event, refused)
     try:
         return app.resolve(event, context)
     finally:
