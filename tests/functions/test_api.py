@@ -188,6 +188,28 @@ BAD_INPUT = [
     ("POST", "/api/v1/dlq/nope/requeue", None, None, None, 404, "nope"),
     ("POST", "/api/v1/dlq/requeue", {"job_ids": "all"}, None, None, 400, "job_ids"),
     ("GET", "/api/v1/nothing-here", None, None, None, 404, "no route"),
+    # the limits the OpenAPI document states
+    ("GET", "/api/v1/jobs", None, {"limit": "101"}, None, 400, "limit"),
+    ("GET", "/api/v1/dlq", None, {"limit": "101"}, None, 400, "limit"),
+    ("GET", "/api/v1/workflows", None, {"limit": "101"}, None, 400, "limit"),
+    ("GET", "/api/v1/jobs", None, {"cursor": "1" * 16}, None, 400, "cursor"),
+    ("GET", "/api/v1/jobs", None, {"type": "no spaces"}, None, 400, "type"),
+    ("GET", "/api/v1/jobs/" + "x" * 129, None, None, None, 400, "job_id"),
+    ("DELETE", "/api/v1/workflows/" + "x" * 129, None, None, None, 400, "workflow_id"),
+    # JSON types as the schema says: no strings or booleans for numbers, run_at a date-time
+    ("POST", "/api/v1/jobs", {"type": "echo", "max_attempts": "3"}, None, None, 400,
+     "max_attempts"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "delay_seconds": True}, None, None, 400,
+     "delay_seconds"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "run_at": 0}, None, None, 400, "run_at"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "run_at": "1700000000"}, None, None, 400, "run_at"),
+    ("POST", "/api/v1/workflows", {"name": "x", "steps": [{"job_type": "e", "timeout_seconds":
+                                                           "9"}]}, None, None, 400,
+     "steps.0.timeout_seconds"),
+    # a body is a JSON object (Powertools would take [job] for job, null for no body)
+    ("POST", "/api/v1/jobs", [{"type": "echo"}], None, None, 400, "body: must be a JSON object"),
+    ("POST", "/api/v1/dlq/requeue", None, None, "null", 400, "body: must be a JSON object"),
+    ("POST", "/api/v1/dlq/requeue", None, None, "[null, null]", 400, "JSON object"),
 ]
 
 
@@ -204,6 +226,29 @@ def test_bad_input_is_a_clear_error_and_stores_nothing(
     assert words in reply["error"], reply
     assert isinstance(reply["details"], list)
     assert namespace_keys(fn_env) == before
+
+
+def test_a_body_must_be_json(call_api: Call, fn_env: Queue) -> None:
+    before = namespace_keys(fn_env)
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; b=x"):
+        status, body = call_api("POST", "/api/v1/jobs", raw_body="type=echo",
+                                headers={"Content-Type": ctype})
+        assert status == 415 and "application/json" in body["error"], (ctype, body)
+    assert namespace_keys(fn_env) == before
+    status, _ = call_api("POST", "/api/v1/jobs", raw_body='{"type": "echo"}',
+                         headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 200
+
+
+def test_requeue_an_empty_list_requeues_nothing(call_api: Call, fn_env: Queue) -> None:
+    q = fn_env
+    dead = q.submit({"type": "fail", "data": {"permanent": True}}).job_id
+    run_worker(q, until=lambda: q.stats().dead_letter == 1)
+    status, body = call_api("POST", "/api/v1/dlq/requeue", {"job_ids": []})
+    assert (status, body["data"]) == (200, {"requeued": 0, "job_ids": []})
+    status, body = call_api("POST", "/api/v1/dlq/requeue", {"job_ids": ["not-dead"]})
+    assert (status, body["data"]) == (200, {"requeued": 0, "job_ids": []})  # no 404 in bulk
+    assert q.get(dead).status == "failed"
 
 
 def test_api_key(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -356,6 +401,82 @@ def test_openapi_document_and_docs_page(call_api: Call) -> None:
     assert status == 200 and "swagger" in html.lower()
 
 
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m, p, op) for p, item in doc["paths"].items() for m, op in item.items()]
+
+
+def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
+    _, doc = call_api("GET", "/api/v1/openapi.json")
+    text = json.dumps(doc)
+    assert '"422"' not in text and "HTTPValidationError" not in text  # validation is a 400
+    schemas = doc["components"]["schemas"]
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
+    public = {"/health"}
+    ops = _operations(doc)
+    assert len(ops) == 17
+    for method, path, op in ops:
+        codes = set(op["responses"])
+        where = f"{method} {path}"
+        assert {"200", "400", "503"} <= codes, where
+        assert ("401" in codes and "403" in codes) == (path not in public), where
+        assert ("404" in codes) == ("{" in path), where
+        assert ("409" in codes) == path.endswith("/cancel"), where
+        assert ("415" in codes) == ("requestBody" in op), where
+        assert op["responses"]["503"]["headers"]["Retry-After"]["required"] is True
+        assert (op.get("security") == [{"apiKey": []}]) == (path not in public), where
+        ok_schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok_schema["properties"]["success"] == {"const": True}
+        assert ok_schema["properties"]["data"]["$ref"].startswith("#/components/schemas/")
+        for code in codes - {"200"}:
+            ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/Error", (where, code)
+    assert {"413"} <= set(paths_op(doc, "post", "/api/v1/jobs")["responses"])
+    error = schemas["Error"]
+    assert set(error["required"]) == {"success", "error", "details"}
+    # the limits the routes apply are in the schema
+    params = {p["name"]: p for p in paths_op(doc, "get", "/api/v1/jobs")["parameters"]}
+    assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 100)
+    assert params["cursor"]["schema"]["pattern"] == "^[0-9]{1,15}$"
+    assert params["status"]["schema"] == {**params["status"]["schema"],
+                                          "$ref": "#/components/schemas/JobStatus"}
+    assert set(schemas["JobStatus"]["enum"]) == {
+        "pending", "scheduled", "running", "retrying", "completed", "failed", "cancelled"}
+    job_id = paths_op(doc, "get", "/api/v1/jobs/{job_id}")["parameters"][0]["schema"]
+    assert (job_id["minLength"], job_id["maxLength"]) == (1, 128)
+    job = schemas["JobRequest"]["properties"]
+    assert job["timeout_seconds"]["anyOf"][0]["maximum"] == 840  # MAX_JOB_TIMEOUT_SECONDS
+    assert {b.get("type") for b in job["priority"]["anyOf"]} == {"integer", "string"}
+    assert schemas["JobBatch"]["properties"]["jobs"]["maxItems"] == 500
+    assert schemas["StepRequest"]["properties"]["depends_on"]["uniqueItems"] is True
+    assert schemas["RequeueBody"]["additionalProperties"] is False
+    # list items are summaries; the single job keeps data and result
+    assert not {"data", "result", "parent_results"} & set(schemas["JobSummary"]["properties"])
+    assert {"data", "result", "parent_results"} <= set(schemas["Job"]["properties"])
+
+
+def paths_op(doc: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    return doc["paths"][path][method]
+
+
+def test_openapi_servers_come_from_the_request(fn_env: Queue) -> None:
+    api = load_function("api")
+    # API Gateway's execute-api domain: the stage is the first segment of the URL
+    event = rest_event("GET", "/api/v1/openapi.json")
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/prod"}]
+    event["requestContext"].update(stage="v2", path="/v2/api/v1/openapi.json")
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/v2"}]
+    # a custom domain (and boltq dev, sam local): no stage in the path
+    event["requestContext"].update(path="/api/v1/openapi.json", domainName="api.example.com")
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/"}]
+    del event["requestContext"]["path"]
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/"}]
+
+
 def _raw_call(event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
     resp = load_function("api").handler(event, LambdaContext("boltq-api"))
     return resp["statusCode"], json.loads(resp["body"]), response_headers(resp)
@@ -417,3 +538,20 @@ def test_valid_base64_utf8_body_is_accepted(fn_env: Queue) -> None:
     status, reply, _ = _raw_call(event)
     assert status == 200, reply
     assert fn_env.get(reply["data"]["job_id"]).data == {"w": "grüße 🌍"}
+
+
+def test_openapi_models_stay_off_the_cold_start() -> None:
+    """Importing the function (a cold start) does not import Powertools' OpenAPI models (about
+    100 ms): the document is built on its first request."""
+    import subprocess
+    import sys
+
+    from tests.functions.conftest import ROOT
+
+    probe = ("import sys, app; "
+             "print(sorted(m for m in sys.modules if m.endswith('openapi.models')))")
+    env = {"PYTHONPATH": f"{ROOT / 'layers' / 'boltq_core'}", "AWS_DEFAULT_REGION": "us-east-1",
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT / "functions" / "api",
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
