@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from boltq_core import tracing
 from boltq_core.errors import BoltQError, NotFound
@@ -249,7 +249,8 @@ def _invalid(exc: RequestValidationError) -> Response:
         field = ".".join(loc[1:]) if len(loc) > 1 else where
         if err.get("type") == "json_invalid":
             field = "body"
-        details.append({"field": field, "in": where, "message": err.get("msg", "invalid")})
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # ours: plain
+        details.append({"field": field, "in": where, "message": msg})
     first = details[0] if details else {"field": "body", "message": "invalid request"}
     more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
     return fail(400, f"{first['field']}: {first['message']}{more}", details)
@@ -315,6 +316,16 @@ class JobRequest(JobSpec):
 class StepRequest(StepSpec):
     model_config = _BODY
     _numbers = field_validator("max_attempts", "timeout_seconds", mode="before")(_json_number)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _once(cls, deps: list[str], info: ValidationInfo) -> list[str]:
+        twice = next((d for i, d in enumerate(deps) if d in deps[:i]), None)
+        if twice is not None:  # the schema says uniqueItems
+            step = info.data.get("id")
+            raise ValueError(f"{'step ' + repr(step) if step else 'the step'} lists "
+                             f"{twice!r} twice")
+        return deps
 
 
 class WorkflowRequest(WorkflowSpec):
