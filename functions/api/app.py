@@ -377,8 +377,8 @@ def health():
 
 def _server_url() -> str:
     """Where the API is mounted, from the request: API Gateway's execute-api domain puts the
-    stage first (requestContext.path "/prod/api/v1/..." for path "/api/v1/..."); a custom
-    domain, `sam local` and boltq dev do not (both are the same)."""
+    stage first (requestContext.path "/prod/api/v1/..." for path "/api/v1/..."); under a
+    custom domain, `sam local` and boltq dev, requestContext.path is the path itself."""
     raw = app.current_event.raw_event
     path = str(raw.get("path") or "")
     full = str((raw.get("requestContext") or {}).get("path") or "")
@@ -397,7 +397,7 @@ def _openapi_json() -> str:
     return _document(_server_url(), int(max_timeout))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # one per stage and settings
 def _document(server: str, max_timeout: int) -> str:
     """The OpenAPI document: Powertools' (paths, parameters, request bodies) with what it cannot
     know put in: every status code a route answers with its envelope, typed replies, the API key,
