@@ -8,22 +8,33 @@ CORS: CORS_ALLOW_ORIGINS (comma-separated, default "*")."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import json
 import os
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from boltq_core import tracing
-from boltq_core.errors import BoltQError
+from boltq_core.errors import BoltQError, NotFound
 from boltq_core.metrics import InvocationCounter
-from boltq_core.models import JobSpec, JobStatus
+from boltq_core.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
 from boltq_core.queue import Queue, shared_queue
-from boltq_core.workflows import Workflows, WorkflowSpec
+from boltq_core.store import is_store_trouble
+from boltq_core.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
 
 logger = Logger(service="boltq-api")
 tracing.setup_from_env("boltq-api")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
@@ -42,52 +53,190 @@ def _cors() -> CORSConfig:
     )
 
 
-app = APIGatewayRestResolver(enable_validation=True, cors=_cors())
+CORS = _cors()
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
 OPENAPI_INFO = {
     "title": "BoltQ",
     "version": "1.0.0",
     "description": "A serverless distributed task queue. Send the API key in `x-api-key`.",
 }
 
-# --- the store, shared by warm invocations -------------------------------------------------
-
-
-
-
-
+STORE_RETRY_AFTER = 1  # seconds a client waits when the store is down or failing over
 
 
 def ok(data: Any) -> dict[str, Any]:
     return {"success": True, "data": data}
 
 
-def fail(status: int, message: str, details: list[Any] | None = None) -> Response:
+def fail(status: int, message: str, details: list[Any] | None = None,
+         retry_after: int | None = None) -> Response:
     body = {"success": False, "error": message, "details": details or []}
-    return Response(status, "application/json", json.dumps(body, default=str))
+    headers = {"Retry-After": str(max(0, int(retry_after)))} if retry_after is not None else None
+    return Response(status, "application/json", json.dumps(body, default=str), headers)
 
 
-# --- auth, errors ----------------------------------------------------------------------------
+# --- before routing: the API key and malformed bytes ------------------------------------------
+# Both are answered before Powertools sees the event: it would check the body before any
+# middleware of ours runs (so a bad body without a key got 400, not 401), and it decodes a
+# base64 body with a strict .decode() (a UnicodeDecodeError, i.e. a 500, for bytes that are not
+# UTF-8). A lone surrogate ("\udcff": a byte that was not UTF-8, surrogate-escaped, or a JSON
+# escape) cannot be encoded for the store and ended as a UnicodeEncodeError.
+
+Refusal = tuple[int, str, list[dict[str, Any]]]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def require_api_key(app: APIGatewayRestResolver, next_middleware: Any) -> Response:
+def _utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _malformed(field: str, where: str, message: str = "not valid UTF-8") -> Refusal:
+    """A 400 naming the part of the request that is malformed."""
+    return 400, f"{field}: {message}", [{"field": field, "in": where, "message": message}]
+
+
+def _api_key_refusal(event: dict[str, Any]) -> Refusal | None:
     expected = os.environ.get("BOLTQ_API_KEY", "")
-    path = app.current_event.path
-    if expected and path not in PUBLIC_PATHS and app.current_event.http_method != "OPTIONS":
-        import hmac
+    if not expected or event.get("httpMethod") == "OPTIONS" or event.get("path") in PUBLIC_PATHS:
+        return None
+    import hmac
 
-        given = (app.current_event.headers or {}).get("x-api-key") or ""
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            return fail(401 if not given else 403, "missing or invalid API key (x-api-key)")
-    return next_middleware(app)
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    given = str(headers.get("x-api-key") or "")
+    # surrogatepass: a key that is not UTF-8 is a wrong key (403), not an error
+    if hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode()):
+        return None
+    msg = "missing or invalid API key (x-api-key)"
+    return (401 if not given else 403), msg, [{"field": "x-api-key", "in": "header",
+                                               "message": msg}]
 
 
-app.use(middlewares=[require_api_key])
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The dotted path of the first string (key or value) in decoded JSON that is not valid
+    Unicode, or None."""
+    if isinstance(value, str):
+        return None if _utf8(value) else path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            where = f"{path}.{k}" if path else str(k)
+            if not _utf8(k):
+                return path or "body"
+            found = _lone_surrogate(v, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _lone_surrogate(v, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+def _check_body(event: dict[str, Any]) -> tuple[str | None, Refusal | None]:
+    """The body as text (base64 decoded), or why it is refused."""
+    body = event.get("body")
+    if body is None or body == "":
+        return body, None
+    if not isinstance(body, str):
+        return None, (400, "body: not a string", [{"field": "body", "in": "body",
+                                                    "message": "not a string"}])
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return None, _malformed("body", "body", "not valid base64")
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, _malformed("body", "body", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}"
+                                                   f" at offset {exc.start})")
+    if not _utf8(body):
+        return None, _malformed("body", "body")
+    if event.get("httpMethod") in ("POST", "PUT", "PATCH") and not body.lstrip().startswith("{"):
+        # every request body is a JSON object; Powertools would take a one-element list for
+        # its element and JSON null for no body
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body, None  # not JSON: the route's validation says so
+        if not isinstance(parsed, dict):
+            kind = "null" if parsed is None else type(parsed).__name__
+            kind = {"list": "an array", "str": "a string", "bool": "a boolean"}.get(kind, kind)
+            return None, _malformed("body", "body", f"must be a JSON object, not {kind}")
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body, None  # not JSON: the route's validation says so
+        where = _lone_surrogate(parsed, "")
+        if where is not None:
+            return None, _malformed(where, "body", "not valid Unicode (a lone surrogate escape)")
+    return body, None
+
+
+def _refusal(event: dict[str, Any]) -> tuple[dict[str, Any], Refusal | None]:
+    """The event as the routes get it (a base64 body decoded), or why the request is refused:
+    a missing or wrong API key, or a path, query string or body that is not UTF-8."""
+    refused = _api_key_refusal(event)
+    if refused:
+        return event, refused
+    for name, value in (event.get("pathParameters") or {}).items():
+        if isinstance(value, str) and not _utf8(value):
+            return event, _malformed(f"path parameter {name!r}", "path")
+    if not _utf8(str(event.get("path") or "")):
+        return event, _malformed("path", "path")
+    for key in ("queryStringParameters", "multiValueQueryStringParameters"):
+        for name, values in (event.get(key) or {}).items():
+            if not _utf8(str(name)):
+                return event, _malformed("query string", "query")
+            for v in values if isinstance(values, list) else [values]:
+                if isinstance(v, str) and not _utf8(v):
+                    return event, _malformed(f"query parameter {name!r}", "query")
+    body, refused = _check_body(event)
+    if refused:
+        return event, refused
+    if body and event.get("httpMethod") in ("POST", "PUT", "PATCH"):
+        ctype = next((str(v) for k, v in (event.get("headers") or {}).items()
+                      if str(k).lower() == "content-type"), "")
+        # JSON only: Powertools would also read form and multipart bodies into the models
+        if ctype.strip() and not ctype.strip().lower().startswith("application/json"):
+            msg = f"Content-Type must be application/json, not {ctype[:100]!r}"
+            return event, (415, msg, [{"field": "Content-Type", "in": "header",
+                                       "message": msg}])
+    if event.get("isBase64Encoded"):
+        event = {**event, "body": body, "isBase64Encoded": False}
+    return event, None
+
+
+def _refusal_response(event: dict[str, Any], refused: Refusal) -> dict[str, Any]:
+    """A refusal as a REST proxy reply, with the CORS headers Powertools would have added."""
+    status, message, details = refused
+    headers = {"Content-Type": "application/json"}
+    origin = next((v for k, v in (event.get("headers") or {}).items()
+                   if str(k).lower() == "origin"), None)
+    if isinstance(origin, str):
+        headers.update(CORS.to_dict(CORS.allowed_origin(origin)))
+    body = {"success": False, "error": message, "details": details}
+    return {"statusCode": status, "body": json.dumps(body), "isBase64Encoded": False,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()}}
+
+
+# --- errors ------------------------------------------------------------------------------------
 
 
 @app.exception_handler(BoltQError)
 def _boltq_error(exc: BoltQError) -> Response:
-    if exc.status >= 500:
+    if exc.status >= 500 and exc.status != 503:
         logger.error("request failed", extra={"error": exc.message})
+    if exc.status == 503:  # StoreUnavailable: say when to come back
+        retry = getattr(exc, "retry_after", STORE_RETRY_AFTER)
+        return fail(503, exc.message, exc.details, retry_after=retry)
     return fail(exc.status, exc.message, exc.details)
 
 
@@ -100,10 +249,16 @@ def _invalid(exc: RequestValidationError) -> Response:
         field = ".".join(loc[1:]) if len(loc) > 1 else where
         if err.get("type") == "json_invalid":
             field = "body"
-        details.append({"field": field, "in": where, "message": err.get("msg", "invalid")})
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # ours: plain
+        details.append({"field": field, "in": where, "message": msg})
     first = details[0] if details else {"field": "body", "message": "invalid request"}
     more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
     return fail(400, f"{first['field']}: {first['message']}{more}", details)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_type(exc: RequestUnsupportedContentType) -> Response:
+    return fail(415, "Content-Type must be application/json")
 
 
 @app.exception_handler(NotFoundError)
@@ -114,33 +269,95 @@ def _no_route(exc: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
-    import redis
-
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return fail(503, f"the store is unreachable: {exc}")
+    if is_store_trouble(exc):  # unreachable, timed out, loading, read-only in a failover...
+        logger.warning("store unavailable", extra={"error": str(exc)})
+        return fail(503, f"the store is unreachable or failing over: {exc}",
+                    [{"store": "unavailable"}],
+                    retry_after=STORE_RETRY_AFTER)
     logger.exception("unhandled error")
     return fail(500, f"internal error: {type(exc).__name__}")
 
 
 # --- request bodies ----------------------------------------------------------------------
+ID_MAX = 128  # job and workflow ids (uuid4 strings) in paths and bodies
+
+
+# The bodies as the API takes them: the core's models, but a number must be a JSON number and a
+# date-time a string (pydantic's lax mode takes "5" or true for a number and 0 for a date-time,
+# which the schema does not allow; its strict mode would refuse 14.0 for an integer, which JSON
+# Schema allows). defer_build: their validators are built on first use, not at cold start.
+_BODY = ConfigDict(extra="forbid", defer_build=True)
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})?")
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _date_time(value: Any) -> Any:
+    """run_at: an ISO-8601 date-time string (a time without an offset is UTC), or null."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO-8601 date-time string, e.g. 2030-01-01T12:00:00Z")
+    return value
+
+
+class JobRequest(JobSpec):
+    model_config = _BODY
+    _numbers = field_validator("delay_seconds", "max_attempts", "timeout_seconds",
+                               mode="before")(_json_number)
+    _run_at = field_validator("run_at", mode="before")(_date_time)
+
+
+class StepRequest(StepSpec):
+    model_config = _BODY
+    _numbers = field_validator("max_attempts", "timeout_seconds", mode="before")(_json_number)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _once(cls, deps: list[str], info: ValidationInfo) -> list[str]:
+        twice = next((d for i, d in enumerate(deps) if d in deps[:i]), None)
+        if twice is not None:  # the schema says uniqueItems
+            step = info.data.get("id")
+            raise ValueError(f"{'step ' + repr(step) if step else 'the step'} lists "
+                             f"{twice!r} twice")
+        return deps
+
+
+class WorkflowRequest(WorkflowSpec):
+    model_config = _BODY
+    steps: list[StepRequest] = Field(min_length=1, max_length=MAX_STEPS)
 
 
 class JobBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    jobs: list[JobSpec] = Field(min_length=1, max_length=500)
+    model_config = _BODY
+    jobs: list[JobRequest] = Field(min_length=1, max_length=500)
 
 
 class RequeueBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    job_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
-        None, max_length=1000, description="jobs to requeue; omit to requeue every dead letter"
-    )
+    model_config = _BODY
+    job_ids: list[Annotated[str, Field(min_length=1, max_length=ID_MAX)]] | None = Field(
+        None, max_length=1000, description="jobs to requeue ([] requeues none); omit to "
+                                           "requeue every dead letter")
 
 
-# query parameters are plain typed arguments (Powertools' Query() would pull the OpenAPI models
-# into the cold start); boltq_core checks their ranges and names the field when they are wrong
-Limit = int
-Cursor = str | None
+# Query and path parameters carry their limits, so the OpenAPI document states them and the
+# validation enforces them (400 naming the parameter). Declaring them costs no import time: the
+# OpenAPI models are imported only when the document is built.
+MAX_PAGE = 100
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, 1..{MAX_PAGE}")]
+Cursor = Annotated[str | None, Query(
+    pattern=r"^[0-9]{1,15}$", description="the next_cursor of the previous page")]
+JobId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, description="a job id")]
+WorkflowId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX,
+                                      description="a workflow id")]
+StatusFilter = Annotated[JobStatus | None, Query(description="only jobs in this status")]
+TypeFilter = Annotated[str | None, Query(
+    min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN, description="only jobs of this type")]
 
 # --- routes ------------------------------------------------------------------------------
 
@@ -149,19 +366,281 @@ Cursor = str | None
 def health():
     try:
         reachable = queue().ping()
-    except BoltQError as exc:
-        return fail(exc.status if exc.status != 500 else 503, exc.message)
+    except BoltQError as exc:  # bad store settings: this function cannot reach any store
+        return fail(503, exc.message, exc.details,
+                    retry_after=getattr(exc, "retry_after", STORE_RETRY_AFTER))
     if not reachable:
-        return fail(503, "the store is unreachable", [{"store": "unreachable"}])
+        return fail(503, "the store is unreachable", [{"store": "unreachable"}],
+                    retry_after=STORE_RETRY_AFTER)
     return Response(200, "application/json", json.dumps(ok({"status": "ok", "store": "ok"})))
 
 
+def _server_url() -> str:
+    """Where the API is mounted, from the request: API Gateway's execute-api domain puts the
+    stage first (requestContext.path "/prod/api/v1/..." for path "/api/v1/..."); under a
+    custom domain, `sam local` and boltq dev, requestContext.path is the path itself."""
+    raw = app.current_event.raw_event
+    path = str(raw.get("path") or "")
+    full = str((raw.get("requestContext") or {}).get("path") or "")
+    if path and full.endswith(path) and len(full) > len(path):
+        return full[: -len(path)]
+    return "/"
+
+
 def _openapi_json() -> str:
-    # built on first request: the OpenAPI models cost ~100 ms to import, kept off cold start
-    base = app._get_base_path() or "/"
+    from boltq_core.config import Settings
+
+    try:  # the limits the routes apply come from the settings (e.g. MAX_JOB_TIMEOUT_SECONDS)
+        max_timeout = queue().settings.max_timeout_seconds
+    except BoltQError:
+        max_timeout = Settings.model_fields["max_timeout_seconds"].default
+    return _document(_server_url(), int(max_timeout))
+
+
+@functools.lru_cache(maxsize=8)  # one per stage and settings
+def _document(server: str, max_timeout: int) -> str:
+    """The OpenAPI document: Powertools' (paths, parameters, request bodies) with what it cannot
+    know put in: every status code a route answers with its envelope, typed replies, the API key,
+    the limits the core applies, no 422 (validation errors are 400). Built on first request:
+    the OpenAPI models cost ~100 ms to import, kept off the cold start."""
     from aws_lambda_powertools.event_handler.openapi.models import Server
 
-    return app.get_openapi_json_schema(**OPENAPI_INFO, servers=[Server(url=base)])
+    doc = json.loads(app.get_openapi_json_schema(**OPENAPI_INFO, servers=[Server(url=server)]))
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(_reply_schemas())
+    _tighten_request_schemas(schemas, max_timeout)
+    doc["components"]["securitySchemes"] = {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
+                   "description": "the API key (API Gateway API keys; BOLTQ_API_KEY locally)"}}
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for param in op.get("parameters", []):
+                param["schema"] = _not_null(param["schema"])
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:  # an optional body is absent, not JSON null
+                body["schema"] = _not_null(body["schema"])
+            op["responses"] = _responses(method, path, bool(body))
+            if path not in PUBLIC_PATHS:
+                op["security"] = [{"apiKey": []}]
+    return json.dumps(doc)
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query or path parameter is absent or a string, never JSON null: `X | None` is X."""
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **branches[0]}
+    for key in ("minimum", "maximum"):
+        if isinstance(schema.get(key), float) and schema[key].is_integer():
+            schema[key] = int(schema[key])
+    return schema
+
+
+# the reply schema (components/schemas) of each route's 200
+_REPLY = {
+    ("get", "/health"): "Health",
+    ("post", "/api/v1/jobs"): "Submitted",
+    ("post", "/api/v1/jobs/batch"): "SubmittedBatch",
+    ("get", "/api/v1/jobs"): "JobPage",
+    ("get", "/api/v1/jobs/{job_id}"): "Job",
+    ("post", "/api/v1/jobs/{job_id}/cancel"): "JobCancelled",
+    ("get", "/api/v1/queues/stats"): "QueueStats",
+    ("post", "/api/v1/workflows"): "WorkflowSubmitted",
+    ("get", "/api/v1/workflows"): "WorkflowPage",
+    ("get", "/api/v1/workflows/{workflow_id}"): "Workflow",
+    ("post", "/api/v1/workflows/{workflow_id}/cancel"): "WorkflowCancelled",
+    ("delete", "/api/v1/workflows/{workflow_id}"): "WorkflowDeleted",
+    ("get", "/api/v1/dlq"): "JobPage",
+    ("get", "/api/v1/dlq/{job_id}"): "Job",
+    ("post", "/api/v1/dlq/{job_id}/requeue"): "Requeued",
+    ("post", "/api/v1/dlq/requeue"): "RequeuedMany",
+    ("delete", "/api/v1/dlq"): "Purged",
+}
+_SUBMITS = frozenset({"/api/v1/jobs", "/api/v1/jobs/batch", "/api/v1/workflows"})
+_ERRORS = {
+    400: "bad input, named in `error` (a field out of its limits, malformed JSON, bytes that "
+         "are not UTF-8 in the body, query string or path)",
+    401: "no API key (x-api-key)",
+    403: "a wrong API key",
+    404: "no such id",
+    409: "the object's state does not allow it (e.g. cancel a finished job)",
+    413: "`data` (or a step's `params`, a workflow's `metadata`) over MAX_PAYLOAD_BYTES",
+    415: "a body that is not application/json",
+    503: "the store is unreachable or failing over: retry after `Retry-After` seconds",
+}
+
+
+def _responses(method: str, path: str, has_body: bool) -> dict[str, Any]:
+    ref = f"#/components/schemas/{_REPLY[(method, path)]}"
+    out: dict[str, Any] = {"200": {"description": "success", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["success", "data"],
+                   "properties": {"success": {"const": True}, "data": {"$ref": ref}}}}}}}
+    codes = [400, 503]  # any route: malformed bytes; the store
+    if path not in PUBLIC_PATHS:
+        codes += [401, 403]
+    if "{" in path:
+        codes.append(404)
+    if path.endswith("/cancel"):
+        codes.append(409)
+    if method == "post" and path in _SUBMITS:
+        codes.append(413)
+    if has_body:
+        codes.append(415)
+    for code in sorted(codes):
+        resp: dict[str, Any] = {"description": _ERRORS[code], "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}}
+        if code == 503:
+            resp["headers"] = {"Retry-After": {
+                "description": "seconds to wait before trying again", "required": True,
+                "schema": {"type": "integer", "minimum": 0}}}
+        out[str(code)] = resp
+    return out
+
+
+# priority as parse_priority takes it: 0/1/2, or a name (any case, surrounding spaces) or digit
+_PRIORITY = {"anyOf": [
+    {"type": "integer", "enum": [0, 1, 2]},
+    {"type": "string",
+     "pattern": r"^\s*([Hh][Ii][Gg][Hh]|[Nn][Oo][Rr][Mm][Aa][Ll]|[Ll][Oo][Ww]|[012])\s*$"},
+], "default": 1, "description": "0 = high, 1 = normal, 2 = low (or 'high', 'normal', 'low')"}
+
+
+def _tighten_request_schemas(schemas: dict[str, Any], max_timeout: int) -> None:
+    """The request bodies' limits the core applies beyond their pydantic models."""
+    for name in ("JobRequest", "StepRequest"):
+        props = schemas.get(name, {}).get("properties", {})
+        if "priority" in props:
+            props["priority"] = {**_PRIORITY, "title": "Priority"}
+        timeout = props.get("timeout_seconds", {})
+        for branch in timeout.get("anyOf", [timeout]):
+            if branch.get("type") == "integer":
+                branch["maximum"] = max_timeout  # MAX_JOB_TIMEOUT_SECONDS
+        if name == "StepRequest" and "depends_on" in props:
+            props["depends_on"]["uniqueItems"] = True
+
+
+def _reply_schemas() -> dict[str, Any]:
+    """JSON schemas of the replies' `data`, and of the error envelope."""
+    from typing import Literal
+
+    from pydantic.json_schema import models_json_schema
+
+    from boltq_core.models import ErrorInfo, Job, QueueStats
+
+    class Error(BaseModel):
+        """Every refusal: `error` names the field or the problem; `details` lists each."""
+
+        success: Literal[False]
+        error: str
+        details: list[Any]
+
+    class Health(BaseModel):
+        status: Literal["ok"]
+        store: Literal["ok"]
+
+    class Submitted(BaseModel):
+        job_id: str
+        status: JobStatus
+        duplicate: bool = Field(description="true when idempotency_key returned an earlier job")
+
+    class SubmittedBatch(BaseModel):
+        jobs: list[Submitted]
+
+    class JobSummary(BaseModel):
+        """A job in a list: without `data`, `result` and `parent_results` (GET the job)."""
+
+        id: str
+        type: str
+        priority: int
+        status: JobStatus
+        attempts: int
+        max_attempts: int
+        timeout_seconds: int
+        created_at: datetime
+        scheduled_at: datetime | None = None
+        started_at: datetime | None = None
+        finished_at: datetime | None = None
+        last_error: ErrorInfo | None = None
+        workflow_id: str | None = None
+        step_id: str | None = None
+        idempotency_key: str | None = None
+
+    class JobPage(BaseModel):
+        items: list[JobSummary]
+        next_cursor: Annotated[str | None, Field(pattern=r"^[0-9]+$")] = Field(
+            description="pass as `cursor` for the next page; null on the last")
+        count: int = Field(ge=0)
+
+    class JobCancelled(BaseModel):
+        job_id: str
+        status: JobStatus
+
+    class WorkflowSubmitted(BaseModel):
+        workflow_id: str
+
+    class WorkflowSummary(BaseModel):
+        id: str
+        name: str
+        status: str
+        created_at: datetime | None
+        finished_at: datetime | None
+        metadata: dict[str, Any]
+        total_steps: int
+        completed_steps: int
+
+    class WorkflowPage(BaseModel):
+        items: list[WorkflowSummary]
+        next_cursor: Annotated[str | None, Field(pattern=r"^[0-9]+$")]
+        count: int = Field(ge=0)
+
+    class WorkflowStep(BaseModel):
+        id: str
+        job_type: str
+        params: dict[str, Any]
+        depends_on: list[str]
+        job_id: str
+        status: str
+        attempts: int
+        result: Any = None
+        error: ErrorInfo | None
+        started_at: datetime | None
+        finished_at: datetime | None
+
+    class Workflow(WorkflowSummary):
+        steps: list[WorkflowStep]
+        step_counts: dict[str, int]
+
+    class WorkflowCancelled(BaseModel):
+        workflow_id: str
+        status: str
+
+    class WorkflowDeleted(BaseModel):
+        workflow_id: str
+        deleted: Literal[True]
+
+    class Requeued(BaseModel):
+        requeued: list[str] = Field(description="the ids requeued")
+
+    class RequeuedMany(BaseModel):
+        requeued: int = Field(ge=0)
+        job_ids: list[str] | None = Field(None, description="with job_ids given: those requeued")
+
+    class Purged(BaseModel):
+        purged: int = Field(ge=0)
+
+    models: list[type[BaseModel]] = [
+        Error, Health, Submitted, SubmittedBatch, JobPage, Job, JobCancelled, QueueStats,
+        WorkflowSubmitted, WorkflowPage, Workflow, WorkflowCancelled, WorkflowDeleted, Requeued,
+        RequeuedMany, Purged]
+    _, top = models_json_schema([(m, "serialization") for m in models],
+                                ref_template="#/components/schemas/{model}")
+    out: dict[str, Any] = top["$defs"]
+    job = out["Job"]
+    job["properties"]["status"] = {"$ref": "#/components/schemas/JobStatus"}
+    job["properties"].pop("trace_context", None)
+    return out
 
 
 @app.get("/api/v1/openapi.json", include_in_schema=False)
@@ -193,7 +672,7 @@ def _traceparent() -> str | None:
 
 
 @app.post("/api/v1/jobs", tags=["jobs"])
-def submit_job(job: JobSpec) -> dict[str, Any]:
+def submit_job(job: JobRequest) -> dict[str, Any]:
     """Submit a job; its status is readable at once."""
     with tracing.submit_span(_traceparent(), **{"boltq.job_type": job.type}) as tp:
         sub = queue().submit(job, trace=tp)
@@ -213,8 +692,8 @@ def submit_jobs(batch: JobBatch) -> dict[str, Any]:
 
 @app.get("/api/v1/jobs", tags=["jobs"])
 def list_jobs(
-    status: JobStatus | None = None,
-    type: str | None = None,
+    status: StatusFilter = None,
+    type: TypeFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -224,12 +703,12 @@ def list_jobs(
 
 
 @app.get("/api/v1/jobs/<job_id>", tags=["jobs"])
-def get_job(job_id: str) -> dict[str, Any]:
+def get_job(job_id: JobId) -> dict[str, Any]:
     return ok(queue().get(job_id).public())
 
 
 @app.post("/api/v1/jobs/<job_id>/cancel", tags=["jobs"])
-def cancel_job(job_id: str) -> dict[str, Any]:
+def cancel_job(job_id: JobId) -> dict[str, Any]:
     """Cancel: `cancelled` at once, or `running` while a running job is being stopped."""
     return ok({"job_id": job_id, "status": queue().cancel(job_id)})
 
@@ -240,7 +719,7 @@ def queue_stats() -> dict[str, Any]:
 
 
 @app.post("/api/v1/workflows", tags=["workflows"])
-def submit_workflow(workflow: WorkflowSpec) -> dict[str, Any]:
+def submit_workflow(workflow: WorkflowRequest) -> dict[str, Any]:
     """Submit a workflow; every step's job carries its trace context (one trace per run)."""
     with tracing.submit_span(_traceparent(), name="boltq.workflow",
                              **{"boltq.workflow": workflow.name}) as tp:
@@ -255,17 +734,17 @@ def list_workflows(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
 
 
 @app.get("/api/v1/workflows/<workflow_id>", tags=["workflows"])
-def get_workflow(workflow_id: str) -> dict[str, Any]:
+def get_workflow(workflow_id: WorkflowId) -> dict[str, Any]:
     return ok(Workflows(queue()).get(workflow_id))
 
 
 @app.post("/api/v1/workflows/<workflow_id>/cancel", tags=["workflows"])
-def cancel_workflow(workflow_id: str) -> dict[str, Any]:
+def cancel_workflow(workflow_id: WorkflowId) -> dict[str, Any]:
     return ok({"workflow_id": workflow_id, "status": Workflows(queue()).cancel(workflow_id)})
 
 
 @app.delete("/api/v1/workflows/<workflow_id>", tags=["workflows"])
-def delete_workflow(workflow_id: str) -> dict[str, Any]:
+def delete_workflow(workflow_id: WorkflowId) -> dict[str, Any]:
     Workflows(queue()).delete(workflow_id)
     return ok({"workflow_id": workflow_id, "deleted": True})
 
@@ -276,12 +755,12 @@ def list_dead_letters(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any
 
 
 @app.get("/api/v1/dlq/<job_id>", tags=["dead-letter queue"])
-def get_dead_letter(job_id: str) -> dict[str, Any]:
+def get_dead_letter(job_id: JobId) -> dict[str, Any]:
     return ok(queue().dlq_get(job_id).public())
 
 
 @app.post("/api/v1/dlq/<job_id>/requeue", tags=["dead-letter queue"])
-def requeue_dead_letter(job_id: str) -> dict[str, Any]:
+def requeue_dead_letter(job_id: JobId) -> dict[str, Any]:
     return ok({"requeued": queue().dlq_requeue([job_id])})
 
 
@@ -289,8 +768,13 @@ def requeue_dead_letter(job_id: str) -> dict[str, Any]:
 def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
     """Requeue the given dead letters, or all of them when no job_ids are given."""
     q = queue()
-    if body is not None and body.job_ids:
-        done = q.dlq_requeue(body.job_ids)
+    if body is not None and body.job_ids is not None:
+        # an empty list requeues nothing (a client whose selection came out empty must not
+        # requeue every dead letter)
+        try:
+            done = q.dlq_requeue(body.job_ids) if body.job_ids else []
+        except NotFound:  # the core's answer for a single id; here the reply names those done
+            done = []
         return ok({"requeued": len(done), "job_ids": done})
     return ok({"requeued": q.dlq_requeue_all()})
 
@@ -319,6 +803,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     else:
         count_invocation(q.redis, q.keys.tag)
         app.append_context(queue=q)
+    event, refused = _refusal(event)
+    if refused:
+        app.clear_context()
+        return _refusal_response(event, refused)
     try:
         return app.resolve(event, context)
     finally:

@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
@@ -78,6 +79,19 @@ def is_text(content_type: str) -> bool:
     return not ct or any(t in ct for t in TEXT_TYPES)
 
 
+def decoded_path(request: web.Request) -> str:
+    """The request path percent-decoded as API Gateway does, but lossless: bytes that are not
+    UTF-8 become lone surrogates (aiohttp would keep "%FF" as is, or turn it into U+FFFD in a
+    query string), so the function can tell them apart and refuse them."""
+    return unquote(request.rel_url.raw_path, errors="surrogateescape")
+
+
+def decoded_query(request: web.Request) -> list[tuple[str, str]]:
+    """The query string's pairs in order, decoded like decoded_path ('+' is a space)."""
+    return parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True,
+                     errors="surrogateescape")
+
+
 async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, str],
                       stage: str) -> dict[str, Any]:
     raw = await request.read()
@@ -87,10 +101,12 @@ async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, 
     elif is_text(ctype):
         try:
             body, b64 = raw.decode("utf-8"), False
-        except UnicodeDecodeError:
+        except UnicodeDecodeError:  # passed on intact: the function says what is wrong
             body, b64 = base64.b64encode(raw).decode(), True
     else:
         body, b64 = base64.b64encode(raw).decode(), True
+    path = decoded_path(request)
+    params = c.match(path) or params
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for k, v in request.headers.items():
@@ -98,14 +114,14 @@ async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, 
         multi_headers.setdefault(k, []).append(v)
     query: dict[str, str] = {}
     multi_query: dict[str, list[str]] = {}
-    for k, v in request.query.items():
+    for k, v in decoded_query(request):
         query[k] = v
         multi_query.setdefault(k, []).append(v)
     peer = request.remote or "127.0.0.1"
     now = time.time()
     return {
         "resource": c.route.path,
-        "path": request.path,
+        "path": path,
         "httpMethod": request.method,
         "headers": headers or None,
         "multiValueHeaders": multi_headers or None,
@@ -119,7 +135,9 @@ async def build_event(request: web.Request, c: CompiledRoute, params: dict[str, 
             "httpMethod": request.method,
             "extendedRequestId": f"{random.getrandbits(64):016x}",
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "path": f"/{stage}{request.path}",
+            # as under a custom domain: boltq dev serves the API at "/", not "/{stage}/" as the
+            # execute-api domain does (where requestContext.path starts with "/{stage}")
+            "path": path,
             "accountId": "123456789012",
             "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
             "stage": stage,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -186,6 +188,31 @@ BAD_INPUT = [
     ("POST", "/api/v1/dlq/nope/requeue", None, None, None, 404, "nope"),
     ("POST", "/api/v1/dlq/requeue", {"job_ids": "all"}, None, None, 400, "job_ids"),
     ("GET", "/api/v1/nothing-here", None, None, None, 404, "no route"),
+    # the limits the OpenAPI document states
+    ("GET", "/api/v1/jobs", None, {"limit": "101"}, None, 400, "limit"),
+    ("GET", "/api/v1/dlq", None, {"limit": "101"}, None, 400, "limit"),
+    ("GET", "/api/v1/workflows", None, {"limit": "101"}, None, 400, "limit"),
+    ("GET", "/api/v1/jobs", None, {"cursor": "1" * 16}, None, 400, "cursor"),
+    ("GET", "/api/v1/jobs", None, {"type": "no spaces"}, None, 400, "type"),
+    ("GET", "/api/v1/jobs/" + "x" * 129, None, None, None, 400, "job_id"),
+    ("DELETE", "/api/v1/workflows/" + "x" * 129, None, None, None, 400, "workflow_id"),
+    # JSON types as the schema says: no strings or booleans for numbers, run_at a date-time
+    ("POST", "/api/v1/jobs", {"type": "echo", "max_attempts": "3"}, None, None, 400,
+     "max_attempts"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "delay_seconds": True}, None, None, 400,
+     "delay_seconds"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "run_at": 0}, None, None, 400, "run_at"),
+    ("POST", "/api/v1/jobs", {"type": "echo", "run_at": "1700000000"}, None, None, 400, "run_at"),
+    ("POST", "/api/v1/workflows", {"name": "x", "steps": [{"job_type": "e", "timeout_seconds":
+                                                           "9"}]}, None, None, 400,
+     "steps.0.timeout_seconds"),
+    ("POST", "/api/v1/workflows", {"name": "x", "steps": [
+        {"id": "a", "job_type": "e"}, {"id": "b", "job_type": "e", "depends_on": ["a", "a"]}]},
+     None, None, 400, "steps.1.depends_on: step 'b' lists 'a' twice"),
+    # a body is a JSON object (Powertools would take [job] for job, null for no body)
+    ("POST", "/api/v1/jobs", [{"type": "echo"}], None, None, 400, "body: must be a JSON object"),
+    ("POST", "/api/v1/dlq/requeue", None, None, "null", 400, "body: must be a JSON object"),
+    ("POST", "/api/v1/dlq/requeue", None, None, "[null, null]", 400, "JSON object"),
 ]
 
 
@@ -204,6 +231,29 @@ def test_bad_input_is_a_clear_error_and_stores_nothing(
     assert namespace_keys(fn_env) == before
 
 
+def test_a_body_must_be_json(call_api: Call, fn_env: Queue) -> None:
+    before = namespace_keys(fn_env)
+    for ctype in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; b=x"):
+        status, body = call_api("POST", "/api/v1/jobs", raw_body="type=echo",
+                                headers={"Content-Type": ctype})
+        assert status == 415 and "application/json" in body["error"], (ctype, body)
+    assert namespace_keys(fn_env) == before
+    status, _ = call_api("POST", "/api/v1/jobs", raw_body='{"type": "echo"}',
+                         headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 200
+
+
+def test_requeue_an_empty_list_requeues_nothing(call_api: Call, fn_env: Queue) -> None:
+    q = fn_env
+    dead = q.submit({"type": "fail", "data": {"permanent": True}}).job_id
+    run_worker(q, until=lambda: q.stats().dead_letter == 1)
+    status, body = call_api("POST", "/api/v1/dlq/requeue", {"job_ids": []})
+    assert (status, body["data"]) == (200, {"requeued": 0, "job_ids": []})
+    status, body = call_api("POST", "/api/v1/dlq/requeue", {"job_ids": ["not-dead"]})
+    assert (status, body["data"]) == (200, {"requeued": 0, "job_ids": []})  # no 404 in bulk
+    assert q.get(dead).status == "failed"
+
+
 def test_api_key(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOLTQ_API_KEY", "s3cret-key-for-tests")
     status, body = call_api("GET", "/api/v1/queues/stats")
@@ -215,6 +265,14 @@ def test_api_key(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
     assert status == 200
     status, _ = call_api("GET", "/health")
     assert status == 200
+    # the key is checked before the input, as API Gateway does: no key, bad body -> 401
+    status, body = call_api("POST", "/api/v1/jobs", raw_body="{not json")
+    assert status == 401, body
+    status, body = call_api("POST", "/api/v1/jobs", raw_body="{not json",
+                            headers={"x-api-key": "s3cret-key-for-tests"})
+    assert status == 400 and "body" in body["error"]
+    status, _ = call_api("GET", "/api/v1/queues/stats", headers={"x-api-key": "k\udcff"})
+    assert status == 403
 
 
 def test_cors(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,6 +289,17 @@ def test_cors(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resp["statusCode"] == 204
     assert "access-control-allow-origin" in flat
     assert "x-api-key" in str(flat.get("access-control-allow-headers")).lower()
+    # a request refused before routing (no API key, bytes that are not UTF-8) keeps CORS, so a
+    # browser can read why
+    monkeypatch.setenv("BOLTQ_API_KEY", "s3cret-key-for-tests")
+    for extra in ({}, {"body": "////", "isBase64Encoded": True,
+                       "headers": {"Origin": "https://play.example.com",
+                                   "x-api-key": "s3cret-key-for-tests"}}):
+        event = rest_event("POST", "/api/v1/jobs", headers={"Origin": "https://play.example.com"})
+        event.update(extra)
+        resp = api.handler(event, LambdaContext())
+        assert resp["statusCode"] in (400, 401), resp
+        assert "access-control-allow-origin" in response_headers(resp), resp
 
 
 def test_health(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,6 +310,84 @@ def test_health(call_api: Call, monkeypatch: pytest.MonkeyPatch) -> None:
     assert status == 503 and body["success"] is False
     status, body = call_api("GET", "/api/v1/queues/stats")
     assert status == 503 and "unreachable" in body["error"]
+
+
+# every route that reads or writes the store, with a request it would otherwise accept
+STORE_ROUTES = [
+    ("GET", "/health", None), ("POST", "/api/v1/jobs", {"type": "echo"}),
+    ("POST", "/api/v1/jobs/batch", {"jobs": [{"type": "echo"}]}), ("GET", "/api/v1/jobs", None),
+    ("GET", "/api/v1/jobs/some-id", None), ("POST", "/api/v1/jobs/some-id/cancel", None),
+    ("GET", "/api/v1/queues/stats", None),
+    ("POST", "/api/v1/workflows", {"name": "w", "steps": [{"job_type": "echo"}]}),
+    ("GET", "/api/v1/workflows", None), ("GET", "/api/v1/workflows/some-id", None),
+    ("POST", "/api/v1/workflows/some-id/cancel", None),
+    ("DELETE", "/api/v1/workflows/some-id", None), ("GET", "/api/v1/dlq", None),
+    ("GET", "/api/v1/dlq/some-id", None), ("POST", "/api/v1/dlq/some-id/requeue", None),
+    ("POST", "/api/v1/dlq/requeue", None), ("DELETE", "/api/v1/dlq", None),
+]
+
+
+def _assert_unavailable(resp: dict[str, Any], what: str) -> None:
+    body = json.loads(resp["body"])
+    assert resp["statusCode"] == 503, (what, body)
+    assert body["success"] is False and body["error"], (what, body)
+    retry = response_headers(resp).get("retry-after")
+    assert retry is not None and retry.isdigit() and int(retry) >= 1, (what, retry)
+
+
+def test_store_unreachable_is_503_with_retry_after_on_every_route(
+    fn_env: Queue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from boltq_local.valkey import free_port
+
+    api = load_function("api")
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    for method, path, body in STORE_ROUTES:
+        resp = api.handler(rest_event(method, path, body), LambdaContext("boltq-api"))
+        _assert_unavailable(resp, f"{method} {path}")
+
+
+def test_store_failing_over_is_503_with_retry_after(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real Valkey turned into a replica of a primary that is gone, as during a failover: it
+    refuses writes (READONLY) and, with replica-serve-stale-data off, reads too (MASTERDOWN).
+    Then the server is stopped outright (connection refused)."""
+    import redis
+
+    from boltq_local.valkey import ValkeyServer, free_port
+
+    api = load_function("api")
+    with ValkeyServer() as server:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        monkeypatch.setenv("BOLTQ_PREFIX", "failover")
+        ok_resp = api.handler(rest_event("POST", "/api/v1/jobs", {"type": "echo"}),
+                              LambdaContext("boltq-api"))
+        assert ok_resp["statusCode"] == 200, ok_resp
+        job_id = json.loads(ok_resp["body"])["data"]["job_id"]
+        admin = redis.Redis.from_url(server.url)
+        admin.replicaof("127.0.0.1", free_port())
+        try:
+            for method, path, body in [("POST", "/api/v1/jobs", {"type": "echo"}),
+                                       ("POST", "/api/v1/jobs/batch", {"jobs": [{"type": "e"}]}),
+                                       ("POST", "/api/v1/workflows",
+                                        {"name": "w", "steps": [{"job_type": "echo"}]}),
+                                       ("POST", f"/api/v1/jobs/{job_id}/cancel", None)]:
+                resp = api.handler(rest_event(method, path, body), LambdaContext("boltq-api"))
+                _assert_unavailable(resp, f"read-only {method} {path}")
+            admin.config_set("replica-serve-stale-data", "no")
+            for method, path, body in STORE_ROUTES:
+                if path == "/health":
+                    continue  # PING is served even without a primary
+                resp = api.handler(rest_event(method, path, body), LambdaContext("boltq-api"))
+                _assert_unavailable(resp, f"masterdown {method} {path}")
+        finally:
+            admin.replicaof("NO", "ONE")
+            admin.close()
+    # the server is gone now
+    for method, path, body in STORE_ROUTES[:3]:
+        resp = api.handler(rest_event(method, path, body), LambdaContext("boltq-api"))
+        _assert_unavailable(resp, f"stopped {method} {path}")
 
 
 def test_openapi_document_and_docs_page(call_api: Call) -> None:
@@ -255,3 +402,159 @@ def test_openapi_document_and_docs_page(call_api: Call) -> None:
     assert body_schema["schema"]
     status, html = call_api("GET", "/api/v1/docs")
     assert status == 200 and "swagger" in html.lower()
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m, p, op) for p, item in doc["paths"].items() for m, op in item.items()]
+
+
+def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
+    _, doc = call_api("GET", "/api/v1/openapi.json")
+    text = json.dumps(doc)
+    assert '"422"' not in text and "HTTPValidationError" not in text  # validation is a 400
+    schemas = doc["components"]["schemas"]
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
+    public = {"/health"}
+    ops = _operations(doc)
+    assert len(ops) == 17
+    for method, path, op in ops:
+        codes = set(op["responses"])
+        where = f"{method} {path}"
+        assert {"200", "400", "503"} <= codes, where
+        assert ("401" in codes and "403" in codes) == (path not in public), where
+        assert ("404" in codes) == ("{" in path), where
+        assert ("409" in codes) == path.endswith("/cancel"), where
+        assert ("415" in codes) == ("requestBody" in op), where
+        assert op["responses"]["503"]["headers"]["Retry-After"]["required"] is True
+        assert (op.get("security") == [{"apiKey": []}]) == (path not in public), where
+        ok_schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok_schema["properties"]["success"] == {"const": True}
+        assert ok_schema["properties"]["data"]["$ref"].startswith("#/components/schemas/")
+        for code in codes - {"200"}:
+            ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/Error", (where, code)
+    assert {"413"} <= set(paths_op(doc, "post", "/api/v1/jobs")["responses"])
+    error = schemas["Error"]
+    assert set(error["required"]) == {"success", "error", "details"}
+    # the limits the routes apply are in the schema
+    params = {p["name"]: p for p in paths_op(doc, "get", "/api/v1/jobs")["parameters"]}
+    assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 100)
+    assert params["cursor"]["schema"]["pattern"] == "^[0-9]{1,15}$"
+    assert params["status"]["schema"] == {**params["status"]["schema"],
+                                          "$ref": "#/components/schemas/JobStatus"}
+    assert set(schemas["JobStatus"]["enum"]) == {
+        "pending", "scheduled", "running", "retrying", "completed", "failed", "cancelled"}
+    job_id = paths_op(doc, "get", "/api/v1/jobs/{job_id}")["parameters"][0]["schema"]
+    assert (job_id["minLength"], job_id["maxLength"]) == (1, 128)
+    job = schemas["JobRequest"]["properties"]
+    assert job["timeout_seconds"]["anyOf"][0]["maximum"] == 840  # MAX_JOB_TIMEOUT_SECONDS
+    assert {b.get("type") for b in job["priority"]["anyOf"]} == {"integer", "string"}
+    assert schemas["JobBatch"]["properties"]["jobs"]["maxItems"] == 500
+    assert schemas["StepRequest"]["properties"]["depends_on"]["uniqueItems"] is True
+    assert schemas["RequeueBody"]["additionalProperties"] is False
+    # list items are summaries; the single job keeps data and result
+    assert not {"data", "result", "parent_results"} & set(schemas["JobSummary"]["properties"])
+    assert {"data", "result", "parent_results"} <= set(schemas["Job"]["properties"])
+
+
+def paths_op(doc: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    return doc["paths"][path][method]
+
+
+def test_openapi_servers_come_from_the_request(fn_env: Queue) -> None:
+    api = load_function("api")
+    # API Gateway's execute-api domain: the stage is the first segment of the URL
+    event = rest_event("GET", "/api/v1/openapi.json")
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/prod"}]
+    event["requestContext"].update(stage="v2", path="/v2/api/v1/openapi.json")
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/v2"}]
+    # a custom domain (and boltq dev, sam local): no stage in the path
+    event["requestContext"].update(path="/api/v1/openapi.json", domainName="api.example.com")
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/"}]
+    del event["requestContext"]["path"]
+    doc = json.loads(api.handler(event, LambdaContext())["body"])
+    assert doc["servers"] == [{"url": "/"}]
+
+
+def _raw_call(event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    resp = load_function("api").handler(event, LambdaContext("boltq-api"))
+    return resp["statusCode"], json.loads(resp["body"]), response_headers(resp)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+# Malformed bytes as API Gateway hands them over: a body in base64 (binary media types) that is
+# not UTF-8 or not base64, a text body with a lone surrogate (raw or as a JSON escape), and
+# query strings, path parameters or a path that do not decode as UTF-8 (surrogate-escaped bytes)
+NOT_UTF8 = [
+    ("POST", "/api/v1/jobs", {"body": _b64(b'{"type": "echo\xff"}'), "isBase64Encoded": True},
+     "body: not valid UTF-8"),
+    ("POST", "/api/v1/workflows", {"body": _b64(b'{"name": "\xc3\x28", "steps": []}'),
+                                   "isBase64Encoded": True}, "body: not valid UTF-8"),
+    ("POST", "/api/v1/dlq/requeue", {"body": _b64(b'{"job_ids": ["\xed\xa0\x80"]}'),
+                                     "isBase64Encoded": True}, "body: not valid UTF-8"),
+    ("POST", "/api/v1/jobs/batch", {"body": "not base64!", "isBase64Encoded": True},
+     "body: not valid base64"),
+    ("POST", "/api/v1/jobs", {"body": '{"type": "echo\udcff"}'}, "body: not valid UTF-8"),
+    ("POST", "/api/v1/jobs", {"body": '{"type": "echo", "data": {"k": "\\udcff"}}'},
+     "data.k: not valid Unicode"),
+    ("POST", "/api/v1/workflows",
+     {"body": '{"name": "w", "steps": [{"job_type": "echo", "params": {"\\ud800": 1}}]}'},
+     "steps.0.params: not valid Unicode"),
+    ("GET", "/api/v1/jobs", {"queryStringParameters": {"type": "\udcff"},
+                             "multiValueQueryStringParameters": {"type": ["\udcff"]}},
+     "query parameter 'type': not valid UTF-8"),
+    ("GET", "/api/v1/dlq", {"queryStringParameters": {"\udcfe": "1"}},
+     "query string: not valid UTF-8"),
+    ("GET", "/api/v1/jobs/\udcff", {"pathParameters": {"job_id": "\udcff"}},
+     "path parameter 'job_id': not valid UTF-8"),
+    ("DELETE", "/api/v1/workflows/\udcff", {}, "path: not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "fields", "words"), NOT_UTF8,
+                         ids=[f"{m} {p!a} {w}" for m, p, _, w in NOT_UTF8])
+def test_malformed_bytes_are_a_400_naming_the_part(
+    fn_env: Queue, method: str, path: str, fields: dict[str, Any], words: str,
+) -> None:
+    before = namespace_keys(fn_env)
+    event = rest_event(method, path, headers={"Content-Type": "application/json"})
+    event.update(fields)
+    status, reply, _ = _raw_call(event)
+    assert status == 400, reply
+    assert reply["success"] is False and words in reply["error"], reply
+    assert isinstance(reply["details"], list) and reply["details"], reply
+    assert namespace_keys(fn_env) == before
+
+
+def test_valid_base64_utf8_body_is_accepted(fn_env: Queue) -> None:
+    # API Gateway base64-encodes bodies of binary media types: valid UTF-8 JSON still works
+    event = rest_event("POST", "/api/v1/jobs", headers={"Content-Type": "application/json"})
+    event.update(body=_b64('{"type": "echo", "data": {"w": "grüße 🌍"}}'.encode()),
+                 isBase64Encoded=True)
+    status, reply, _ = _raw_call(event)
+    assert status == 200, reply
+    assert fn_env.get(reply["data"]["job_id"]).data == {"w": "grüße 🌍"}
+
+
+def test_openapi_models_stay_off_the_cold_start() -> None:
+    """Importing the function (a cold start) does not import Powertools' OpenAPI models (about
+    100 ms): the document is built on its first request."""
+    import subprocess
+    import sys
+
+    from tests.functions.conftest import ROOT
+
+    probe = ("import sys, app; "
+             "print(sorted(m for m in sys.modules if m.endswith('openapi.models')))")
+    env = {"PYTHONPATH": f"{ROOT / 'layers' / 'boltq_core'}", "AWS_DEFAULT_REGION": "us-east-1",
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT / "functions" / "api",
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
