@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from boltq_core import tracing
 from boltq_core.errors import BoltQError, NotFound
@@ -317,16 +317,6 @@ class StepRequest(StepSpec):
     model_config = _BODY
     _numbers = field_validator("max_attempts", "timeout_seconds", mode="before")(_json_number)
 
-    @field_validator("depends_on")
-    @classmethod
-    def _once(cls, deps: list[str], info: ValidationInfo) -> list[str]:
-        twice = next((d for i, d in enumerate(deps) if d in deps[:i]), None)
-        if twice is not None:  # the schema says uniqueItems
-            step = info.data.get("id")
-            raise ValueError(f"{'step ' + repr(step) if step else 'the step'} lists "
-                             f"{twice!r} twice")
-        return deps
-
 
 class WorkflowRequest(WorkflowSpec):
     model_config = _BODY
@@ -527,7 +517,7 @@ def _reply_schemas() -> dict[str, Any]:
 
     from pydantic.json_schema import models_json_schema
 
-    from boltq_core.models import ErrorInfo, Job, QueueStats
+    from boltq_core.models import ErrorInfo, Job, JobSummary, QueueStats
 
     class Error(BaseModel):
         """Every refusal: `error` names the field or the problem; `details` lists each."""
@@ -547,25 +537,6 @@ def _reply_schemas() -> dict[str, Any]:
 
     class SubmittedBatch(BaseModel):
         jobs: list[Submitted]
-
-    class JobSummary(BaseModel):
-        """A job in a list: without `data`, `result` and `parent_results` (GET the job)."""
-
-        id: str
-        type: str
-        priority: int
-        status: JobStatus
-        attempts: int
-        max_attempts: int
-        timeout_seconds: int
-        created_at: datetime
-        scheduled_at: datetime | None = None
-        started_at: datetime | None = None
-        finished_at: datetime | None = None
-        last_error: ErrorInfo | None = None
-        workflow_id: str | None = None
-        step_id: str | None = None
-        idempotency_key: str | None = None
 
     class JobPage(BaseModel):
         items: list[JobSummary]
@@ -637,9 +608,10 @@ def _reply_schemas() -> dict[str, Any]:
     _, top = models_json_schema([(m, "serialization") for m in models],
                                 ref_template="#/components/schemas/{model}")
     out: dict[str, Any] = top["$defs"]
-    job = out["Job"]
-    job["properties"]["status"] = {"$ref": "#/components/schemas/JobStatus"}
-    job["properties"].pop("trace_context", None)
+    for name in ("Job", "JobSummary"):
+        props = out[name]["properties"]
+        props["status"] = {"$ref": "#/components/schemas/JobStatus"}
+        props.pop("trace_context", None)
     return out
 
 

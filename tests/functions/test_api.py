@@ -208,7 +208,7 @@ BAD_INPUT = [
      "steps.0.timeout_seconds"),
     ("POST", "/api/v1/workflows", {"name": "x", "steps": [
         {"id": "a", "job_type": "e"}, {"id": "b", "job_type": "e", "depends_on": ["a", "a"]}]},
-     None, None, 400, "steps.1.depends_on: step 'b' lists 'a' twice"),
+     None, None, 400, "steps[1].depends_on: step 'b' lists 'a' more than once"),
     # a body is a JSON object (Powertools would take [job] for job, null for no body)
     ("POST", "/api/v1/jobs", [{"type": "echo"}], None, None, 400, "body: must be a JSON object"),
     ("POST", "/api/v1/dlq/requeue", None, None, "null", 400, "body: must be a JSON object"),

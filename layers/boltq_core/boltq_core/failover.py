@@ -68,20 +68,67 @@ def _resend(error: BaseException) -> bool:
     return is_refusal(error) and not isinstance(error, ConnectFailed)
 
 
+class _Shared:
+    """What every connection of one client shares: a refusal epoch (connections made before
+    the latest refusal reconnect) and a short "down" window. Once a call has spent its whole
+    budget without the store serving it, the calls that follow within the window try once
+    instead of waiting the budget out again, so a request touching the store several times,
+    or a burst of requests, fails fast (503) while the store stays away."""
+
+    def __init__(self, window: float) -> None:
+        self.epoch = 0
+        self.window = window
+        self.down_until = 0.0
+
+    def __deepcopy__(self, memo: Any) -> _Shared:
+        return self  # redis-py copies a client's retry into each connection: keep one state
+
+    def down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def gave_up(self) -> None:
+        self.down_until = time.monotonic() + self.window
+
+    def check_down(self) -> None:
+        if self.down():
+            raise ConnectFailed("the store did not accept connections a moment ago")
+
+    def failed(self, exc: BaseException) -> ConnectFailed:
+        self.gave_up()
+        if isinstance(exc, ConnectFailed):
+            return exc
+        what = "connect timed out" if isinstance(exc, redis.TimeoutError) else "connect failed"
+        failed = ConnectFailed(f"{what}: {exc}")
+        failed.__cause__ = exc
+        return failed
+
+
 class StoreRetry(redis.retry.Retry):
     """Resends a command only after a refusal (it did not run), with exponential backoff and
-    jitter, for at most `budget` seconds; a lost reply or a timeout is raised at once."""
+    jitter, for at most `budget` seconds (once only while the store is known to be down); a
+    lost reply or a timeout is raised at once."""
 
     def __init__(self, budget: float, base: float = 0.05, cap: float = 1.0) -> None:
         super().__init__(NoBackoff(), -1, (redis.RedisError, OSError))
         self.budget, self.base, self.cap = budget, base, cap
+        self.shared = _Shared(max(1.0, budget))
 
     def pause(self, failures: int) -> float:
         return random.uniform(0.5, 1.0) * min(self.cap, self.base * 2 ** (failures - 1))
 
+    def _end(self) -> float:
+        return time.monotonic() + (0.0 if self.shared.down() else self.budget)
+
+    def _give_up(self, error: BaseException, pause: float, end: float) -> bool:
+        if time.monotonic() + pause <= end:
+            return False
+        if self.budget > 0:
+            self.shared.gave_up()
+        return True
+
     def call_with_retry(self, do: Any, fail: Any, is_retryable: Any = None,
                         with_failure_count: bool = False) -> Any:
-        end = time.monotonic() + self.budget
+        end = self._end()
         failures = 0
         while True:
             try:
@@ -92,7 +139,7 @@ class StoreRetry(redis.retry.Retry):
                 failures += 1
                 fail(error, failures) if with_failure_count else fail(error)
                 pause = self.pause(failures)
-                if time.monotonic() + pause > end:
+                if self._give_up(error, pause, end):
                     raise
                 time.sleep(pause)
 
@@ -104,7 +151,7 @@ class AsyncStoreRetry(StoreRetry):
                               with_failure_count: bool = False) -> Any:
         import asyncio
 
-        end = time.monotonic() + self.budget
+        end = self._end()
         failures = 0
         while True:
             try:
@@ -115,7 +162,7 @@ class AsyncStoreRetry(StoreRetry):
                 failures += 1
                 await (fail(error, failures) if with_failure_count else fail(error))
                 pause = self.pause(failures)
-                if time.monotonic() + pause > end:
+                if self._give_up(error, pause, end):
                     raise
                 await asyncio.sleep(pause)
 
@@ -150,32 +197,6 @@ def _lost(exc: BaseException) -> ReplyLost:
     return lost
 
 
-# after a connect failed for a whole retry budget, the next connects of the same client fail at
-# once for this long: one request does not wait out the budget once per store call
-DOWN_SECONDS = 1.0
-
-
-class _Shared:
-    """State every connection of one client shares."""
-
-    def __init__(self) -> None:
-        self.epoch = 0  # bumped on a refusal: connections made before it reconnect
-        self.down_until = 0.0  # time.monotonic() before which connects fail at once
-
-    def check_down(self) -> None:
-        if time.monotonic() < self.down_until:
-            raise ConnectFailed("the store did not accept connections a moment ago")
-
-    def failed(self, exc: BaseException) -> ConnectFailed:
-        self.down_until = time.monotonic() + DOWN_SECONDS
-        if isinstance(exc, ConnectFailed):
-            return exc
-        what = "connect timed out" if isinstance(exc, redis.TimeoutError) else "connect failed"
-        failed = ConnectFailed(f"{what}: {exc}")
-        failed.__cause__ = exc
-        return failed
-
-
 class _SyncGuard:
     """Mixed into a client's connection class (see `harden`)."""
 
@@ -184,13 +205,18 @@ class _SyncGuard:
     _safe_read = False  # reading the handshake or a health-check PING: safe to resend
 
     def connect(self) -> None:
+        self.connect_check_health(check_health=True)  # its socket connect retries (a budget)
+
+    # the one way in to a new connection: connect() and a send on a closed connection
+    def connect_check_health(self, check_health: bool = True,
+                             retry_socket_connect: bool = True) -> None:
         if getattr(self, "_sock", None):
             return
         self._shared.check_down()
         self._safe_read = True
         self._seen = self._shared.epoch  # before the handshake, which sends commands itself
         try:
-            super().connect()  # type: ignore[misc]
+            super().connect_check_health(check_health, retry_socket_connect)  # type: ignore[misc]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if isinstance(exc, redis.AuthenticationError):
                 raise
@@ -231,13 +257,18 @@ class _AsyncGuard:
     _safe_read = False
 
     async def connect(self) -> None:
+        await self.connect_check_health(check_health=True)
+
+    async def connect_check_health(self, check_health: bool = True,
+                                   retry_socket_connect: bool = True) -> None:
         if self.is_connected:  # type: ignore[attr-defined]
             return
         self._shared.check_down()
         self._safe_read = True
         self._seen = self._shared.epoch  # before the handshake, which sends commands itself
         try:
-            await super().connect()  # type: ignore[misc]
+            await super().connect_check_health(  # type: ignore[misc]
+                check_health, retry_socket_connect)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if isinstance(exc, redis.AuthenticationError):
                 raise
@@ -277,9 +308,11 @@ def harden(client: Any, extra: dict[str, Any] | None = None, is_async: bool = Fa
     base = pool.connection_class
     if getattr(base, "_shared", None) is not None:
         return client
+    retry = pool.connection_kwargs.get("retry")
+    shared = retry.shared if isinstance(retry, StoreRetry) else _Shared(1.0)
     guard = _AsyncGuard if is_async else _SyncGuard
     pool.connection_class = type(base.__name__, (guard, base),
-                                 {"_shared": _Shared(), **(extra or {})})
+                                 {"_shared": shared, **(extra or {})})
     return client
 
 
