@@ -85,7 +85,7 @@ def drop_namespace(client: redis.Redis, tag: str) -> None:
 
 def preload_scripts(client: redis.Redis, names: Sequence[str]) -> None:
     """Load the Lua scripts up front so no timed call pays for SCRIPT LOAD."""
-    from boltq_core.scripts import source
+    from boltq_core.jobs.scripts import source
 
     for name in names:
         client.script_load(source(name))

@@ -25,7 +25,7 @@ from bench.common import (
     stop_processes,
 )
 from boltq_core import Queue
-from boltq_core.ops import parse_specs
+from boltq_core.jobs.calls import parse_specs
 
 
 @dataclass

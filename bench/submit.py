@@ -18,7 +18,7 @@ from bench.common import (
     stats_delta,
 )
 from boltq_core import Queue
-from boltq_core.ops import parse_specs
+from boltq_core.jobs.calls import parse_specs
 
 
 @dataclass

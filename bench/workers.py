@@ -13,9 +13,9 @@ import redis
 from redis.asyncio.connection import AbstractConnection
 
 from boltq_core import Settings
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.processors import JobContext, default_registry
-from boltq_core.runner import Runner
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.processors import JobContext, default_registry
+from boltq_core.running.runner import Runner
 
 # Anything with .wait()/.put()/.is_set(): multiprocessing objects, typed loosely on purpose.
 Barrier = Any

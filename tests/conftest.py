@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue, Settings
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.processors import ProcessorRegistry
-from boltq_core.runner import Runner, RunStats
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.processors import ProcessorRegistry
+from boltq_core.running.runner import Runner, RunStats
 from boltq_local.valkey import ValkeyServer
 
 

@@ -28,13 +28,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from boltq_core import tracing
 from boltq_core.errors import BoltQError, NotFound
-from boltq_core.metrics import InvocationCounter
-from boltq_core.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
-from boltq_core.queue import Queue, shared_queue
-from boltq_core.store import is_store_trouble
-from boltq_core.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
+from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
+from boltq_core.jobs.queue import Queue, shared_queue
+from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
+from boltq_core.observability import tracing
+from boltq_core.observability.metrics import InvocationCounter
+from boltq_core.store.connect import is_store_trouble
 
 logger = Logger(service="boltq-api")
 tracing.setup_from_env("boltq-api")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
@@ -517,7 +517,7 @@ def _reply_schemas() -> dict[str, Any]:
 
     from pydantic.json_schema import models_json_schema
 
-    from boltq_core.models import ErrorInfo, Job, JobSummary, QueueStats
+    from boltq_core.jobs.models import ErrorInfo, Job, JobSummary, QueueStats
 
     class Error(BaseModel):
         """Every refusal: `error` names the field or the problem; `details` lists each."""

@@ -2,7 +2,7 @@
 blocked on the namespace's events stream (XREAD BLOCK: it consumes nothing the workers need),
 so new ready work wakes it within milliseconds. Each time it counts the ready backlog, works
 out how many workers that needs (one per JOBS_PER_WORKER ready jobs, at most NUM_WORKERS),
-subtracts the worker invocations still alive (boltq_core.fleet) and starts the rest with
+subtracts the worker invocations still alive (boltq_core.duties.fleet) and starts the rest with
 lambda:Invoke (InvocationType=Event). While workers run, only a backlog still there at the next
 check counts: short bursts the live workers absorb start no extra invocations.
 LAMBDA_ENDPOINT_URL points boto3 at the local runtime; it is unset in AWS. WORKER_FUNCTION_NAME
@@ -24,9 +24,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core.fleet import Fleet, workers_needed
-from boltq_core.metrics import count_invocation
-from boltq_core.queue import Queue, shared_queue
+from boltq_core.duties.fleet import Fleet, workers_needed
+from boltq_core.jobs.queue import Queue, shared_queue
+from boltq_core.observability.metrics import count_invocation
 
 logger = Logger(service="boltq-poller")
 _state: dict[str, Any] = {}

@@ -2,8 +2,8 @@
 until shortly before its timeout, moving due delayed and retrying jobs to ready and recovering
 expired leases at the moment they fall due (it sleeps on the events stream, so a new delayed
 job re-arms it at once), and pushes status changes to WebSocket subscribers from a second
-thread (boltq_core.push). A lock in Redis makes overlapping invocations take turns: a second
-one waits for the lock, so the hand-over between scheduled runs leaves no gap.
+thread (boltq_core.duties.status_push). A lock in Redis makes overlapping invocations take
+turns: a second one waits for the lock, so the hand-over between scheduled runs leaves no gap.
 
 Wake-ups are coalesced: after reading events, the promoter reads the stream again only
 PROMOTER_COALESCE_MS (default 10) later (never past a job's due moment), so a burst of
@@ -20,11 +20,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core.lock import Lock
-from boltq_core.metrics import count_invocation, pusher_from_env
-from boltq_core.push import Poster, connect_pusher
-from boltq_core.queue import Queue, shared_queue
-from boltq_core.store import eviction_warning
+from boltq_core.duties.lock import Lock
+from boltq_core.duties.status_push import Poster, connect_pusher
+from boltq_core.jobs.queue import Queue, shared_queue
+from boltq_core.observability.metrics import count_invocation, pusher_from_env
+from boltq_core.store.connect import eviction_warning
 
 logger = Logger(service="boltq-promoter")
 WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next due moment up

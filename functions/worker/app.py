@@ -4,7 +4,7 @@ transition lands on the events stream the StatusPusher reads), until the queue h
 for WORKER_IDLE_SECONDS or its time is nearly up, or it has had spare capacity for that long
 while other workers run (it retires: a fleet scaled up for a burst shrinks back). With the
 deadline taken from context.get_remaining_time_in_millis() the runner never claims a job whose
-timeout would outlive the invocation. It reports in to the fleet (boltq_core.fleet) so the
+timeout would outlive the invocation. It reports in to the fleet (boltq_core.duties.fleet) so the
 poller counts it.
 
 Processors: the built-ins (echo, sleep, fail) plus the modules named in BOLTQ_PROCESSORS
@@ -20,14 +20,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core import tracing
-from boltq_core.aqueue import AsyncQueue
 from boltq_core.config import Settings
-from boltq_core.fleet import Fleet, retirer
-from boltq_core.logs import JobLogHooks
-from boltq_core.metrics import MetricsHooks, count_invocation
-from boltq_core.runner import Runner, RunStats
-from boltq_core.store import connect
+from boltq_core.duties.fleet import Fleet, retirer
+from boltq_core.observability import tracing
+from boltq_core.observability.job_logs import JobLogHooks
+from boltq_core.observability.metrics import MetricsHooks, count_invocation
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.runner import Runner, RunStats
+from boltq_core.store.connect import connect
 
 logger = Logger(service="boltq-worker")
 tracing.setup_from_env("boltq-worker")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
@@ -65,8 +65,8 @@ async def work(
 ) -> RunStats:
     aq = AsyncQueue(settings)
     renew = asyncio.create_task(_stay_in_fleet(aq, fleet_key, token))
-    # processing-time / queue-wait histograms in Redis (boltq_core.metrics), sent with the
-    # runner's finish round trips; BOLTQ_METRICS=0: off
+    # processing-time / queue-wait histograms in Redis (boltq_core.observability.metrics), sent
+    # with the runner's finish round trips; BOLTQ_METRICS=0: off
     metrics = None if _metrics_off() else MetricsHooks("{" + settings.key_prefix + "}")
     try:
         # spare capacity for WORKER_IDLE_SECONDS: leave unless this is the last worker

@@ -1,6 +1,6 @@
 """ws: the WebSocket API's routes (SPEC §5) — $connect (authorised), $disconnect, subscribe and
 unsubscribe (a job, a workflow, or "all"), ping. It only keeps the connection registry in
-Redis; the promoter's StatusPusher posts the updates (boltq_core.push).
+Redis; the promoter's StatusPusher posts the updates (boltq_core.duties.status_push).
 
 Replies go back through the routes' integration responses: {"type": "subscribed", ...} with
 the current state of what was subscribed to, or {"type": "error", "error": ...}.
@@ -18,12 +18,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from boltq_core.connections import ConnectionRegistry, topic_for
+from boltq_core.duties.status_push import encode_message
+from boltq_core.duties.subscriptions import ConnectionRegistry, topic_for
 from boltq_core.errors import BoltQError, InvalidInput
-from boltq_core.metrics import InvocationCounter
-from boltq_core.push import encode_message
-from boltq_core.queue import Queue, shared_queue
-from boltq_core.workflows import Workflows
+from boltq_core.jobs.queue import Queue, shared_queue
+from boltq_core.jobs.workflows import Workflows
+from boltq_core.observability.metrics import InvocationCounter
 
 logger = Logger(service="boltq-ws")
 

@@ -114,7 +114,7 @@ class DevServer:
     def _check_store(self) -> None:
         """A store of the developer's own: warn when its eviction policy can lose jobs."""
         from boltq_core.config import Settings
-        from boltq_core.store import connect, eviction_warning
+        from boltq_core.store.connect import connect, eviction_warning
 
         try:
             settings = Settings.from_env(self.shell, redis_url=self.store_url,
@@ -299,8 +299,8 @@ class DevServer:
         from prometheus_client import CollectorRegistry
 
         from boltq_core.config import Settings
-        from boltq_core.metrics_export import QueueCollector
-        from boltq_core.queue import Queue
+        from boltq_core.jobs.queue import Queue
+        from boltq_core.observability.prometheus_collector import QueueCollector
 
         api = next(iter(self.pools.values()))
         self._metrics_queue = Queue(Settings.from_env(api.env))
@@ -314,7 +314,7 @@ class DevServer:
         holding it until the invocation's deadline (up to the worker's 900 s timeout)."""
         if isinstance(event, dict) and event.get("source") == "boltq.poller" and event.get(
                 "token"):
-            from boltq_core.fleet import Fleet
+            from boltq_core.duties.fleet import Fleet
 
             q = self._metrics_queue
             Fleet(q.redis, q.keys.tag).leave(str(event["token"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from boltq_core import Queue
-from boltq_core.ops import Claimed, Outcome
+from boltq_core.jobs.calls import Claimed, Outcome
 
 
 def claim(queue: Queue, count: int = 10, lease: float | None = None,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from boltq_core import InvalidInput, Queue
-from boltq_core.metrics import MetricsHooks, render, snapshot
-from boltq_core.processors import JobContext, ProcessorRegistry
-from boltq_core.workflows import Workflows
+from boltq_core.jobs.workflows import Workflows
+from boltq_core.observability.metrics import MetricsHooks, render, snapshot
+from boltq_core.running.processors import JobContext, ProcessorRegistry
 from tests.conftest import run_worker
 
 

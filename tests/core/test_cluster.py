@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from boltq_core import Queue, Settings
-from boltq_core.workflows import Workflows
+from boltq_core.jobs.workflows import Workflows
 from boltq_local.valkey import ValkeyCluster
 from tests.conftest import run_worker
 from tests.core.helpers import claim

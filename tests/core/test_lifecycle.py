@@ -9,9 +9,9 @@ import pytest
 
 from boltq_core import Conflict, NotFound, PermanentError, Queue, RetryAfter
 from boltq_core.errors import JobValidationError
-from boltq_core.ops import Outcome
-from boltq_core.processors import JobContext, ProcessorRegistry, default_registry
-from boltq_core.retry import backoff_seconds
+from boltq_core.jobs.calls import Outcome
+from boltq_core.running.backoff import backoff_seconds
+from boltq_core.running.processors import JobContext, ProcessorRegistry, default_registry
 from tests.conftest import run_worker
 from tests.core.helpers import claim, complete, events, finish
 

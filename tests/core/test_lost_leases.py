@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from boltq_core import Queue
-from boltq_core.ops import ClaimReply, Outcome
+from boltq_core.jobs.calls import ClaimReply, Outcome
 from tests.core.helpers import finish
 
 

@@ -14,9 +14,9 @@ import pytest
 from redis.asyncio.connection import AbstractConnection
 
 from boltq_core import Queue
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.metrics import MetricsHooks, metrics_key
-from boltq_core.runner import Runner
+from boltq_core.observability.metrics import MetricsHooks, metrics_key
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.runner import Runner
 from tests.conftest import wait_for
 
 
@@ -89,7 +89,7 @@ def test_asyncio_client_packs_with_hiredis_byte_for_byte(queue: Queue) -> None:
     its pure-Python one for a claim) and sends exactly the bytes the Python packer would."""
     from redis.asyncio.connection import Connection
 
-    from boltq_core.store import connect_async
+    from boltq_core.store.connect import connect_async
 
     client = connect_async(queue.settings)
     conn = client.connection_pool.make_connection()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from boltq_core import Settings
-from boltq_core.store import connect, eviction_warning
+from boltq_core.store.connect import connect, eviction_warning
 from boltq_local.valkey import ValkeyServer
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from boltq_core import InvalidInput, PayloadTooLarge, Queue
-from boltq_core.ops import parse_specs
+from boltq_core.jobs.calls import parse_specs
 from tests.conftest import run_worker
 
 

@@ -28,9 +28,9 @@ import redis
 import redis.asyncio as aredis
 
 from boltq_core import Settings
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.processors import JobContext, default_registry
-from boltq_core.runner import Runner
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.processors import JobContext, default_registry
+from boltq_core.running.runner import Runner
 
 
 def main() -> None:

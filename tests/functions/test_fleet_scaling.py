@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue
-from boltq_core.fleet import Fleet
+from boltq_core.duties.fleet import Fleet
 from tests.conftest import wait_for
 from tests.core.helpers import claim
 from tests.functions.conftest import LambdaContext, load_function

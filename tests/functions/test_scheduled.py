@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from boltq_core import Queue
-from boltq_core.fleet import Fleet, workers_needed
+from boltq_core.duties.fleet import Fleet, workers_needed
 from tests.conftest import wait_for
 from tests.functions.conftest import (
     LambdaContext,
@@ -139,7 +139,7 @@ def test_worker_runs_jobs_and_logs_json(fn_env: Queue, monkeypatch: pytest.Monke
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
     ids = [q.submit({"type": "echo", "data": {"i": i}, "timeout_seconds": 5}).job_id
            for i in range(5)]
-    from boltq_core.workflows import Workflows
+    from boltq_core.jobs.workflows import Workflows
 
     wf = Workflows(q).submit({"name": "w", "steps": [{"job_type": "echo", "timeout_seconds": 5}]})
     out = io.StringIO()

@@ -249,7 +249,7 @@ def test_sam_build(sam: dict[str, str], tmp_path: Path) -> None:
     layer = build / "BoltQCoreLayer" / "python"
     for pkg in ("boltq_core", "redis", "pydantic", "aws_lambda_powertools"):
         assert (layer / pkg).is_dir(), pkg
-    assert (layer / "boltq_core" / "lua" / "claim.lua").is_file()
+    assert (layer / "boltq_core" / "jobs" / "lua" / "claim.lua").is_file()
     # the built api function imports with nothing but the layer (as in Lambda)
     r = subprocess.run(
         ["python3.13", "-c", "import app; print(app.handler.__name__)"],

@@ -14,8 +14,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from boltq_core import Queue
-from boltq_core.connections import ConnectionRegistry
-from boltq_core.push import ManagementApiPoster, connect_pusher
+from boltq_core.duties.status_push import ManagementApiPoster, connect_pusher
+from boltq_core.duties.subscriptions import ConnectionRegistry
 from tests.conftest import run_worker
 from tests.functions.conftest import WS_ENDPOINT, body_of
 
@@ -77,7 +77,7 @@ def test_connect_subscribe_unsubscribe_disconnect(ws_calls: Any, fn_env: Queue) 
 
 
 def test_workflow_subscription(ws_calls: Any, fn_env: Queue) -> None:
-    from boltq_core.workflows import Workflows
+    from boltq_core.jobs.workflows import Workflows
 
     wf = Workflows(fn_env).submit({"name": "w", "steps": [{"job_type": "echo"}]})
     ws_calls("$connect", "c=")
@@ -175,7 +175,7 @@ def test_pusher_carries_on_from_the_stored_cursor(ws_calls: Any, fn_env: Queue) 
 
 
 def test_workflow_updates(ws_calls: Any, fn_env: Queue) -> None:
-    from boltq_core.workflows import Workflows
+    from boltq_core.jobs.workflows import Workflows
 
     q = fn_env
     wf = Workflows(q).submit({"name": "w", "steps": [

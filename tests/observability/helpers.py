@@ -7,7 +7,7 @@ import threading
 import uuid
 from typing import Any
 
-from boltq_core.processors import JobContext, processor
+from boltq_core.running.processors import JobContext, processor
 from tests.functions.conftest import LambdaContext, load_function, scheduled_event
 
 

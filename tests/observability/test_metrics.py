@@ -19,10 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from boltq_core import Queue
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.metrics import MetricsHooks, MetricsPusher, render, snapshot
-from boltq_core.metrics_export import QueueCollector
-from boltq_core.runner import Runner
+from boltq_core.observability.metrics import MetricsHooks, MetricsPusher, render, snapshot
+from boltq_core.observability.prometheus_collector import QueueCollector
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.runner import Runner
 from tests.conftest import wait_for
 from tests.observability.conftest import Prometheus, free_port
 from tests.observability.helpers import Promoters, run_workers

@@ -16,8 +16,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from boltq_core import Queue, tracing
-from boltq_core.processors import JobContext, processor
+from boltq_core import Queue
+from boltq_core.observability import tracing
+from boltq_core.running.processors import JobContext, processor
 from tests.conftest import wait_for
 from tests.functions.conftest import LambdaContext, load_function, rest_event
 from tests.observability.helpers import Promoters, run_workers
@@ -124,7 +125,7 @@ def test_workflow_steps_are_in_the_workflow_trace(env: Queue,
                        LambdaContext("boltq-api"))
     assert resp["statusCode"] == 200, resp
     wf_id = json.loads(resp["body"])["data"]["workflow_id"]
-    from boltq_core.workflows import Workflows
+    from boltq_core.jobs.workflows import Workflows
 
     wait_for(lambda: run_workers(1) and Workflows(env).get(wf_id)["status"] == "completed",
              timeout=20)

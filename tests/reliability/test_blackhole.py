@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from boltq_core import Queue, Settings, StoreUnavailable
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.runner import Runner
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.runner import Runner
 from boltq_local.valkey import ValkeyServer
 from tests.conftest import run_worker, wait_for
 from tests.faults import Proxy

@@ -12,9 +12,14 @@ from boltq_core.errors import (
     RetryAfter,
     StoreUnavailable,
 )
-from boltq_core.models import Job, JobSpec, JobStatus, Priority, QueueStats
-from boltq_core.processors import JobContext, ProcessorRegistry, processor, register_processor
-from boltq_core.queue import Queue
+from boltq_core.jobs.models import Job, JobSpec, JobStatus, Priority, QueueStats
+from boltq_core.jobs.queue import Queue
+from boltq_core.running.processors import (
+    JobContext,
+    ProcessorRegistry,
+    processor,
+    register_processor,
+)
 
 __all__ = [
     "BoltQError",

@@ -14,8 +14,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError
 
 from boltq_core.config import Settings
-from boltq_core.ops import Call, ClaimReply, Namespace, Outcome
-from boltq_core.store import AsyncClient, Scripts, connect_async, single_client_async
+from boltq_core.jobs.calls import Call, ClaimReply, Namespace, Outcome
+from boltq_core.store.connect import AsyncClient, Scripts, connect_async, single_client_async
 
 log = logging.getLogger("boltq.queue")
 
@@ -140,7 +140,7 @@ class Waiter:
             found = client.get_node_from_key(self._queue.keys.marker)
             node = (found.host, found.port)
         settings = self._queue.settings
-        from boltq_core.failover import AsyncStoreRetry
+        from boltq_core.store.failover import AsyncStoreRetry
 
         # the read timeout must outlast the longest block; no resend: the caller handles it
         self._blocker = single_client_async(

@@ -3,7 +3,7 @@ runtime both use it.
 
 - Outcomes of finished jobs and the next claim travel in one pipeline: one round trip per batch.
 - An idle runner blocks on Redis (Waiter) and picks new work up within a round trip or two.
-- A heartbeat thread (boltq_core.heartbeat) renews the leases of running jobs and delivers
+- A heartbeat thread (boltq_core.running.heartbeat) renews the leases of running jobs and delivers
   cancel requests, whatever the event loop is doing.
 - A suspect (a job whose worker was lost while it ran beside others) is run alone: nothing is
   claimed beside it, and a runner asked to drain for one finishes what it holds first.
@@ -28,13 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from boltq_core.aqueue import AsyncQueue
 from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
-from boltq_core.failover import is_store_trouble
-from boltq_core.heartbeat import Heartbeat
-from boltq_core.ops import Claimed, Outcome
-from boltq_core.processors import JobContext, Processor, ProcessorRegistry, default_registry
-from boltq_core.retry import backoff_seconds
+from boltq_core.jobs.calls import Claimed, Outcome
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.backoff import backoff_seconds
+from boltq_core.running.heartbeat import Heartbeat
+from boltq_core.running.processors import JobContext, Processor, ProcessorRegistry, default_registry
+from boltq_core.store.failover import is_store_trouble
 
 log = logging.getLogger("boltq.runner")
 # how long freshly started jobs get to finish before the runner blocks on Redis for new work:

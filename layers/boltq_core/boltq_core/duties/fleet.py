@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from boltq_core.scripts import source
+from boltq_core.jobs.scripts import source
 
 RESERVATION_MS = 30_000  # how long an invoked worker counts before it reports in
 

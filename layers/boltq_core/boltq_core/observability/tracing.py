@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from boltq_core.runner import RunnerHooks
+    from boltq_core.running.runner import RunnerHooks
 
 log = logging.getLogger("boltq.tracing")
 _state: dict[str, Any] = {"provider": None}
@@ -136,7 +136,7 @@ def runner_hooks() -> list[RunnerHooks]:
     """[TracingHooks()] when tracing is on, else []."""
     if not enabled():
         return []
-    from boltq_core.tracing_hooks import TracingHooks
+    from boltq_core.observability.tracing_hooks import TracingHooks
 
     return [TracingHooks()]
 

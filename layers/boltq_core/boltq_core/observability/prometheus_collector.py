@@ -2,9 +2,10 @@
 Collector that reads them at scrape time, so every process that records a job (any worker,
 any Lambda) counts exactly once and a scrape always sees the store's totals.
 
-The families are boltq_core.metrics.snapshot's (the same ones the promoter pushes to the
-Pushgateway): submitted / processed / retried / requeued totals, queue depths, dead-letter
-size, live workers, function invocations and the processing-time and queue-wait histograms.
+The families are boltq_core.observability.metrics.snapshot's (the same ones the promoter
+pushes to the Pushgateway): submitted / processed / retried / requeued totals, queue depths,
+dead-letter size, live workers, function invocations and the processing-time and queue-wait
+histograms.
 Only the local runtime imports this module (prometheus_client is not in the Lambda layer)."""
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from boltq_core.metrics import PRIORITY_LABELS, snapshot
-from boltq_core.queue import Queue
+from boltq_core.jobs.queue import Queue
+from boltq_core.observability.metrics import PRIORITY_LABELS, snapshot
 
 
 class QueueCollector(Collector):

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from boltq_core.connections import ALL, ConnectionRegistry
-from boltq_core.models import Job
-from boltq_core.queue import Queue
-from boltq_core.scripts import source
+from boltq_core.duties.subscriptions import ALL, ConnectionRegistry
+from boltq_core.jobs.models import Job
+from boltq_core.jobs.queue import Queue
+from boltq_core.jobs.scripts import source
 
 log = logging.getLogger("boltq.push")
 

@@ -10,11 +10,9 @@ from typing import Any
 
 import redis
 
-from boltq_core import failover
 from boltq_core.config import ENV_NAMES, Settings
 from boltq_core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
-from boltq_core.models import Job, JobSpec, JobSummary, QueueStats
-from boltq_core.ops import (
+from boltq_core.jobs.calls import (
     SUMMARY_FIELDS,
     Call,
     Namespace,
@@ -23,7 +21,9 @@ from boltq_core.ops import (
     pairs,
     parse_specs,
 )
-from boltq_core.store import Scripts, SyncClient, connect
+from boltq_core.jobs.models import Job, JobSpec, JobSummary, QueueStats
+from boltq_core.store import failover
+from boltq_core.store.connect import Scripts, SyncClient, connect
 
 # scripts that may be sent again when their reply was lost: a repeat changes nothing (submit
 # and workflow_submit skip ids already stored, finish/extend/progress refuse a stale attempt,
@@ -85,7 +85,7 @@ class Queue:
         self._scripts = Scripts(self.redis)
 
     def run(self, call: Call) -> Any:
-        """Run one script call, riding through a failover (boltq_core.failover): a lost reply
+        """Run one script call, riding through a failover (boltq_core.store.failover): a lost reply
         is resent only for IDEMPOTENT scripts; what cannot be done is StoreUnavailable."""
         script = self._scripts[call.script]
         return failover.call(lambda: script(keys=call.keys, args=call.args),

@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from boltq_core.errors import Conflict, InvalidInput, NotFound
-from boltq_core.models import JOB_TYPE_PATTERN, PriorityField, encode_data
-from boltq_core.ops import check_page, invalid
-from boltq_core.queue import Page, Queue
+from boltq_core.jobs.calls import check_page, invalid
+from boltq_core.jobs.models import JOB_TYPE_PATTERN, PriorityField, encode_data
+from boltq_core.jobs.queue import Page, Queue
 
 MAX_STEPS = 200
 

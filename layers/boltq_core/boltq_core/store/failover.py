@@ -9,7 +9,7 @@
   moved to the new primary, the pooled sockets are still on the old node (`harden`).
 - A reply lost in transit (the socket broke or timed out after the command was written) is
   `ReplyLost`: the command may have run, so only idempotent calls may be sent again
-  (boltq_core.queue decides per call); the connection-level retry (`StoreRetry`) resends
+  (boltq_core.jobs.queue decides per call); the connection-level retry (`StoreRetry`) resends
   only commands that provably did not run, with backoff, for at most a time budget.
 """
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from boltq_core.errors import JobCancelled, JobValidationError
-from boltq_core.models import Job
-from boltq_core.ops import Claimed
+from boltq_core.jobs.calls import Claimed
+from boltq_core.jobs.models import Job
 
 ProcessorFn = Callable[["JobContext"], Any] | Callable[["JobContext"], Awaitable[Any]]
 

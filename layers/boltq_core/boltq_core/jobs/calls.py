@@ -13,8 +13,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from boltq_core.config import Settings
 from boltq_core.errors import InvalidInput
+from boltq_core.jobs.models import JobSpec, JobStatus, encode_data, to_epoch_ms
 from boltq_core.keys import Keys
-from boltq_core.models import JobSpec, JobStatus, encode_data, to_epoch_ms
 
 
 @dataclass(slots=True)

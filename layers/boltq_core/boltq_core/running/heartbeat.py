@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from boltq_core.config import Settings
-from boltq_core.ops import Namespace
+from boltq_core.jobs.calls import Namespace
 
 log = logging.getLogger("boltq.heartbeat")
 
@@ -64,7 +64,7 @@ class Heartbeat:
             return [(j, a) for j, (a, until) in self._held.items() if until is None or now < until]
 
     def _loop(self) -> None:
-        from boltq_core.store import Scripts, connect
+        from boltq_core.store.connect import Scripts, connect
 
         client = self._client if self._client is not None else connect(self.settings)
         scripts = Scripts(client)

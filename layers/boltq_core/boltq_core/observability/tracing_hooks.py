@@ -10,10 +10,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from boltq_core.ops import Outcome
-from boltq_core.processors import JobContext
-from boltq_core.runner import RunnerHooks
-from boltq_core.tracing import OUTCOMES, context_from, log, tracer
+from boltq_core.jobs.calls import Outcome
+from boltq_core.observability.tracing import OUTCOMES, context_from, log, tracer
+from boltq_core.running.processors import JobContext
+from boltq_core.running.runner import RunnerHooks
 
 
 class TracingHooks(RunnerHooks):

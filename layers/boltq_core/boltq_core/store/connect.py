@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from boltq_core.config import Settings
-from boltq_core.failover import AsyncStoreRetry, StoreRetry, harden, is_store_trouble
-from boltq_core.scripts import source
+from boltq_core.jobs.scripts import source
+from boltq_core.store.failover import AsyncStoreRetry, StoreRetry, harden, is_store_trouble
 
 # the asyncio and cluster clients are imported only where used: the api function's cold start
 # needs neither
@@ -43,8 +43,8 @@ def _options(settings: Settings, retry: Any) -> dict[str, Any]:
         "socket_timeout": settings.store_timeout_seconds,
         "socket_keepalive": True,
         "socket_keepalive_options": _KEEPALIVE,
-        # resend only what provably did not run (boltq_core.failover); never redis-py's default
-        # of ten blind retries, which would run a claim or a cancel twice
+        # resend only what provably did not run (boltq_core.store.failover); never redis-py's
+        # default of ten blind retries, which would run a claim or a cancel twice
         "retry": retry,
     }
     if settings.redis_password:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from boltq_core.errors import InvalidInput
-from boltq_core.scripts import source
+from boltq_core.jobs.scripts import source
 
 ALL = "all"
 # API Gateway closes a WebSocket after 2 h; a little more so a live one never expires first

@@ -32,12 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from boltq_core.fleet import Fleet
-from boltq_core.ops import Outcome
-from boltq_core.processors import JobContext
-from boltq_core.queue import PRIORITY_NAMES as PRIORITY_LABELS
-from boltq_core.queue import counters
-from boltq_core.runner import RunnerHooks
+from boltq_core.duties.fleet import Fleet
+from boltq_core.jobs.calls import Outcome
+from boltq_core.jobs.queue import PRIORITY_NAMES as PRIORITY_LABELS
+from boltq_core.jobs.queue import counters
+from boltq_core.running.processors import JobContext
+from boltq_core.running.runner import RunnerHooks
 
 log = logging.getLogger("boltq.metrics")
 

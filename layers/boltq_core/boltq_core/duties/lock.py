@@ -8,8 +8,8 @@ import time
 import uuid
 from typing import Any
 
-from boltq_core.failover import is_store_trouble
-from boltq_core.scripts import source
+from boltq_core.jobs.scripts import source
+from boltq_core.store.failover import is_store_trouble
 
 log = logging.getLogger("boltq.lock")
 

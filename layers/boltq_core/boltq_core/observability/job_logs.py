@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from boltq_core.ops import Outcome
-from boltq_core.processors import JobContext
-from boltq_core.runner import RunnerHooks
+from boltq_core.jobs.calls import Outcome
+from boltq_core.running.processors import JobContext
+from boltq_core.running.runner import RunnerHooks
 
 OUTCOMES = {"c": "completed", "r": "retry", "f": "failed", "x": "cancelled"}
 

@@ -1,0 +1,1 @@
+"""The serverless duties: promotion, event following, the worker fleet, status push."""

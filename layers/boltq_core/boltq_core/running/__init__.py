@@ -1,0 +1,1 @@
+"""Running jobs: processors, the runner, its heartbeat and its asyncio client."""

@@ -1,0 +1,1 @@
+"""Connections to the Redis/Valkey store, and how they ride through a failover."""
