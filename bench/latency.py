@@ -171,7 +171,7 @@ def cold_submit(server: Server, gaps_ms: tuple[float, ...], n: int) -> list[Cold
         for _ in range(n):
             time.sleep(gap / 1000)
             with Stopwatch() as build:
-                call, _ = q.ns.submit(q.ns.prepare(parse_specs([{"type": "echo"}])))
+                call, _ = q.calls.submit(q.calls.prepare(parse_specs([{"type": "echo"}])))
             with Stopwatch() as sent:
                 q.run(call)
             builds.append(build.seconds)

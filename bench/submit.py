@@ -45,9 +45,9 @@ def echo_jobs(n: int) -> list[dict[str, object]]:
 def build_seconds(q: Queue, jobs: list[dict[str, object]], chunk: int) -> float:
     """What submit_many does before any I/O: validate, make ids, encode, build the calls."""
     with Stopwatch() as sw:
-        prepared = q.ns.prepare(parse_specs(jobs))
+        prepared = q.calls.prepare(parse_specs(jobs))
         for start in range(0, len(prepared), chunk):
-            q.ns.submit(prepared[start : start + chunk])
+            q.calls.submit(prepared[start : start + chunk])
     return sw.seconds
 
 

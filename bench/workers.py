@@ -14,7 +14,8 @@ from redis.asyncio.connection import AbstractConnection
 
 from boltq_core import Settings
 from boltq_core.running.async_queue import AsyncQueue
-from boltq_core.running.processors import JobContext, default_registry
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import default_registry
 from boltq_core.running.runner import Runner
 
 # Anything with .wait()/.put()/.is_set(): multiprocessing objects, typed loosely on purpose.

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from boltq_core import Queue
-from boltq_core.jobs.calls import Claimed, Outcome
+from boltq_core.running.attempt import Claimed, Outcome
 
 
 def claim(queue: Queue, count: int = 10, lease: float | None = None,
           max_timeout: float = 0) -> list[Claimed]:
-    call, parse = queue.ns.claim(count, lease or queue.settings.lease_seconds, max_timeout)
-    return parse(queue.run(call)).jobs
+    call, parse = queue.calls.claim(count, lease or queue.settings.lease_seconds, max_timeout)
+    return [Claimed(fields) for fields in parse(queue.run(call))[2]]
 
 
 def finish(queue: Queue, *outcomes: Outcome) -> list[str]:
-    return list(queue.run(queue.ns.finish(outcomes)))
+    return list(queue.run(queue.calls.finish(outcomes)))
 
 
 def complete(queue: Queue, job: Claimed, result: str = '{"ok":true}') -> str:
-    return finish(queue, Outcome(job.id, job.attempt, "c", result))[0]
+    return finish(queue, Outcome.completed(job.id, job.attempt, result))[0]
 
 
 def ready_ids(queue: Queue) -> list[str]:

@@ -13,7 +13,8 @@ import pytest
 from boltq_core import InvalidInput, Queue
 from boltq_core.jobs.workflows import Workflows
 from boltq_core.observability.metrics import MetricsHooks, render, snapshot
-from boltq_core.running.processors import JobContext, ProcessorRegistry
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from boltq_core import Conflict, NotFound, PermanentError, Queue, RetryAfter
 from boltq_core.errors import JobValidationError
-from boltq_core.jobs.calls import Outcome
+from boltq_core.running.attempt import JobContext, Outcome, OutcomeKind
 from boltq_core.running.backoff import backoff_seconds
-from boltq_core.running.processors import JobContext, ProcessorRegistry, default_registry
+from boltq_core.running.processors import ProcessorRegistry, default_registry
 from tests.conftest import run_worker
 from tests.core.helpers import claim, complete, events, finish
 
@@ -54,7 +54,7 @@ def test_retry_waits_for_the_backoff(make_queue) -> None:
     queue = make_queue(retry_base_seconds=0.4, retry_max_seconds=0.4)
     sub = queue.submit({"type": "fail", "max_attempts": 2})
     (job,) = claim(queue)
-    assert finish(queue, Outcome(job.id, 1, "r", "transient", "boom", 400)) == ["retrying"]
+    assert finish(queue, Outcome.retry(job.id, 1, "transient", "boom", 400)) == ["retrying"]
     assert queue.get(sub.job_id).status == "retrying"
     assert claim(queue) == []  # not due yet
     time.sleep(0.45)
@@ -157,7 +157,7 @@ def test_dead_letter_queue_is_bounded(make_queue) -> None:
     subs = queue.submit_many([{"type": "fail"} for _ in range(5)])
     for job in claim(queue, 5):
         time.sleep(0.003)  # distinct failure times: the bound drops the oldest
-        assert finish(queue, Outcome(job.id, 1, "f", "permanent", "no")) == ["failed"]
+        assert finish(queue, Outcome.failed(job.id, 1, "permanent", "no")) == ["failed"]
     assert queue.stats().dead_letter == 3
     kept = {j.id for j in queue.dlq_list().items}
     assert kept == {s.job_id for s in subs[2:]}  # the oldest two were dropped
@@ -172,7 +172,7 @@ def test_cancel_pending_scheduled_and_retrying_removes_them(queue: Queue) -> Non
     (job,) = [j for j in claim(queue, 10) if j.id == retrying.job_id] or [None]
     # claim took both ready jobs; put the first back by failing-retrying it
     assert job is not None
-    finish(queue, Outcome(job.id, 1, "r", "transient", "x", 30000))
+    finish(queue, Outcome.retry(job.id, 1, "transient", "x", 30000))
     pend_job = queue.get(pending.job_id)
     assert pend_job.status == "running"  # claimed alongside; cancel flags it instead
     for sub in (scheduled, retrying):
@@ -228,7 +228,7 @@ def test_expired_lease_runs_the_job_again_and_refuses_the_stale_worker(queue: Qu
 def test_stale_retry_fail_and_cancel_are_refused_after_recovery(
     queue: Queue, stale: tuple[str, str, str, int],
 ) -> None:
-    kind, a, b, c = stale
+    kind, category, message, delay_ms = stale
     sub = queue.submit({"type": "echo"})
     (first,) = claim(queue, lease=0.2)
     time.sleep(0.25)
@@ -237,7 +237,9 @@ def test_stale_retry_fail_and_cancel_are_refused_after_recovery(
     before = queue.stats().totals
     # the old holder's outcome changes nothing: not the status, the error, the counters or the
     # new holder's lease
-    assert finish(queue, Outcome(first.id, first.attempt, kind, a, b, c)) == ["stale"]
+    outcome = Outcome(first.id, first.attempt, OutcomeKind(kind), category=category,
+                      message=message, delay_ms=delay_ms)
+    assert finish(queue, outcome) == ["stale"]
     job = queue.get(sub.job_id)
     assert job.status == "running"
     assert job.last_error is None or not job.last_error.message.startswith("stale")
@@ -300,8 +302,8 @@ def test_every_transition_is_in_the_bounded_event_stream(make_queue) -> None:
 def test_progress_is_stored_only_by_the_holder(queue: Queue) -> None:
     sub = queue.submit({"type": "echo"})
     (job,) = claim(queue)
-    assert queue.run(queue.ns.progress(job.id, 1, {"percent": 40})) == 1
-    assert queue.run(queue.ns.progress(job.id, 2, {"percent": 90})) == 0
+    assert queue.run(queue.calls.progress(job.id, 1, {"percent": 40})) == 1
+    assert queue.run(queue.calls.progress(job.id, 2, {"percent": 90})) == 0
     assert queue.get(sub.job_id).progress == {"percent": 40}
     assert any(e.get("p") == '{"percent":40}' for e in events(queue))
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import time
 
 from boltq_core import Queue
-from boltq_core.jobs.calls import ClaimReply, Outcome
+from boltq_core.running.attempt import Claimed, ClaimReply, Outcome
 from tests.core.helpers import finish
 
 
 def claim(queue: Queue, count: int = 10, *, held: int = 0, runner: str = "r1",
           lease: float = 0.1, claim_id: str | None = None) -> ClaimReply:
-    call, parse = queue.ns.claim(count, lease, held=held, runner=runner, claim_id=claim_id)
-    return parse(queue.run(call))
+    call, parse = queue.calls.claim(count, lease, held=held, runner=runner, claim_id=claim_id)
+    next_wake_ms, drain, jobs = parse(queue.run(call))
+    return ClaimReply(next_wake_ms, drain, [Claimed(f) for f in jobs])
 
 
 def lose_leases(queue: Queue) -> None:
@@ -84,7 +85,7 @@ def test_a_suspect_that_fails_on_its_own_retries_beside_others_again(queue: Queu
     claim(queue)
     lose_leases(queue)
     (job,) = claim(queue).jobs
-    assert finish(queue, Outcome(job.id, job.attempt, "r", "transient", "boom", 0)) == [
+    assert finish(queue, Outcome.retry(job.id, job.attempt, "transient", "boom", 0)) == [
         "retrying"]
     queue.submit({"type": "echo"})
     time.sleep(0.01)

@@ -94,7 +94,7 @@ def test_asyncio_client_packs_with_hiredis_byte_for_byte(queue: Queue) -> None:
     client = connect_async(queue.settings)
     conn = client.connection_pool.make_connection()
     assert type(conn).pack_command is not Connection.pack_command
-    call = queue.ns.claim(10, 30.0, 295.3)[0]
+    call = queue.calls.claim(10, 30.0, 295.3)[0]
     for args in (("EVALSHA", "0" * 40, len(call.keys), *call.keys, *call.args),
                  ("CLIENT UNBLOCK", 7), ("HSET", "{t}:k", "é", 1.5, b"raw", 10**20)):
         assert b"".join(conn.pack_command(*args)) == b"".join(Connection().pack_command(*args))

@@ -111,8 +111,8 @@ def test_promote_moves_due_jobs_once(queue: Queue) -> None:
 
 
 def test_a_submit_sent_again_stores_nothing_twice(queue: Queue) -> None:
-    prepared = queue.ns.prepare(parse_specs([{"type": "echo"}, {"type": "echo"}]))
-    call, parse = queue.ns.submit(prepared)
+    prepared = queue.calls.prepare(parse_specs([{"type": "echo"}, {"type": "echo"}]))
+    call, parse = queue.calls.submit(prepared)
     first = parse(queue.run(call))
     again = parse(queue.run(call))
     assert [s.job_id for s in again] == [s.job_id for s in first]

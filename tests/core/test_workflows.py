@@ -7,7 +7,8 @@ import pytest
 from boltq_core import InvalidInput, NotFound, Queue
 from boltq_core.errors import PermanentError
 from boltq_core.jobs.workflows import Workflows
-from boltq_core.running.processors import JobContext, ProcessorRegistry
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
 from tests.core.test_lifecycle import registry_with
 

@@ -29,7 +29,8 @@ import redis.asyncio as aredis
 
 from boltq_core import Settings
 from boltq_core.running.async_queue import AsyncQueue
-from boltq_core.running.processors import JobContext, default_registry
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import default_registry
 from boltq_core.running.runner import Runner
 
 

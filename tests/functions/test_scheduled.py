@@ -367,7 +367,7 @@ def test_promoter_coalesces_wakes_and_ignores_running_with_long_leases(
     t.start()
     time.sleep(0.1)
     for _ in range(30):
-        q.run(q.ns.claim(1, q.settings.lease_seconds)[0])  # one `running` event each
+        q.run(q.calls.claim(1, q.settings.lease_seconds)[0])  # one `running` event each
         time.sleep(0.01)
     t.join()
     assert result["passes"] <= 2, result

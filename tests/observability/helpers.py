@@ -7,7 +7,8 @@ import threading
 import uuid
 from typing import Any
 
-from boltq_core.running.processors import JobContext, processor
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import processor
 from tests.functions.conftest import LambdaContext, load_function, scheduled_event
 
 

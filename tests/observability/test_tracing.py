@@ -18,7 +18,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from boltq_core import Queue
 from boltq_core.observability import tracing
-from boltq_core.running.processors import JobContext, processor
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import processor
 from tests.conftest import wait_for
 from tests.functions.conftest import LambdaContext, load_function, rest_event
 from tests.observability.helpers import Promoters, run_workers

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from boltq_core.running.processors import JobContext, default_registry
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import default_registry
 from tests.conftest import run_worker, wait_for
 from tests.reliability.clients import count_by, statuses
 from tests.reliability.procs import Workers

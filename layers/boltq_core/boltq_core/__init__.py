@@ -1,5 +1,14 @@
-"""boltq_core: the library every BoltQ function shares (models, Redis scripts, queue, workflows,
-processors, runner, config). No HTTP framework and no dev server in here."""
+"""boltq_core: the library every BoltQ function shares. No HTTP framework and no dev server in
+here. Its folders, from the bottom up:
+
+  config, errors, keys   settings (every knob), errors, the key layout of a namespace
+  store/                 connections to Redis/Valkey and how they ride through a failover
+  jobs/                  the job model, one Lua script per state change, Queue, workflows
+  running/               an attempt's vocabulary, processors, the runner and its heartbeat
+  duties/                the serverless duties: promotion, events, fleet, status push
+  observability/         metrics (counting, export), tracing, job logs
+
+This module is the public API."""
 
 from boltq_core.config import Settings
 from boltq_core.errors import (
@@ -14,12 +23,8 @@ from boltq_core.errors import (
 )
 from boltq_core.jobs.models import Job, JobSpec, JobStatus, Priority, QueueStats
 from boltq_core.jobs.queue import Queue
-from boltq_core.running.processors import (
-    JobContext,
-    ProcessorRegistry,
-    processor,
-    register_processor,
-)
+from boltq_core.running.attempt import JobContext
+from boltq_core.running.processors import ProcessorRegistry, processor, register_processor
 
 __all__ = [
     "BoltQError",

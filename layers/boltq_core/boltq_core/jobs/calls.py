@@ -1,5 +1,6 @@
-"""The operations of one namespace, free of I/O: each builds the script call (KEYS and ARGV)
-and parses the reply, so the sync Queue and the asyncio AsyncQueue share them."""
+"""The script calls of one namespace, free of I/O: each builds the call (KEYS and ARGV) and
+parses the reply, so the sync Queue and the asyncio AsyncQueue share them; and the checks a
+job passes before it is stored (validation, payload and timeout caps, paging)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -43,71 +44,17 @@ class Prepared:
     trace: str
 
 
-@dataclass(slots=True)
-class Claimed:
-    """A job as claimed by a worker: the raw hash, decoded lazily."""
-
-    fields: dict[str, str]
-    next_wake_ms: int = -1
-
-    @property
-    def id(self) -> str:
-        return self.fields["id"]
-
-    @property
-    def type(self) -> str:
-        return self.fields["type"]
-
-    @property
-    def attempt(self) -> int:
-        return int(self.fields["attempts"])
-
-    @property
-    def max_attempts(self) -> int:
-        return int(self.fields["max_attempts"])
-
-    @property
-    def timeout(self) -> float:
-        return float(self.fields["timeout"])
-
-    @property
-    def solo(self) -> bool:
-        """Leased alone (a suspect after a lost lease): its runner claims nothing beside it."""
-        return self.fields.get("solo") == "1"
-
-    @property
-    def type_label(self) -> str:
-        """The job type as metrics name it: 'other' past the cap on distinct types."""
-        return self.fields.get("tl") or self.fields["type"]
-
-    @property
-    def queued_ms(self) -> tuple[int, int] | None:
-        """(became ready, started) in epoch ms for this claim: ready is the latest of created,
-        the due moment of a delayed job and a dead-letter requeue; None if not recorded."""
-        f = self.fields
-        if "started" not in f or "created" not in f:
-            return None
-        ready = max(int(f["created"]), int(f.get("scheduled") or 0), int(f.get("requeued") or 0))
-        return ready, max(ready, int(f["started"]))
+# a claim's reply: (next wake ms, drain, the claimed jobs' hashes); running.attempt builds
+# ClaimReply / Claimed from it
+RawClaim = tuple[int, bool, list[dict[str, str]]]
 
 
-@dataclass(slots=True, frozen=True)
-class ClaimReply:
-    next_wake_ms: int  # the earliest moment something becomes due, -1 for none
-    drain: bool  # finish what you hold, then claim holding nothing: a suspect waits for you
-    jobs: list[Claimed]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The result of one attempt: kind 'c' completed, 'r' retry, 'f' fail, 'x' cancelled."""
+class Wire(Protocol):
+    """An attempt's outcome as the finish script takes it (running.attempt.Outcome)."""
 
     job_id: str
-    attempt: int
-    kind: str
-    a: str = ""
-    b: str = ""
-    c: int = 0
+
+    def wire(self) -> Sequence[Any]: ...
 
 
 def new_ids(n: int) -> list[str]:
@@ -182,8 +129,10 @@ def parse_specs(items: Iterable[JobSpec | dict[str, Any]]) -> list[JobSpec]:
         raise err from None
 
 
-class Namespace:
-    """Builds the calls of one namespace (key prefix) under one set of settings."""
+class ScriptCalls:
+    """Builds the script calls of one namespace (key prefix) under one set of settings: each
+    method returns the Call (script, KEYS, ARGV) and, where a reply needs it, its parser. No I/O:
+    the sync Queue and the asyncio AsyncQueue share them."""
 
     LIST_SCAN_BUDGET = 2000
 
@@ -252,20 +201,20 @@ class Namespace:
     def claim(
         self, count: int, lease_s: float, max_timeout_s: float = 0, *, held: int = 0,
         runner: str = "", claim_id: str | None = None, limit: int = 1000,
-    ) -> tuple[Call, Callable[[Any], ClaimReply]]:
+    ) -> tuple[Call, Callable[[Any], RawClaim]]:
         """A claim of up to `count` jobs by a runner holding `held`. The same `claim_id` sent
         again (its reply was lost) is answered with the jobs it leased the first time."""
 
-        def parse(reply: Any) -> ClaimReply:
-            return ClaimReply(int(reply[0]), reply[1] == 1, [Claimed(pairs(j)) for j in reply[2:]])
+        def parse(reply: Any) -> RawClaim:
+            return int(reply[0]), reply[1] == 1, [pairs(j) for j in reply[2:]]
 
         args = [count, int(lease_s * 1000), int(max_timeout_s), limit, held, runner]
         return self.call("claim", [self.keys.claim(claim_id or new_ids(1)[0])], args), parse
 
-    def finish(self, outcomes: Sequence[Outcome]) -> Call:
+    def finish(self, outcomes: Sequence[Wire]) -> Call:
         args: list[Any] = [len(outcomes)]
         for o in outcomes:
-            args += [o.job_id, o.attempt, o.kind, o.a, o.b, o.c]
+            args += o.wire()
         return self.call("finish", [self.keys.job(o.job_id) for o in outcomes], args)
 
     def extend(self, held: Sequence[tuple[str, int]], lease_s: float) -> Call:

@@ -15,7 +15,7 @@ from boltq_core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
 from boltq_core.jobs.calls import (
     SUMMARY_FIELDS,
     Call,
-    Namespace,
+    ScriptCalls,
     Submitted,
     check_page,
     pairs,
@@ -79,8 +79,8 @@ class Queue:
 
     def __init__(self, settings: Settings | None = None, client: SyncClient | None = None):
         self.settings = settings or Settings.from_env()
-        self.ns = Namespace(self.settings)
-        self.keys = self.ns.keys
+        self.calls = ScriptCalls(self.settings)
+        self.keys = self.calls.keys
         self.redis = client if client is not None else connect(self.settings)
         self._scripts = Scripts(self.redis)
 
@@ -118,16 +118,16 @@ class Queue:
         """Submit many jobs, one script call per `chunk` jobs. Every job is checked before any
         is stored, so bad input stores nothing. With several chunks, one thread sends a chunk
         while this one builds the next, so the client's work and the server's overlap."""
-        prepared = self.ns.prepare(parse_specs(items), traces)
+        prepared = self.calls.prepare(parse_specs(items), traces)
         parts = [prepared[i : i + chunk] for i in range(0, len(prepared), chunk)]
         if len(parts) == 1:
-            call, parse = self.ns.submit(parts[0])
+            call, parse = self.calls.submit(parts[0])
             return parse(self._store(call))
         out: list[Submitted] = []
         with ThreadPoolExecutor(1, thread_name_prefix="boltq-submit") as sender:
             sent = []
             for part in parts:
-                call, parse = self.ns.submit(part)
+                call, parse = self.calls.submit(part)
                 sent.append((sender.submit(self._store, call), parse))
             for future, parse in sent:
                 out += parse(future.result())
@@ -191,7 +191,7 @@ class Queue:
         cursor: str | None = None,
     ) -> Page:
         """Job summaries (no data or result), newest first; at most 100 a page."""
-        reply = self.run(self.ns.list_jobs(status, job_type, limit, cursor))
+        reply = self.run(self.calls.list_jobs(status, job_type, limit, cursor))
         return Page([JobSummary.from_hash(pairs(j)) for j in reply[1:]], reply[0] or None)
 
     def ready_depth(self) -> int:
@@ -252,7 +252,7 @@ class Queue:
 
     def cancel(self, job_id: str) -> str:
         """Cancel a job: 'cancelled' at once, or 'running' when its worker was asked to stop."""
-        status, _changed = self.run(self.ns.cancel(job_id))
+        status, _changed = self.run(self.calls.cancel(job_id))
         if status == "missing":
             raise NotFound(f"job {job_id!r} not found")
         if status in ("completed", "failed", "cancelled") and not _changed:
@@ -261,7 +261,7 @@ class Queue:
 
     def promote(self, limit: int = 1000, janitor_limit: int = 1000) -> PromoteResult:
         """Move due jobs to ready, recover expired leases, expire old finished jobs."""
-        return PromoteResult(*(int(x) for x in self.run(self.ns.promote(limit, janitor_limit))))
+        return PromoteResult(*(int(x) for x in self.run(self.calls.promote(limit, janitor_limit))))
 
     # --- dead-letter queue ------------------------------------------------------------------
 
@@ -292,7 +292,7 @@ class Queue:
         return job
 
     def dlq_requeue(self, job_ids: Sequence[str]) -> list[str]:
-        done = self.run(self.ns.dlq("requeue", job_ids))
+        done = self.run(self.calls.dlq("requeue", job_ids))
         if len(job_ids) == 1 and not done:
             raise NotFound(f"job {job_ids[0]!r} is not in the dead-letter queue")
         return list(done)
@@ -306,7 +306,7 @@ class Queue:
     def _dlq_drain(self, mode: str, batch: int) -> int:
         total = 0
         while True:
-            done = self.run(self.ns.dlq(mode, (), batch))
+            done = self.run(self.calls.dlq(mode, (), batch))
             total += len(done)
             if len(done) < batch:
                 return total

@@ -147,7 +147,7 @@ class Workflows:
                 json.dumps(step.depends_on),
                 json.dumps(children[sid]),
             ]
-        ns = self.queue.ns
+        ns = self.queue.calls
         self.queue.run(ns.call("workflow_submit", [self.keys.workflow(wf_id)], args))
         return wf_id
 
@@ -220,7 +220,7 @@ class Workflows:
 
     def cancel(self, wf_id: str) -> str:
         status, changed = self.queue.run(
-            self.queue.ns.call("workflow_cancel", [self.keys.workflow(wf_id)], [wf_id, "0"])
+            self.queue.calls.call("workflow_cancel", [self.keys.workflow(wf_id)], [wf_id, "0"])
         )
         if status == "missing":
             raise NotFound(f"workflow {wf_id!r} not found")
@@ -230,7 +230,7 @@ class Workflows:
 
     def delete(self, wf_id: str) -> None:
         status, _ = self.queue.run(
-            self.queue.ns.call("workflow_cancel", [self.keys.workflow(wf_id)], [wf_id, "1"])
+            self.queue.calls.call("workflow_cancel", [self.keys.workflow(wf_id)], [wf_id, "1"])
         )
         if status == "missing":
             raise NotFound(f"workflow {wf_id!r} not found")

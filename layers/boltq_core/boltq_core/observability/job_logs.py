@@ -8,11 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from boltq_core.jobs.calls import Outcome
-from boltq_core.running.processors import JobContext
-from boltq_core.running.runner import RunnerHooks
-
-OUTCOMES = {"c": "completed", "r": "retry", "f": "failed", "x": "cancelled"}
+from boltq_core.running.attempt import JobContext, Outcome, RunnerHooks
 
 
 def trace_id(traceparent: Any) -> str | None:
@@ -47,11 +43,11 @@ class JobLogHooks(RunnerHooks):
         self.log.info("job started", extra=job_fields(ctx))
 
     def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
-        fields = {**job_fields(ctx), "outcome": OUTCOMES.get(outcome.kind, outcome.kind),
+        fields = {**job_fields(ctx), "outcome": outcome.kind.label,
                   "duration_ms": round(seconds * 1000, 1)}
-        if outcome.kind in ("r", "f"):
-            fields["error_category"] = outcome.a
-            fields["error"] = outcome.b[:500]
+        if outcome.kind.is_error:
+            fields["error_category"] = outcome.category
+            fields["error"] = outcome.message[:500]
             self.log.warning("job attempt failed", extra=fields)
         else:
             self.log.info("job finished", extra=fields)

@@ -33,11 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boltq_core.duties.fleet import Fleet
-from boltq_core.jobs.calls import Outcome
 from boltq_core.jobs.queue import PRIORITY_NAMES as PRIORITY_LABELS
 from boltq_core.jobs.queue import counters
-from boltq_core.running.processors import JobContext
-from boltq_core.running.runner import RunnerHooks
+from boltq_core.running.attempt import JobContext, Outcome, RunnerHooks
 
 log = logging.getLogger("boltq.metrics")
 
@@ -136,8 +134,8 @@ class MetricsHooks(RunnerHooks):
             queued = ctx.claimed.queued_ms if ctx.attempt == 1 else None
             if queued is not None:
                 obs.append((f"w|{label}", (queued[1] - queued[0]) / 1000))
-            if outcome.kind in ("r", "f"):
-                obs.append((f"e|{label}|{outcome.a or 'unknown'}", 1.0))
+            if outcome.kind.is_error:
+                obs.append((f"e|{label}|{outcome.category or 'unknown'}", 1.0))
             self._seen[(outcome.job_id, outcome.attempt)] = obs
         except Exception as exc:  # hooks must not raise
             log.warning("metrics hook: %s", exc)

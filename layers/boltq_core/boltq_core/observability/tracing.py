@@ -23,11 +23,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from boltq_core.running.runner import RunnerHooks
+    from boltq_core.running.attempt import RunnerHooks
 
 log = logging.getLogger("boltq.tracing")
 _state: dict[str, Any] = {"provider": None}
-OUTCOMES = {"c": "completed", "r": "retry", "f": "failed", "x": "cancelled"}
 
 
 def _otel() -> Any:

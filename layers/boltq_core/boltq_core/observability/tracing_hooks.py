@@ -10,10 +10,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from boltq_core.jobs.calls import Outcome
-from boltq_core.observability.tracing import OUTCOMES, context_from, log, tracer
-from boltq_core.running.processors import JobContext
-from boltq_core.running.runner import RunnerHooks
+from boltq_core.observability.tracing import context_from, log, tracer
+from boltq_core.running.attempt import JobContext, Outcome, RunnerHooks
 
 
 class TracingHooks(RunnerHooks):
@@ -52,11 +50,11 @@ class TracingHooks(RunnerHooks):
         job, proc, token = opened
         try:
             otel_context.detach(token)
-            job.set_attribute("boltq.outcome", OUTCOMES.get(outcome.kind, outcome.kind))
-            if outcome.kind in ("r", "f"):
-                message = f"{outcome.a}: {outcome.b[:500]}"
-                proc.add_event("exception", {"exception.type": outcome.a,
-                                             "exception.message": outcome.b[:2000]})
+            job.set_attribute("boltq.outcome", outcome.kind.label)
+            if outcome.kind.is_error:
+                message = f"{outcome.category}: {outcome.message[:500]}"
+                proc.add_event("exception", {"exception.type": outcome.category,
+                                             "exception.message": outcome.message[:2000]})
                 proc.set_status(Status(StatusCode.ERROR, message))
                 job.set_status(Status(StatusCode.ERROR, message))
             proc.end()

@@ -1,4 +1,4 @@
-"""AsyncQueue: the asyncio client the runner uses (claim, finish, heartbeat, progress) and the
+"""AsyncQueue: the asyncio client the runner uses (claim, finish, progress) and the
 Waiter that blocks on Redis until new work arrives or a precise deadline passes."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError
 
 from boltq_core.config import Settings
-from boltq_core.jobs.calls import Call, ClaimReply, Namespace, Outcome
+from boltq_core.jobs.calls import Call, RawClaim, ScriptCalls
+from boltq_core.running.attempt import Claimed, ClaimReply, Outcome
 from boltq_core.store.connect import AsyncClient, Scripts, connect_async, single_client_async
 
 log = logging.getLogger("boltq.queue")
@@ -23,8 +24,8 @@ log = logging.getLogger("boltq.queue")
 class AsyncQueue:
     def __init__(self, settings: Settings | None = None, client: AsyncClient | None = None):
         self.settings = settings or Settings.from_env()
-        self.ns = Namespace(self.settings)
-        self.keys = self.ns.keys
+        self.calls = ScriptCalls(self.settings)
+        self.keys = self.calls.keys
         self.redis = client if client is not None else connect_async(self.settings)
         self._scripts = Scripts(self.redis)
 
@@ -36,12 +37,12 @@ class AsyncQueue:
         held: int = 0, runner: str = "", claim_id: str | None = None,
     ) -> ClaimReply:
         """Claim up to `count` jobs; `claim_id` makes a resend (after a lost reply) safe."""
-        call, parse = self.ns.claim(count, lease_s or self.settings.lease_seconds, max_timeout_s,
+        call, parse = self.calls.claim(count, lease_s or self.settings.lease_seconds, max_timeout_s,
                                     held=held, runner=runner, claim_id=claim_id)
-        return parse(await self.run(call))
+        return _reply(parse(await self.run(call)))
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[str]:
-        return list(await self.run(self.ns.finish(outcomes)))
+        return list(await self.run(self.calls.finish(outcomes)))
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0,
@@ -54,11 +55,11 @@ class AsyncQueue:
         replies nobody needs) riding along. Cluster clients refuse scripts in pipelines, so
         there it takes two calls and the extras a third. Both scripts may be sent again after
         a lost reply (finish refuses a stale attempt, claim answers a repeated `claim_id`)."""
-        claim_call, parse = self.ns.claim(count, self.settings.lease_seconds, max_timeout_s,
+        claim_call, parse = self.calls.claim(count, self.settings.lease_seconds, max_timeout_s,
                                           held=held, runner=runner, claim_id=claim_id)
         if not outcomes and not extra:
-            return [], parse(await self.run(claim_call))
-        calls = (self.ns.finish(outcomes), claim_call) if outcomes else (claim_call,)
+            return [], _reply(parse(await self.run(claim_call)))
+        calls = (self.calls.finish(outcomes), claim_call) if outcomes else (claim_call,)
         if isinstance(self.redis, AsyncRedisCluster):
             replies = [await self.run(c) for c in calls]
             if extra:
@@ -77,7 +78,7 @@ class AsyncQueue:
                     raise replies[i]
             _log_failed(extra, replies[len(calls):])
         finished = list(replies[0]) if outcomes else []
-        return finished, parse(replies[len(calls) - 1])
+        return finished, _reply(parse(replies[len(calls) - 1]))
 
     async def send(self, commands: Sequence[Sequence[Any]]) -> None:
         """Send commands whose replies nobody needs, in one pipeline (errors are logged)."""
@@ -88,23 +89,19 @@ class AsyncQueue:
             pipe.execute_command(*cmd)
         _log_failed(commands, await pipe.execute(raise_on_error=False))
 
-    async def extend(
-        self, held: Sequence[tuple[str, int]], lease_s: float | None = None
-    ) -> tuple[list[str], list[str]]:
-        """Heartbeat: renew leases; returns (ids whose lease was lost, ids asked to cancel)."""
-        if not held:
-            return [], []
-        lost, cancel = await self.run(self.ns.extend(held, lease_s or self.settings.lease_seconds))
-        return list(lost), list(cancel)
-
     async def progress(self, job_id: str, attempt: int, value: Any) -> bool:
-        return bool(await self.run(self.ns.progress(job_id, attempt, value)))
+        return bool(await self.run(self.calls.progress(job_id, attempt, value)))
 
     async def aclose(self) -> None:
         await self.redis.aclose()
 
     def waiter(self) -> Waiter:
         return Waiter(self)
+
+
+def _reply(raw: RawClaim) -> ClaimReply:
+    next_wake_ms, drain, jobs = raw
+    return ClaimReply(next_wake_ms, drain, [Claimed(f) for f in jobs])
 
 
 def _log_failed(commands: Sequence[Sequence[Any]], replies: Sequence[Any]) -> None:

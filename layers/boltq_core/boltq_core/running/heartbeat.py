@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from boltq_core.config import Settings
-from boltq_core.jobs.calls import Namespace
+from boltq_core.jobs.calls import ScriptCalls
 
 log = logging.getLogger("boltq.heartbeat")
 
@@ -31,7 +31,7 @@ class Heartbeat:
         self.interval = min(settings.lease_seconds / 3, 1.0)
         self._news = news
         self._client = client
-        self._ns = Namespace(settings)
+        self._calls = ScriptCalls(settings)
         self._held: dict[str, tuple[int, float | None]] = {}  # id -> (attempt, until)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -73,7 +73,7 @@ class Heartbeat:
                 held = self._due()
                 if not held:
                     continue
-                call = self._ns.extend(held, self.settings.lease_seconds)
+                call = self._calls.extend(held, self.settings.lease_seconds)
                 try:
                     lost, cancel = scripts[call.script](keys=call.keys, args=call.args)
                 except Exception as exc:  # a blip must not end the heartbeat; leases outlast it

@@ -1,4 +1,4 @@
-"""Processors: the code that runs a job, registered by job type, and the context each one gets.
+"""Processors: the code that runs a job, registered by job type, and the built-in ones.
 
 A processor is `def fn(ctx)` or `async def fn(ctx)`; it returns a JSON-serialisable result.
 Async processors run on the runner's event loop (keep them non-blocking); sync ones run in a
@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from boltq_core.errors import JobCancelled, JobValidationError
-from boltq_core.jobs.calls import Claimed
-from boltq_core.jobs.models import Job
+from boltq_core.errors import JobValidationError
+from boltq_core.running.attempt import JobContext
 
-ProcessorFn = Callable[["JobContext"], Any] | Callable[["JobContext"], Awaitable[Any]]
+ProcessorFn = Callable[[JobContext], Any] | Callable[[JobContext], Awaitable[Any]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,87 +54,6 @@ class ProcessorRegistry:
         new = ProcessorRegistry()
         new._by_type = dict(self._by_type)
         return new
-
-
-class JobContext:
-    """What a processor gets: the job's data, its attempt, a progress reporter, a cancellation
-    check and the time left before the job's timeout."""
-
-    __slots__ = ("_cancelled", "_data", "_job", "_lost", "_report", "claimed", "deadline")
-
-    def __init__(
-        self,
-        claimed: Claimed,
-        report: Callable[[Any], None] | None = None,
-    ) -> None:
-        self.claimed = claimed
-        self.deadline = time.monotonic() + claimed.timeout
-        self._report = report
-        self._cancelled = False
-        self._lost = False
-        self._job: Job | None = None
-        self._data: dict[str, Any] | None = None
-
-    @property
-    def job_id(self) -> str:
-        return self.claimed.id
-
-    @property
-    def type(self) -> str:
-        return self.claimed.type
-
-    @property
-    def attempt(self) -> int:
-        return self.claimed.attempt
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            raw = self.claimed.fields.get("data")
-            self._data = json.loads(raw) if raw else {}
-        return self._data
-
-    @property
-    def job(self) -> Job:
-        if self._job is None:
-            self._job = Job.from_hash(self.claimed.fields)
-        return self._job
-
-    @property
-    def workflow_id(self) -> str | None:
-        return self.claimed.fields.get("wf")
-
-    @property
-    def parent_results(self) -> dict[str, Any]:
-        raw = self.claimed.fields.get("parents")
-        return json.loads(raw) if raw else {}
-
-    def progress(self, value: Any) -> None:
-        """Report progress (any JSON value, e.g. {"percent": 40}); never blocks."""
-        if self._report is not None:
-            self._report(value)
-
-    @property
-    def cancelled(self) -> bool:
-        """True once someone cancelled this job (or its lease was lost); stop soon."""
-        return self._cancelled or self._lost
-
-    def mark_cancelled(self) -> None:
-        """Someone asked this job to stop (the runner calls this; processors read
-        `cancelled`)."""
-        self._cancelled = True
-
-    def mark_lost(self) -> None:
-        """The runner lost this attempt's lease: its outcome will not be recorded."""
-        self._lost = True
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled:
-            raise JobCancelled(f"job {self.job_id} was cancelled")
-
-    def time_left(self) -> float:
-        """Seconds until this attempt's timeout."""
-        return max(0.0, self.deadline - time.monotonic())
 
 
 default_registry = ProcessorRegistry()

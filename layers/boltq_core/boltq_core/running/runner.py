@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
-from boltq_core.jobs.calls import Claimed, Outcome
 from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.attempt import Claimed, JobContext, Outcome, RunnerHooks
 from boltq_core.running.backoff import backoff_seconds
 from boltq_core.running.heartbeat import Heartbeat
-from boltq_core.running.processors import JobContext, Processor, ProcessorRegistry, default_registry
+from boltq_core.running.processors import Processor, ProcessorRegistry, default_registry
 from boltq_core.store.failover import is_store_trouble
 
 log = logging.getLogger("boltq.runner")
@@ -41,25 +41,6 @@ log = logging.getLogger("boltq.runner")
 # most jobs are that short, and blocking first would cost a BZPOPMIN and a CLIENT UNBLOCK each
 SETTLE_SECONDS = 0.002
 MAX_ERROR_CHARS = 4000  # an error message is cut to this many characters
-
-
-class RunnerHooks:
-    """Optional behaviour around jobs (metrics, tracing, logging). Every hook is a no-op here;
-    hooks must be cheap and must not raise."""
-
-    def on_start(self, ctx: JobContext) -> None:
-        """A claimed job is about to run."""
-
-    def on_finish(self, ctx: JobContext, outcome: Outcome, seconds: float) -> None:
-        """An attempt ended with `outcome` after `seconds`."""
-
-    def on_recorded(self, outcomes: Sequence[Outcome], statuses: Sequence[str]) -> None:
-        """Outcomes were stored; `statuses` are the jobs' new statuses ('stale' if refused)."""
-
-    def take_writes(self) -> list[tuple[Any, ...]]:
-        """Redis commands (bookkeeping nobody waits for, e.g. metric increments) to send with
-        the runner's next finish/claim round trip, and at the end of the run."""
-        return []
 
 
 class JobTimeout(BaseException):
@@ -391,7 +372,7 @@ class Runner:
                 self._running.pop(c.id, None)
                 self._heartbeat.release(c.id)
                 raise  # the runner itself is being torn down: the lease brings the job back
-            outcome = Outcome(c.id, c.attempt, "x")
+            outcome = Outcome.cancelled(c.id, c.attempt)
         self._running.pop(c.id, None)
         # held (whatever its timeout) until its outcome is recorded
         self._heartbeat.hold(c.id, c.attempt, None)
@@ -420,16 +401,16 @@ class Runner:
                 return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
             return self._retry(ctx, ErrorCategory.TRANSIENT, f"TimeoutError: {exc}")
         except JobCancelled:
-            return Outcome(c.id, c.attempt, "x")
+            return Outcome.cancelled(c.id, c.attempt)
         except PermanentError as exc:
             return self._failed(ctx, exc.category, _describe(exc))
         except RetryAfter as exc:
-            return Outcome(c.id, c.attempt, "r", ErrorCategory.TRANSIENT, _cut(str(exc)),
-                           int(exc.seconds * 1000))
+            return Outcome.retry(c.id, c.attempt, ErrorCategory.TRANSIENT, _cut(str(exc)),
+                                 int(exc.seconds * 1000))
         except Exception as exc:
             return self._retry(ctx, ErrorCategory.TRANSIENT, _describe(exc))
         if ctx.cancelled:
-            return Outcome(c.id, c.attempt, "x")
+            return Outcome.cancelled(c.id, c.attempt)
         try:
             raw = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -440,7 +421,7 @@ class Runner:
             return self._failed(ctx, ErrorCategory.PERMANENT,
                                 f"result is {len(raw.encode())} bytes; the limit is {limit} "
                                 "bytes (MAX_RESULT_BYTES)")
-        return Outcome(c.id, c.attempt, "c", raw)
+        return Outcome.completed(c.id, c.attempt, raw)
 
     async def _run_sync(self, ctx: JobContext, proc: Processor) -> Any:
         """Run a sync processor in the thread pool. Past its timeout the thread is asked to
@@ -481,11 +462,11 @@ class Runner:
     def _retry(self, ctx: JobContext, category: str, message: str) -> Outcome:
         s = self.queue.settings
         delay = backoff_seconds(ctx.attempt, s.retry_base_seconds, s.retry_max_seconds)
-        return Outcome(ctx.job_id, ctx.attempt, "r", category, _cut(message), int(delay * 1000))
+        return Outcome.retry(ctx.job_id, ctx.attempt, category, _cut(message), int(delay * 1000))
 
     @staticmethod
     def _failed(ctx: JobContext, category: str, message: str) -> Outcome:
-        return Outcome(ctx.job_id, ctx.attempt, "f", category, _cut(message))
+        return Outcome.failed(ctx.job_id, ctx.attempt, category, _cut(message))
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._threads is None:

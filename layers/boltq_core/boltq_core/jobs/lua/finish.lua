@@ -10,9 +10,9 @@
     KEYS[23..]   job:<id> for each outcome
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      n
-    ARGV[6..]    6 fields per outcome: id, attempt, kind ('c' completed | 'r' retry |
-                 'f' fail | 'x' cancelled), a, b, c where 'c': a = result JSON;
-                 'r': a = category, b = message, c = delay ms; 'f': a = category, b = message
+    ARGV[6..]    7 fields per outcome: job id, attempt, kind ('c' completed | 'r' retry |
+                 'f' fail | 'x' cancelled), result JSON ('c'), error category and message
+                 ('r', 'f'), delay ms before the next attempt ('r')
   Output: per outcome the job's new status, or 'stale'.
   Events: the new status of each job; workflow changes.
 ]]
@@ -24,7 +24,7 @@
 local n = tonumber(ARGV[ARG0 + 1])
 local out = {}
 for i = 0, n - 1 do
-  local a = ARG0 + 2 + i * 6
+  local a = ARG0 + 2 + i * 7
   local id, attempt, kind = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
   local jkey = KEYS[KEY0 + 1 + i]
   local m = job_meta(jkey)
@@ -38,9 +38,9 @@ for i = 0, n - 1 do
     to_completed(jkey, id, m, ARGV[a + 3])
     out[#out + 1] = 'completed'
   elseif kind == 'r' then
-    out[#out + 1] = to_retrying(jkey, id, m, ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]))
+    out[#out + 1] = to_retrying(jkey, id, m, ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]))
   elseif kind == 'f' then
-    to_dlq(jkey, id, m, ARGV[a + 3], ARGV[a + 4])
+    to_dlq(jkey, id, m, ARGV[a + 4], ARGV[a + 5])
     out[#out + 1] = 'failed'
   else
     to_cancelled(jkey, id, m)
