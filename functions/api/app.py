@@ -12,7 +12,6 @@ import base64
 import binascii
 import functools
 import json
-import os
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -28,12 +27,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from boltq_core.errors import BoltQError, NotFound
+from boltq_core.config import Settings
+from boltq_core.errors import BoltQError, ConfigError, NotFound
 from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
 from boltq_core.jobs.queue import Queue, shared_queue
 from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
 from boltq_core.observability import tracing
-from boltq_core.observability.metrics import InvocationCounter
+from boltq_core.observability.counters import InvocationCounter
 from boltq_core.store.connect import is_store_trouble
 
 logger = Logger(service="boltq-api")
@@ -43,8 +43,10 @@ DOCS_PATH = "/api/v1/docs"
 
 
 def _cors() -> CORSConfig:
-    origins = [o.strip() for o in os.environ.get("CORS_ALLOW_ORIGINS", "*").split(",")]
-    origins = [o for o in origins if o] or ["*"]
+    try:
+        origins = Settings.from_env().cors_origins
+    except ConfigError:  # bad settings: every route answers with the error; CORS stays open
+        origins = ["*"]
     return CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:] or None,
@@ -101,8 +103,7 @@ def _malformed(field: str, where: str, message: str = "not valid UTF-8") -> Refu
     return 400, f"{field}: {message}", [{"field": field, "in": where, "message": message}]
 
 
-def _api_key_refusal(event: dict[str, Any]) -> Refusal | None:
-    expected = os.environ.get("BOLTQ_API_KEY", "")
+def _api_key_refusal(event: dict[str, Any], expected: str) -> Refusal | None:
     if not expected or event.get("httpMethod") == "OPTIONS" or event.get("path") in PUBLIC_PATHS:
         return None
     import hmac
@@ -180,10 +181,11 @@ def _check_body(event: dict[str, Any]) -> tuple[str | None, Refusal | None]:
     return body, None
 
 
-def _refusal(event: dict[str, Any]) -> tuple[dict[str, Any], Refusal | None]:
+def _refusal(event: dict[str, Any], key: str) -> tuple[dict[str, Any], Refusal | None]:
     """The event as the routes get it (a base64 body decoded), or why the request is refused:
-    a missing or wrong API key, or a path, query string or body that is not UTF-8."""
-    refused = _api_key_refusal(event)
+    a missing or wrong API key (`key`, when one is required), or a path, query string or body
+    that is not UTF-8."""
+    refused = _api_key_refusal(event, key)
     if refused:
         return event, refused
     for name, value in (event.get("pathParameters") or {}).items():
@@ -768,14 +770,16 @@ count_invocation = InvocationCounter("api")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    key = ""
     try:
         q = shared_queue()
     except BoltQError:
         pass  # bad settings: the route answers with the error
     else:
-        count_invocation(q.redis, q.keys.tag)
+        count_invocation(q.redis, q.keys)
         app.append_context(queue=q)
-    event, refused = _refusal(event)
+        key = q.settings.api_key or ""
+    event, refused = _refusal(event, key)
     if refused:
         app.clear_context()
         return _refusal_response(event, refused)

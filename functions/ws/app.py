@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,7 +22,7 @@ from boltq_core.duties.subscriptions import ConnectionRegistry, topic_for
 from boltq_core.errors import BoltQError, InvalidInput
 from boltq_core.jobs.queue import Queue, shared_queue
 from boltq_core.jobs.workflows import Workflows
-from boltq_core.observability.metrics import InvocationCounter
+from boltq_core.observability.counters import InvocationCounter
 
 logger = Logger(service="boltq-ws")
 
@@ -31,11 +30,11 @@ logger = Logger(service="boltq-ws")
 
 
 def registry(q: Queue) -> ConnectionRegistry:
-    return ConnectionRegistry(q.redis, q.keys.tag)
+    return ConnectionRegistry(q.redis, q.keys)
 
 
-def management_endpoint(rc: dict[str, Any]) -> str:
-    configured = os.environ.get("WS_MANAGEMENT_ENDPOINT", "").rstrip("/")
+def management_endpoint(q: Queue, rc: dict[str, Any]) -> str:
+    configured = (q.settings.ws_management_endpoint or "").rstrip("/")
     if configured:
         return configured
     return f"https://{rc['domainName']}/{rc['stage']}"
@@ -46,8 +45,8 @@ def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "body": encode_message(body).decode()}
 
 
-def authorised(event: dict[str, Any]) -> bool:
-    expected = os.environ.get("BOLTQ_API_KEY", "")
+def authorised(q: Queue, event: dict[str, Any]) -> bool:
+    expected = q.settings.api_key or ""
     if not expected:
         return True
     query = event.get("queryStringParameters") or {}
@@ -92,12 +91,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(connection_id=conn_id, route=route)
     try:
         q = shared_queue()
-        count_invocation(q.redis, q.keys.tag)
+        count_invocation(q.redis, q.keys)
         if route == "$connect":
-            if not authorised(event):
+            if not authorised(q, event):
                 logger.info("connection refused: bad API key")
                 return {"statusCode": 401, "body": "missing or invalid API key"}
-            registry(q).connect(conn_id, management_endpoint(rc))
+            registry(q).connect(conn_id, management_endpoint(q, rc))
             return {"statusCode": 200, "body": "connected"}
         if route == "$disconnect":
             registry(q).disconnect(conn_id)

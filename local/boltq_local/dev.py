@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from boltq_core.config import ENV_VARIABLES
 from boltq_local import rest
 from boltq_local.invoke import PATH as INVOKE_PATH
 from boltq_local.invoke import InvokeApi
@@ -31,16 +32,15 @@ from boltq_local.schedules import Scheduler
 from boltq_local.template import Function, Template, load
 from boltq_local.websocket import WebSocketGateway
 
-# BoltQ settings and function knobs a developer may set in the shell of `boltq dev`; they reach
-# every function even where the template does not declare them
+# BoltQ settings and function knobs a developer may set in the shell of `boltq dev` (every
+# variable boltq_core.config.Settings reads, but those naming the store, which boltq dev sets),
+# and the observability tools' own; they reach every function even where the template does not
+# declare them
 PASS_THROUGH = (
-    "BOLTQ_PREFIX", "BOLTQ_API_KEY", "BOLTQ_PROCESSORS", "BOLTQ_PUSH", "LEASE_SECONDS",
-    "JOB_TIMEOUT_SECONDS", "MAX_JOB_TIMEOUT_SECONDS", "RETENTION_SECONDS", "MAX_PAYLOAD_BYTES",
-    "DLQ_MAX_SIZE", "EVENTS_MAX_LENGTH", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS",
-    "WORKER_CONCURRENCY", "CLAIM_BATCH", "JOBS_PER_WORKER", "WORKER_IDLE_SECONDS",
-    "WORKER_STOP_BEFORE_SECONDS", "PROMOTER_STOP_BEFORE_SECONDS", "POLLER_STOP_BEFORE_SECONDS",
-    "CORS_ALLOW_ORIGINS", "PUSHGATEWAY_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
-    "MAX_ATTEMPTS", "ENVIRONMENT", "POWERTOOLS_LOG_LEVEL", "REDIS_CLUSTER",
+    *(n for n in ENV_VARIABLES if n not in ("REDIS_URL", "REDIS_ADDR", "REDIS_PASSWORD",
+                                            "REDIS_AUTH_TOKEN", "API_PORT", "METRICS_PORT",
+                                            "NUM_WORKERS")),
+    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL",
 )
 LOCAL_PARAMETERS = {"Environment": "development"}  # parameter defaults for a laptop
 WARM = ("api", "ws")  # functions whose first container starts with `boltq dev`
@@ -317,7 +317,7 @@ class DevServer:
             from boltq_core.duties.fleet import Fleet
 
             q = self._metrics_queue
-            Fleet(q.redis, q.keys.tag).leave(str(event["token"]))
+            Fleet(q.redis, q.keys).leave(str(event["token"]))
 
     async def _metrics(self, request: web.Request) -> web.Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

@@ -12,7 +12,9 @@ import pytest
 
 from boltq_core import InvalidInput, Queue
 from boltq_core.jobs.workflows import Workflows
-from boltq_core.observability.metrics import MetricsHooks, render, snapshot
+from boltq_core.observability.exposition import render
+from boltq_core.observability.metrics_hooks import MetricsHooks
+from boltq_core.observability.snapshot import snapshot
 from boltq_core.running.attempt import JobContext
 from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
@@ -44,10 +46,10 @@ def test_runner_histograms_use_the_capped_label(make_queue) -> None:
 
     for name in ("echo", "echo2", "echo3"):
         registry.register(name, ok)
-    hooks = MetricsHooks(queue.keys.tag)
+    hooks = MetricsHooks(queue.keys)
     run_worker(queue, registry, hooks=[hooks],
                until=lambda: queue.stats().totals.get("completed", 0) == 3)
-    labels = {f.split("|")[1] for f in queue.redis.hgetall(f"{queue.keys.tag}:metrics")
+    labels = {f.split("|")[1] for f in queue.redis.hgetall(queue.keys.metrics)
               if f.startswith("p|")}
     assert labels == {"echo", "other"}
 

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio.connection import AbstractConnection
 
 from boltq_core import Queue
-from boltq_core.observability.metrics import MetricsHooks, metrics_key
+from boltq_core.observability.metrics_hooks import MetricsHooks
 from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.runner import Runner
 from tests.conftest import wait_for
@@ -52,7 +52,7 @@ def test_one_job_at_a_time_costs_three_round_trips(
 
     async def main() -> None:
         aq = AsyncQueue(queue.settings)
-        runner = Runner(aq, hooks=[MetricsHooks(queue.keys.tag)])
+        runner = Runner(aq, hooks=[MetricsHooks(queue.keys)])
         result["stats"] = await runner.run(stop)
         await aq.aclose()
 
@@ -79,7 +79,7 @@ def test_one_job_at_a_time_costs_three_round_trips(
     assert sends.unblocks <= n // 10, sends.unblocks
     assert sends.count <= 3 * n + 2 + 2 * sends.unblocks, sends.count / n
     # the processing-time histogram counted every job without a round trip of its own
-    counts = queue.redis.hgetall(metrics_key(queue.keys.tag))
+    counts = queue.redis.hgetall(queue.keys.metrics)
     assert sum(int(v) for k, v in counts.items()
                if k.startswith("p|echo|") and not k.endswith("sum_us")) >= n
 

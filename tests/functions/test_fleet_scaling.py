@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue
-from boltq_core.duties.fleet import Fleet
+from boltq_core.duties.fleet import Fleet, Scaler, scale_until
+from boltq_core.jobs.queue import shared_queue
 from tests.conftest import wait_for
 from tests.core.helpers import claim
 from tests.functions.conftest import LambdaContext, load_function
@@ -19,13 +20,12 @@ from tests.functions.conftest import LambdaContext, load_function
 def test_poller_adds_workers_only_for_a_lasting_backlog(
     fn_env: Queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    q = fn_env
     monkeypatch.setenv("NUM_WORKERS", "4")
     monkeypatch.setenv("JOBS_PER_WORKER", "50")
-    poller = load_function("poller")
+    q = shared_queue()  # the namespace of fn_env, with the settings above
     invoked: list[dict[str, Any]] = []
-    scaler = poller.Scaler(q, lambda **kw: invoked.append(kw), "boltq-worker")
-    fleet = Fleet(q.redis, q.keys.tag)
+    scaler = Scaler(q, lambda **kw: invoked.append(kw), "boltq-worker")
+    fleet = Fleet(q.redis, q.keys)
     fleet.join("running-worker", int(time.time() * 1000) + 60_000)
 
     assert scaler.scale() == 0  # one live worker, nothing ready
@@ -51,7 +51,7 @@ def test_spare_workers_retire_until_one_is_left(
     q = fn_env
     monkeypatch.setenv("WORKER_IDLE_SECONDS", "0.4")
     worker = load_function("worker")
-    fleet = Fleet(q.redis, q.keys.tag)
+    fleet = Fleet(q.redis, q.keys)
     tokens = fleet.reserve(3, 3)
     results: dict[str, tuple[float, dict[str, Any]]] = {}
 
@@ -85,13 +85,12 @@ def test_waiting_work_is_looked_at_again_without_new_events(fn_env: Queue) -> No
     """A job arriving while the only live worker is on its way out (it still counts, it will
     not claim) gets a worker as soon as that one has left, not at the next 1 s re-scan."""
     q = fn_env
-    poller = load_function("poller")
-    fleet = Fleet(q.redis, q.keys.tag)
+    fleet = Fleet(q.redis, q.keys)
     t0 = time.monotonic()
     fleet.join("leaving", int(time.time() * 1000) + 300)  # gone 0.3 s from now
     invoked_at: list[float] = []
     result: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: result.update(poller.run(
+    t = threading.Thread(target=lambda: result.update(scale_until(
         q, time.monotonic() + 1.5, lambda **kw: invoked_at.append(time.monotonic()),
         "boltq-worker")))
     t.start()
@@ -113,7 +112,7 @@ def test_a_retiring_worker_never_swallows_a_wake_up(
     q = fn_env
     monkeypatch.setenv("WORKER_IDLE_SECONDS", "1.0")
     worker = load_function("worker")
-    fleet = Fleet(q.redis, q.keys.tag)
+    fleet = Fleet(q.redis, q.keys)
     threads = [threading.Thread(target=worker.handler, args=(
         {"source": "boltq.poller", "token": t}, LambdaContext("boltq-worker", remaining_ms=60_000)))
         for t in fleet.reserve(3, 3)]

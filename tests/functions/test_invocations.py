@@ -17,7 +17,7 @@ def test_api_and_ws_invocations_are_counted(fn_env: Queue) -> None:
     event = {"requestContext": {"routeKey": "$disconnect", "connectionId": "c1",
                                 "eventType": "DISCONNECT", "domainName": "x", "stage": "s"}}
     ws.handler(event, LambdaContext("boltq-ws"))
-    key = fn_env.keys.tag + ":metrics"
+    key = fn_env.keys.metrics
     # a container's first invocation is counted at once, later ones ride along with one at
     # least a second later (or the flush at exit): no extra round trip per request
     assert fn_env.redis.hmget(key, "inv|api", "inv|ws") == ["1", "1"]

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue, Settings
+from boltq_core.duties.fleet import scale_until
+from boltq_core.duties.promotion import promote_until
 from boltq_local.valkey import ValkeyServer, free_port
 from tests.conftest import wait_for
-from tests.functions.conftest import load_function
 
 pytestmark = pytest.mark.slow
 
@@ -48,10 +49,9 @@ def outage(server: ValkeyServer, after: float, seconds: float) -> threading.Thre
 def test_promoter_carries_on_after_a_failed_pass(store: tuple[ValkeyServer, Queue],
                                                  caplog: pytest.LogCaptureFixture) -> None:
     server, q = store
-    promoter = load_function("promoter")
     result: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: result.update(
-        promoter.run(q, time.monotonic() + 6.0)))
+        promote_until(q, time.monotonic() + 6.0)))
     runner.start()
     down = outage(server, after=0.5, seconds=1.0)
     down.join()
@@ -66,10 +66,9 @@ def test_promoter_carries_on_after_a_failed_pass(store: tuple[ValkeyServer, Queu
 def test_poller_carries_on_after_a_failed_pass(store: tuple[ValkeyServer, Queue],
                                                caplog: pytest.LogCaptureFixture) -> None:
     server, q = store
-    poller = load_function("poller")
     invoked: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
-    runner = threading.Thread(target=lambda: result.update(poller.run(
+    runner = threading.Thread(target=lambda: result.update(scale_until(
         q, time.monotonic() + 6.0, lambda **kw: invoked.append(kw), "boltq-worker")))
     runner.start()
     down = outage(server, after=0.5, seconds=1.0)

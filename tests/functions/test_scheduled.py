@@ -17,7 +17,8 @@ import pytest
 from moto import mock_aws
 
 from boltq_core import Queue
-from boltq_core.duties.fleet import Fleet, workers_needed
+from boltq_core.duties.fleet import WORKER_TTL_MS, Fleet, workers_needed
+from boltq_core.duties.promotion import promote_until
 from tests.conftest import wait_for
 from tests.functions.conftest import (
     LambdaContext,
@@ -109,7 +110,7 @@ def test_poller_fans_out_in_proportion_and_counts_live_workers(
     q.submit_many([{"type": "echo"}] * 500)
     r = poller.handler(scheduled_event(), LambdaContext("boltq-poller", remaining_ms=300))
     assert r["invoked"] == 1 and len(aws.invokes) == 4
-    assert Fleet(q.redis, q.keys.tag).live() == 4
+    assert Fleet(q.redis, q.keys).live() == 4
 
 
 def test_poller_reacts_within_milliseconds(aws: AwsSpy, fn_env: Queue,
@@ -146,12 +147,12 @@ def test_worker_runs_jobs_and_logs_json(fn_env: Queue, monkeypatch: pytest.Monke
     handler = worker.logger.registered_handler
     old_stream, old_level = handler.setStream(out), worker.logger.log_level
     worker.logger.setLevel("INFO")
-    token = Fleet(q.redis, q.keys.tag).reserve(1, 4)[0]
+    token = Fleet(q.redis, q.keys).reserve(1, 4)[0]
     r = worker.handler({"source": "boltq.poller", "token": token},
                        LambdaContext("boltq-worker", remaining_ms=20_000))
     assert r["claimed"] == 6 and r["recorded"] == {"completed": 6}
     assert all(q.get(i).status == "completed" for i in ids)
-    assert Fleet(q.redis, q.keys.tag).live() == 0  # it left the fleet
+    assert Fleet(q.redis, q.keys).live() == 0  # it left the fleet
     handler.setStream(old_stream)
     worker.logger.setLevel(old_level)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -208,11 +209,11 @@ def test_overlapping_promoters_take_turns(aws: AwsSpy, fn_env: Queue,
     first.start()
     time.sleep(0.2)
     t0 = time.monotonic()
-    second = promoter.run(fn_env, time.monotonic() + 0.5)  # ends before the first lets go
+    second = promote_until(fn_env, time.monotonic() + 0.5)  # ends before the first lets go
     assert "skipped" in second and time.monotonic() - t0 >= 0.4
     first.join()
     assert "passes" in results[0]
-    third = promoter.run(fn_env, time.monotonic() + 0.3)  # free again
+    third = promote_until(fn_env, time.monotonic() + 0.3)  # free again
     assert "passes" in third
 
 
@@ -296,8 +297,8 @@ def test_a_running_worker_counts_in_the_fleet_only_briefly_ahead(
     t.start()
     worker.handler({"token": "w1"}, LambdaContext("boltq-worker", remaining_ms=600_000))
     t.join()
-    assert scores and 0 < scores[0] <= worker.FLEET_TTL_MS
-    assert Fleet(q.redis, q.keys.tag).live() == 0
+    assert scores and 0 < scores[0] <= WORKER_TTL_MS
+    assert Fleet(q.redis, q.keys).live() == 0
 
 
 def test_poller_coalesces_a_burst_of_submits(aws: AwsSpy, fn_env: Queue,

@@ -42,7 +42,7 @@ class Recorder:
 
 
 def registry(q: Queue) -> ConnectionRegistry:
-    return ConnectionRegistry(q.redis, q.keys.tag)
+    return ConnectionRegistry(q.redis, q.keys)
 
 
 def test_connect_subscribe_unsubscribe_disconnect(ws_calls: Any, fn_env: Queue) -> None:

@@ -19,8 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from boltq_core import Queue
-from boltq_core.observability.metrics import MetricsHooks, MetricsPusher, render, snapshot
+from boltq_core.observability.exposition import render
+from boltq_core.observability.metrics_hooks import MetricsHooks
 from boltq_core.observability.prometheus_collector import QueueCollector
+from boltq_core.observability.pushgateway import MetricsPusher
+from boltq_core.observability.snapshot import snapshot
 from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.runner import Runner
 from tests.conftest import wait_for
@@ -78,7 +81,7 @@ def test_histograms_count_every_recorded_attempt_exactly(queue: Queue) -> None:
 
     async def main() -> None:
         aqs = [AsyncQueue(queue.settings) for _ in range(4)]
-        hooks = [MetricsHooks(queue.keys.tag) for _ in aqs]
+        hooks = [MetricsHooks(queue.keys) for _ in aqs]
         stop = asyncio.Event()
         runners = [Runner(aq, concurrency=4, hooks=[h]) for aq, h in zip(aqs, hooks, strict=True)]
         tasks = [asyncio.create_task(r.run(stop)) for r in runners]

@@ -1,4 +1,7 @@
-"""Settings read from the environment (the seed's names kept), validated with pydantic."""
+"""Settings: every knob of BoltQ and of its functions, read from the environment (the seed's
+names kept), validated with pydantic; bad values stop the process with a message naming the
+variable. Nothing else in BoltQ reads the environment for its own knobs (OpenTelemetry reads
+its standard OTEL_* variables itself)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from pydantic import (
 )
 
 from boltq_core.errors import ConfigError
+from boltq_core.keys import Keys
 
 # field -> environment variable(s), first one set wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -48,6 +52,26 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "store_connect_timeout_seconds": ("STORE_CONNECT_TIMEOUT_SECONDS",),
     "store_timeout_seconds": ("STORE_TIMEOUT_SECONDS",),
     "store_retry_seconds": ("STORE_RETRY_SECONDS",),
+    # the functions'
+    "api_key": ("BOLTQ_API_KEY",),
+    "cors_allow_origins": ("CORS_ALLOW_ORIGINS",),
+    "ws_management_endpoint": ("WS_MANAGEMENT_ENDPOINT",),
+    "processors": ("BOLTQ_PROCESSORS",),
+    "worker_idle_seconds": ("WORKER_IDLE_SECONDS",),
+    "worker_stop_before_seconds": ("WORKER_STOP_BEFORE_SECONDS",),
+    "worker_function_name": ("WORKER_FUNCTION_NAME",),
+    "lambda_endpoint_url": ("LAMBDA_ENDPOINT_URL",),
+    "jobs_per_worker": ("JOBS_PER_WORKER",),
+    "poller_coalesce_ms": ("POLLER_COALESCE_MS",),
+    "poller_stop_before_seconds": ("POLLER_STOP_BEFORE_SECONDS",),
+    "promoter_coalesce_ms": ("PROMOTER_COALESCE_MS",),
+    "promoter_stop_before_seconds": ("PROMOTER_STOP_BEFORE_SECONDS",),
+    "push_enabled": ("BOLTQ_PUSH",),
+    "push_coalesce_ms": ("BOLTQ_PUSH_COALESCE_MS",),
+    "metrics_enabled": ("BOLTQ_METRICS",),
+    "pushgateway_url": ("PUSHGATEWAY_URL",),
+    "metrics_push_seconds": ("METRICS_PUSH_SECONDS",),
+    "metrics_push_timeout_seconds": ("METRICS_PUSH_TIMEOUT_SECONDS",),
 }
 
 
@@ -91,6 +115,40 @@ class Settings(BaseModel):
     store_timeout_seconds: float = Field(5.0, gt=0, le=300)
     store_retry_seconds: float = Field(5.0, ge=0, le=300)
 
+    # --- the functions ---------------------------------------------------------------------
+    api_key: str | None = None  # when set, api and ws require it (x-api-key)
+    cors_allow_origins: str = "*"  # comma-separated origins the api allows
+    ws_management_endpoint: str | None = None  # where pushes go (default: from $connect)
+    processors: str = ""  # comma-separated modules the worker imports to register processors
+    worker_idle_seconds: float = Field(2.0, ge=0)  # a worker ends after this long idle
+    worker_stop_before_seconds: float = Field(3.0, ge=0)  # margin before a worker's deadline
+    worker_function_name: str = ""  # the function the poller invokes
+    lambda_endpoint_url: str | None = None  # the Lambda API the poller calls (local runtime)
+    jobs_per_worker: int | None = Field(None, ge=1)  # backlog per worker (WORKER_CONCURRENCY)
+    poller_coalesce_ms: float = Field(10.0, ge=0)  # the poller reads events at most this often
+    poller_stop_before_seconds: float = Field(2.0, ge=0)  # margin before its deadline
+    promoter_coalesce_ms: float = Field(10.0, ge=0)  # the promoter re-plans at most this often
+    promoter_stop_before_seconds: float = Field(2.0, ge=0)  # margin before its deadline
+    push_enabled: bool = True  # the promoter pushes status changes to WebSocket subscribers
+    push_coalesce_ms: float = Field(10.0, ge=0)  # the pusher reads events at most this often
+    metrics_enabled: bool = True  # workers count processing time and queue wait
+    pushgateway_url: str | None = None  # the promoter pushes metrics there (empty: off)
+    metrics_push_seconds: float = Field(10.0, gt=0)  # how often
+    metrics_push_timeout_seconds: float = Field(2.0, gt=0)  # how long a push may take
+
+    @property
+    def keys(self) -> Keys:
+        """The key layout of this namespace."""
+        return Keys(self.key_prefix)
+
+    @property
+    def processor_modules(self) -> list[str]:
+        return [m.strip() for m in self.processors.split(",") if m.strip()]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()] or ["*"]
+
     @field_validator("redis_addr")
     @classmethod
     def _host_port(cls, v: str) -> str:
@@ -133,3 +191,22 @@ class Settings(BaseModel):
                 name = ENV_NAMES.get(field, (field,))[0]
                 problems.append(f"{name}={values.get(field)!r}: {err['msg']}")
             raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+
+
+# --- one Settings per warm Lambda container ---------------------------------------------------
+
+ENV_VARIABLES = tuple(dict.fromkeys(n for names in ENV_NAMES.values() for n in names))
+_shared: dict[str, Any] = {}
+
+
+def shared_settings() -> Settings:
+    """The Settings of the current environment, kept across warm invocations: parsed again only
+    when one of their variables changed, so a warm invocation costs a glance at the environment,
+    not a pydantic validation. Raises ConfigError for bad values (nothing is kept then)."""
+    env = tuple(map(os.environ.get, ENV_VARIABLES))
+    if _shared.get("env") != env or "settings" not in _shared:
+        _shared.pop("settings", None)
+        _shared["settings"] = Settings.from_env()
+        _shared["env"] = env
+    settings: Settings = _shared["settings"]
+    return settings

@@ -1,5 +1,6 @@
-"""The Redis key layout of one BoltQ namespace. Every key shares the hash tag "{prefix}", so a
-namespace lives in one cluster slot; lua/includes/common.lua documents what each key holds."""
+"""Every Redis key of one BoltQ namespace. Every key shares the hash tag "{prefix}", so a
+namespace lives in one cluster slot. jobs/lua/includes/common.lua documents the keys the job
+scripts get (COMMON, in KEYS order); the others are documented where they are used."""
 
 from __future__ import annotations
 
@@ -58,3 +59,19 @@ class Keys:
     def claim(self, claim_id: str) -> str:
         """The record of one claim call, so a claim whose reply was lost can be asked again."""
         return f"{self.tag}:claim:{claim_id}"
+
+    # --- beside the job scripts' keys ---------------------------------------------------------
+
+    fleet = property(lambda self: f"{self.tag}:fleet")  # ZSET live worker tokens (duties.fleet)
+    metrics = property(lambda self: f"{self.tag}:metrics")  # HASH histograms, invocations
+    promoter_lock = property(lambda self: f"{self.tag}:promoter:lock")  # STRING lock holder
+    ws_cursor = property(lambda self: f"{self.tag}:ws:cursor")  # STRING last pushed event id
+    ws_watched = property(lambda self: f"{self.tag}:ws:watched")  # ZSET subscribed conns
+
+    def ws_conn(self, conn_id: str) -> str:
+        """HASH one WebSocket connection (duties.subscriptions)."""
+        return f"{self.tag}:ws:conn:{conn_id}"
+
+    def ws_sub(self, topic: str) -> str:
+        """SET the connections subscribed to a topic."""
+        return f"{self.tag}:ws:sub:{topic}"

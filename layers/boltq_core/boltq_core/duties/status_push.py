@@ -122,7 +122,7 @@ class StatusPusher:
         self.coalesce = max(0.0, coalesce_ms) / 1000
         self.reads = 0  # stream reads that returned events
         self._last_read = 0  # events the last pump read
-        self.cursor_key = f"{queue.keys.tag}:ws:cursor"
+        self.cursor_key = queue.keys.ws_cursor
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="boltq-push")
         self.sent = 0
         self.pruned = 0
@@ -288,7 +288,7 @@ class StatusPusher:
 
 
 def connect_pusher(queue: Queue, poster: Poster | None = None, **kwargs: Any) -> StatusPusher:
-    return StatusPusher(queue, ConnectionRegistry(queue.redis, queue.keys.tag), poster, **kwargs)
+    return StatusPusher(queue, ConnectionRegistry(queue.redis, queue.keys), poster, **kwargs)
 
 
 __all__ = ["WS_MESSAGE_MAX_BYTES", "ManagementApiPoster", "Poster", "StatusPusher",

@@ -18,6 +18,7 @@ from typing import Any
 
 from boltq_core.errors import InvalidInput
 from boltq_core.jobs.scripts import source
+from boltq_core.keys import Keys
 
 ALL = "all"
 # API Gateway closes a WebSocket after 2 h; a little more so a live one never expires first
@@ -45,18 +46,18 @@ def topic_for(job_id: str | None = None, workflow_id: str | None = None, all_: b
 class ConnectionRegistry:
     """Open WebSocket connections and their subscriptions, in Redis."""
 
-    def __init__(self, client: Any, tag: str, ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
+    def __init__(self, client: Any, keys: Keys, ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
         self.redis = client
-        self.tag = tag  # "{prefix}"
+        self.keys = keys
         self.ttl_ms = int(ttl_seconds * 1000)
-        self.watched_key = f"{tag}:ws:watched"
+        self.watched_key = keys.ws_watched
         self._subscribe = client.register_script(source("ws_subscribe"))
 
     def conn_key(self, conn_id: str) -> str:
-        return f"{self.tag}:ws:conn:{conn_id}"
+        return self.keys.ws_conn(conn_id)
 
     def sub_key(self, topic: str) -> str:
-        return f"{self.tag}:ws:sub:{topic}"
+        return self.keys.ws_sub(topic)
 
     def connect(self, conn_id: str, endpoint: str) -> None:
         key = self.conn_key(conn_id)

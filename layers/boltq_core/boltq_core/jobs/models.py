@@ -20,7 +20,8 @@ class Priority(IntEnum):
     LOW = 2
 
 
-_PRIORITY_NAMES = {"high": 0, "normal": 1, "low": 2, "0": 0, "1": 1, "2": 2}
+PRIORITY_NAMES = ("high", "normal", "low")  # by level: 0, 1, 2
+_PRIORITY_NAMES = {**{n: i for i, n in enumerate(PRIORITY_NAMES)}, "0": 0, "1": 1, "2": 2}
 PRIORITY_ERROR = "must be 0, 1, 2, 'high', 'normal' or 'low'"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from typing import Any
 
 import redis
 
-from boltq_core.config import ENV_NAMES, Settings
+from boltq_core.config import Settings, shared_settings
 from boltq_core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
 from boltq_core.jobs.calls import (
     SUMMARY_FIELDS,
@@ -21,7 +20,7 @@ from boltq_core.jobs.calls import (
     pairs,
     parse_specs,
 )
-from boltq_core.jobs.models import Job, JobSpec, JobSummary, QueueStats
+from boltq_core.jobs.models import PRIORITY_NAMES, Job, JobSpec, JobSummary, QueueStats
 from boltq_core.store import failover
 from boltq_core.store.connect import Scripts, SyncClient, connect
 
@@ -31,7 +30,6 @@ from boltq_core.store.connect import Scripts, SyncClient, connect
 IDEMPOTENT = frozenset({"submit", "workflow_submit", "claim", "finish", "extend", "progress",
                         "promote", "list_jobs"})
 
-PRIORITY_NAMES = ("high", "normal", "low")
 
 
 
@@ -326,22 +324,16 @@ class Queue:
 
 # --- one Queue per warm Lambda container ------------------------------------------------------
 
-_SETTINGS_ENV = tuple(dict.fromkeys(n for names in ENV_NAMES.values() for n in names))
-_shared: dict[str, Any] = {}
+_shared: dict[str, Queue] = {}
 
 
 def shared_queue() -> Queue:
-    """The Queue for the current environment, kept across warm invocations. The settings are
-    parsed again only when one of their variables changed: a warm invocation costs a glance at
-    the environment, not a pydantic validation."""
-    env = tuple(map(os.environ.get, _SETTINGS_ENV))
+    """The Queue for the current environment (config.shared_settings), kept across warm
+    invocations; a new one (and connection pool) only when the settings changed."""
+    settings = shared_settings()
     q = _shared.get("queue")
-    if q is not None and _shared.get("env") == env:
-        return q
-    settings = Settings.from_env()
     if q is None or q.settings != settings:
         if q is not None:
             q.redis.close()
         q = _shared["queue"] = Queue(settings)
-    _shared["env"] = env
     return q

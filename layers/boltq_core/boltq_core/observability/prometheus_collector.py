@@ -2,7 +2,7 @@
 Collector that reads them at scrape time, so every process that records a job (any worker,
 any Lambda) counts exactly once and a scrape always sees the store's totals.
 
-The families are boltq_core.observability.metrics.snapshot's (the same ones the promoter
+The families are boltq_core.observability.snapshot's (the same ones the promoter
 pushes to the Pushgateway): submitted / processed / retried / requeued totals, queue depths,
 dead-letter size, live workers, function invocations and the processing-time and queue-wait
 histograms.
@@ -22,7 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from boltq_core.jobs.queue import Queue
-from boltq_core.observability.metrics import PRIORITY_LABELS, snapshot
+from boltq_core.observability.snapshot import snapshot
 
 
 class QueueCollector(Collector):
@@ -46,4 +46,4 @@ class QueueCollector(Collector):
             yield metric
 
 
-__all__ = ["PRIORITY_LABELS", "QueueCollector"]
+__all__ = ["QueueCollector"]

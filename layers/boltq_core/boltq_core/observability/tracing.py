@@ -137,7 +137,7 @@ def runner_hooks() -> list[RunnerHooks]:
         return []
     from boltq_core.observability.tracing_hooks import TracingHooks
 
-    return [TracingHooks()]
+    return [TracingHooks(tracer(), context_from)]
 
 
 __all__ = ["context_from", "enabled", "flush", "runner_hooks", "set_attribute",

@@ -1,29 +1,35 @@
-"""TracingHooks: the worker side of tracing (see tracing.py), imported only when tracing is
-on: a span per attempt, restored from the trace context stored with the job."""
+"""TracingHooks: the worker side of tracing (see tracing.py, which makes them - this module is
+imported only when tracing is on): a span per attempt, restored from the trace context stored
+with the job."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from boltq_core.observability.tracing import context_from, log, tracer
 from boltq_core.running.attempt import JobContext, Outcome, RunnerHooks
+
+log = logging.getLogger("boltq.tracing")
 
 
 class TracingHooks(RunnerHooks):
-    def __init__(self) -> None:
-        self.tracer = tracer()
+    """`tracer`: the provider's tracer; `context_from(traceparent)`: the Context to continue."""
+
+    def __init__(self, tracer: Any, context_from: Callable[[str | None], Any]) -> None:
+        self.tracer = tracer
+        self.context_from = context_from
         self._open: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
         self._ending: dict[tuple[str, int], Any] = {}
 
     def on_start(self, ctx: JobContext) -> None:
         try:
             f = ctx.claimed.fields
-            parent = context_from(f.get("trace"))
+            parent = self.context_from(f.get("trace"))
             queued = ctx.claimed.queued_ms if ctx.attempt == 1 else None
             if queued is not None:
                 self.tracer.start_span(

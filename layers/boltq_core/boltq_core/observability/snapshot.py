@@ -1,0 +1,99 @@
+"""Reading the metrics: every boltq_* family of one namespace - the job counters of {p}:stats,
+the depths, live workers and the metrics hash (metric_layout) - from one pipelined read, as
+data the exposition (render) and the prometheus_client collector both turn into text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from boltq_core.duties.fleet import Fleet
+from boltq_core.jobs.models import PRIORITY_NAMES
+from boltq_core.jobs.queue import counters
+from boltq_core.observability.metric_layout import HISTOGRAMS, le
+
+
+@dataclass
+class Family:
+    name: str  # without the _total suffix for counters
+    kind: str  # counter | gauge | histogram
+    help: str
+    # (sample suffix, labels, value); suffix "" for counters' _total is added by `render`
+    samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+
+
+def snapshot(queue: Any) -> list[Family]:
+    """Every boltq_* family of one namespace, from one pipelined read."""
+    k = queue.keys
+    pipe = queue.redis.pipeline(transaction=False)
+    for p in range(3):
+        pipe.llen(k.ready(p))
+    for key in (k.scheduled, k.active, k.retrying, k.dlq):
+        pipe.zcard(key)
+    pipe.hgetall(k.stats)
+    pipe.hgetall(k.metrics)
+    r = pipe.execute()
+    try:  # the server's memory (one INFO per push; absent when the store does not say)
+        info = queue.redis.info("memory")
+        used = info.get("used_memory") if isinstance(info, dict) else None
+    except Exception:
+        used = None
+    depth = Family("boltq_jobs_in_queue", "gauge", "Jobs waiting or held, per queue")
+    for name, n in zip(PRIORITY_NAMES, r[0:3], strict=True):
+        depth.samples.append(("", {"queue": name}, n))
+    for name, n in zip(("scheduled", "running", "retrying", "dead_letter"), r[3:7], strict=True):
+        depth.samples.append(("", {"queue": name}, n))
+    submitted = Family("boltq_jobs_submitted", "counter", "Jobs accepted")
+    processed = Family("boltq_jobs_processed", "counter", "Jobs that reached an end state")
+    retried = Family("boltq_jobs_retried", "counter", "Attempts scheduled for a retry")
+    requeued = Family("boltq_jobs_requeued", "counter", "Dead letters put back in the queue")
+    for c in counters(r[7]):
+        if c.kind == "submitted":
+            prio = int(c.label)
+            label = PRIORITY_NAMES[prio] if 0 <= prio < 3 else c.label
+            submitted.samples.append(("", {"type": c.type, "priority": label}, c.value))
+        elif c.kind == "processed":
+            processed.samples.append(("", {"type": c.type, "status": c.label}, c.value))
+        elif c.kind == "retried":
+            retried.samples.append(("", {"type": c.type}, c.value))
+        elif c.kind == "requeued":
+            requeued.samples.append(("", {"type": c.type}, c.value))
+    dead = Family("boltq_dead_letter_size", "gauge", "Jobs in the dead-letter queue")
+    dead.samples.append(("", {}, r[6]))
+    workers = Family("boltq_active_workers", "gauge", "Live worker invocations")
+    workers.samples.append(("", {}, Fleet(queue.redis, k).live()))
+    invocations = Family("boltq_function_invocations", "counter", "Function invocations")
+    errors = Family("boltq_job_errors", "counter", "Failed attempts, per type and error category")
+    hist: dict[str, dict[str, dict[str, int]]] = {"p": {}, "w": {}}
+    for fld, value in sorted(r[8].items()):
+        parts = str(fld).split("|")
+        if parts[0] == "inv" and len(parts) == 2:
+            invocations.samples.append(("", {"function": parts[1]}, int(value)))
+        elif parts[0] == "e" and len(parts) >= 3:
+            errors.samples.append(
+                ("", {"type": "|".join(parts[1:-1]), "category": parts[-1]}, int(value)))
+        elif parts[0] in hist and len(parts) >= 3:
+            jtype = "|".join(parts[1:-1])
+            hist[parts[0]].setdefault(jtype, {})[parts[-1]] = int(value)
+    families = [submitted, processed, retried, requeued, depth, dead, workers, invocations,
+                errors]
+    if isinstance(used, int | float):
+        memory = Family("boltq_store_memory_used_bytes", "gauge",
+                        "Memory the Redis/Valkey server uses (INFO used_memory)")
+        memory.samples.append(("", {}, used))
+        families.append(memory)
+    for prefix, (name, help_, buckets) in HISTOGRAMS.items():
+        fam = Family(name, "histogram", help_)
+        for jtype, counts in sorted(hist[prefix].items()):
+            bounds = sorted({float(b) for b in buckets} | {
+                float(le) for le in counts if le not in ("sum_us", "+Inf")})
+            cum = 0
+            for b in bounds:
+                cum += counts.get(le(b), 0)
+                fam.samples.append(("_bucket", {"type": jtype, "le": le(b)}, cum))
+            cum += counts.get("+Inf", 0)
+            fam.samples.append(("_bucket", {"type": jtype, "le": "+Inf"}, cum))
+            fam.samples.append(("_count", {"type": jtype}, cum))
+            fam.samples.append(("_sum", {"type": jtype}, counts.get("sum_us", 0) / 1e6))
+        families.append(fam)
+    return families
