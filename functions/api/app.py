@@ -28,7 +28,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from boltq_core.config import Settings
-from boltq_core.errors import BoltQError, ConfigError, NotFound
+from boltq_core.errors import (
+    BoltQError,
+    ConfigError,
+    NotFound,
+    invalid_input,
+    validation_message,
+)
 from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
 from boltq_core.jobs.queue import Queue, shared_queue
 from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
@@ -251,11 +257,9 @@ def _invalid(exc: RequestValidationError) -> Response:
         field = ".".join(loc[1:]) if len(loc) > 1 else where
         if err.get("type") == "json_invalid":
             field = "body"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # ours: plain
-        details.append({"field": field, "in": where, "message": msg})
-    first = details[0] if details else {"field": "body", "message": "invalid request"}
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return fail(400, f"{first['field']}: {first['message']}{more}", details)
+        details.append({"field": field, "in": where, "message": validation_message(err)})
+    refused = invalid_input(details)
+    return fail(400, refused.message, refused.details)
 
 
 @app.exception_handler(RequestUnsupportedContentType)

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from boltq_core.timefmt import iso
 from boltq_local.lambda_host import Result, _keep
 from boltq_local.template import WebSocketApi
 
@@ -241,4 +242,4 @@ def _body(res: Result) -> str:
 
 
 def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+    return iso(int(ts * 1000), "milliseconds") or ""

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from boltq_core.errors import ConfigError
+from boltq_core.errors import ConfigError, InvalidInput
 from boltq_core.keys import Keys
 
 # field -> environment variable(s), first one set wins
@@ -135,6 +135,15 @@ class Settings(BaseModel):
     pushgateway_url: str | None = None  # the promoter pushes metrics there (empty: off)
     metrics_push_seconds: float = Field(10.0, gt=0)  # how often
     metrics_push_timeout_seconds: float = Field(2.0, gt=0)  # how long a push may take
+
+    def job_timeout(self, requested: int | None, field: str = "timeout_seconds") -> int:
+        """A job's timeout: its own, or JOB_TIMEOUT_SECONDS; InvalidInput (naming `field`) past
+        MAX_JOB_TIMEOUT_SECONDS."""
+        timeout = requested or self.default_timeout_seconds
+        if timeout > self.max_timeout_seconds:
+            raise InvalidInput(f"{field}: must be at most {self.max_timeout_seconds} "
+                               "(MAX_JOB_TIMEOUT_SECONDS)", [{"field": field}])
+        return timeout
 
     @property
     def keys(self) -> Keys:

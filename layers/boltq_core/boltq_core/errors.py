@@ -23,6 +23,19 @@ class InvalidInput(BoltQError):
     status = 400
 
 
+def invalid_input(details: list[dict[str, Any]]) -> InvalidInput:
+    """An InvalidInput from per-field details ({"field", "message", ...}): the message names
+    the first field and counts the others."""
+    first = details[0] if details else {"field": "body", "message": "invalid request"}
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
+
+
+def validation_message(err: dict[str, Any]) -> str:
+    """A pydantic error's message, without pydantic's "Value error, " for our own checks."""
+    return str(err.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 class NotFound(BoltQError):
     status = 404
 
@@ -59,16 +72,16 @@ class ConfigError(BoltQError):
 
 
 class ErrorCategory:
-    """How a failed attempt is classified; decides whether it is retried."""
+    """How a failed attempt is classified; decides whether it is retried. The store's scripts
+    set two more when a worker is lost (jobs/lua/includes/promote_due.lua): "lease_expired"
+    (it ran beside other jobs: not charged, it runs again alone) and "crashed" (it ran alone:
+    charged, dead-lettered after its last attempt)."""
 
     TRANSIENT = "transient"  # any unexpected exception: retried with backoff
     PERMANENT = "permanent"  # PermanentError: straight to the dead-letter queue
     VALIDATION = "validation"  # bad job data: straight to the dead-letter queue
     TIMEOUT = "timeout"  # the attempt overran timeout_seconds: retried
     UNKNOWN_TYPE = "unknown_type"  # no processor registered: straight to the dead-letter queue
-    LEASE_EXPIRED = "lease_expired"  # the worker died or stalled: run again
-
-    NO_RETRY = frozenset({PERMANENT, VALIDATION, UNKNOWN_TYPE})
 
 
 class PermanentError(Exception):

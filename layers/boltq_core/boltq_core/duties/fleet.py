@@ -25,6 +25,7 @@ from boltq_core.duties.events import EventFollower
 from boltq_core.jobs.queue import Queue
 from boltq_core.jobs.scripts import source
 from boltq_core.keys import Keys
+from boltq_core.timefmt import now_ms
 
 log = logging.getLogger("boltq.fleet")
 
@@ -34,10 +35,6 @@ FLEET_KEY_TTL_MS = 3_600_000  # the fleet key itself, so an idle namespace leave
 
 # Invoke(FunctionName=..., InvocationType="Event", Payload=...): boto3's lambda invoke
 Invoke = Callable[..., Any]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Fleet:

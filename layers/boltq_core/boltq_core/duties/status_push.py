@@ -22,13 +22,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 from boltq_core.duties.subscriptions import ALL, ConnectionRegistry
 from boltq_core.jobs.models import Job
 from boltq_core.jobs.queue import Queue
 from boltq_core.jobs.scripts import source
+from boltq_core.timefmt import iso, now_ms
 
 log = logging.getLogger("boltq.push")
 
@@ -97,11 +97,6 @@ def encode_message(msg: dict[str, Any], limit: int = WS_MESSAGE_MAX_BYTES) -> by
     keep = ("type", "topic", "job_id", "workflow_id", "status", "timestamp")
     bare = {k: msg[k] for k in keep if k in msg}
     return json.dumps({**bare, "trimmed": ["*"]}, separators=(",", ":"), default=str).encode()
-
-
-def iso_ms(ms: int | str) -> str:
-    dt = datetime.fromtimestamp(int(ms) / 1000, UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StatusPusher:
@@ -268,7 +263,7 @@ class StatusPusher:
     def message(f: dict[str, str], snapshots: dict[str, Any]) -> dict[str, Any]:
         """The SPEC §5 message for one event; `data` is the job (or workflow) as read when the
         message was built, `status` the transition the event recorded."""
-        ts = iso_ms(f.get("ts") or int(time.time() * 1000))
+        ts = iso(f.get("ts") or now_ms(), "milliseconds")
         if f.get("k") == "w":
             data = snapshots.get("w:" + f["id"]) or {"id": f["id"], "status": f["st"]}
             return {"type": "workflow_update", "workflow_id": f["id"], "status": f["st"],
@@ -292,4 +287,4 @@ def connect_pusher(queue: Queue, poster: Poster | None = None, **kwargs: Any) ->
 
 
 __all__ = ["WS_MESSAGE_MAX_BYTES", "ManagementApiPoster", "Poster", "StatusPusher",
-           "connect_pusher", "encode_message", "iso_ms"]
+           "connect_pusher", "encode_message"]

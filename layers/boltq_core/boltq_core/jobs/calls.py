@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from boltq_core.config import Settings
-from boltq_core.errors import InvalidInput
+from boltq_core.errors import InvalidInput, invalid_input, validation_message
 from boltq_core.jobs.models import JobSpec, JobStatus, encode_data, to_epoch_ms
 from boltq_core.keys import Keys
 
@@ -85,11 +85,8 @@ def invalid(exc: ValidationError, where: str = "") -> InvalidInput:
                 loc += f"jobs[{part}]" if not loc else f"[{part}]"
             else:
                 loc += ("." if loc and not loc.endswith(".") else "") + str(part)
-        message = err["msg"].removeprefix("Value error, ")
-        details.append({"field": loc or "body", "message": message})
-    first = details[0]
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return InvalidInput(f"{first['field']}: {first['message']}{more}", details)
+        details.append({"field": loc or "body", "message": validation_message(err)})
+    return invalid_input(details)
 
 
 # the job hash fields a summary shows, status and type first (list_jobs.lua filters on them)
@@ -163,13 +160,7 @@ class ScriptCalls:
         for i, spec in enumerate(specs):
             where = f"jobs[{i}]." if len(specs) > 1 else ""
             data = encode_data(spec.data, s.max_payload_bytes, f"{where}data")
-            timeout = spec.timeout_seconds or s.default_timeout_seconds
-            if timeout > s.max_timeout_seconds:
-                raise InvalidInput(
-                    f"{where}timeout_seconds: must be at most {s.max_timeout_seconds} "
-                    "(MAX_JOB_TIMEOUT_SECONDS)",
-                    [{"field": f"{where}timeout_seconds"}],
-                )
+            timeout = s.job_timeout(spec.timeout_seconds, f"{where}timeout_seconds")
             run_at = max(1, to_epoch_ms(spec.run_at)) if spec.run_at else 0
             # the small numbers travel as one string: fewer arguments to encode per job
             meta = (

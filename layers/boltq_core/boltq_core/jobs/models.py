@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from boltq_core.errors import InvalidInput, PayloadTooLarge
+from boltq_core.timefmt import from_ms
 
 
 class Priority(IntEnum):
@@ -49,9 +50,6 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-
-FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class JobSpec(BaseModel):
@@ -117,8 +115,7 @@ class JobSummary(BaseModel):
     @staticmethod
     def _fields(h: dict[str, str]) -> dict[str, Any]:
         def ms(name: str) -> datetime | None:
-            v = h.get(name)
-            return datetime.fromtimestamp(int(v) / 1000, UTC) if v else None
+            return from_ms(h.get(name))
 
         err = None
         if h.get("err_cat"):

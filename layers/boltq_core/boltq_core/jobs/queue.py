@@ -21,8 +21,9 @@ from boltq_core.jobs.calls import (
     parse_specs,
 )
 from boltq_core.jobs.models import PRIORITY_NAMES, Job, JobSpec, JobSummary, QueueStats
+from boltq_core.jobs.scripts import Scripts
 from boltq_core.store import failover
-from boltq_core.store.connect import Scripts, SyncClient, connect
+from boltq_core.store.connect import SyncClient, connect
 
 # scripts that may be sent again when their reply was lost: a repeat changes nothing (submit
 # and workflow_submit skip ids already stored, finish/extend/progress refuse a stale attempt,

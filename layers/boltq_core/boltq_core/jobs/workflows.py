@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,6 +13,7 @@ from boltq_core.errors import Conflict, InvalidInput, NotFound
 from boltq_core.jobs.calls import check_page, invalid
 from boltq_core.jobs.models import JOB_TYPE_PATTERN, PriorityField, encode_data
 from boltq_core.jobs.queue import Page, Queue
+from boltq_core.timefmt import iso
 
 MAX_STEPS = 200
 
@@ -130,12 +130,7 @@ class Workflows:
             len(ids),
         ]
         for i, (sid, step) in enumerate(zip(ids, spec.steps, strict=True)):
-            timeout = step.timeout_seconds or s.default_timeout_seconds
-            if timeout > s.max_timeout_seconds:
-                raise InvalidInput(
-                    f"steps[{i}].timeout_seconds: must be at most {s.max_timeout_seconds}",
-                    [{"field": f"steps[{i}].timeout_seconds"}],
-                )
+            timeout = s.job_timeout(step.timeout_seconds, f"steps[{i}].timeout_seconds")
             args += [
                 sid,
                 str(uuid.uuid4()),
@@ -187,8 +182,8 @@ class Workflows:
                     "attempts": int(attempts or 0),
                     "result": json.loads(result) if result else None,
                     "error": {"category": cat, "message": msg} if cat else None,
-                    "started_at": _iso(started),
-                    "finished_at": _iso(finished),
+                    "started_at": iso(started),
+                    "finished_at": iso(finished),
                 }
             )
         return {**_summary(h), "steps": steps, "step_counts": counts}
@@ -239,10 +234,6 @@ class Workflows:
 _SUMMARY_FIELDS = ("id", "name", "status", "created", "finished", "metadata", "total", "done")
 
 
-def _iso(ms: str | None) -> str | None:
-    if not ms:
-        return None
-    return datetime.fromtimestamp(int(ms) / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _summary(h: dict[str, Any]) -> dict[str, Any]:
@@ -250,8 +241,8 @@ def _summary(h: dict[str, Any]) -> dict[str, Any]:
         "id": h["id"],
         "name": h["name"],
         "status": h["status"],
-        "created_at": _iso(h["created"]),
-        "finished_at": _iso(h.get("finished")),
+        "created_at": iso(h["created"]),
+        "finished_at": iso(h.get("finished")),
         "metadata": json.loads(h["metadata"]) if h.get("metadata") else {},
         "total_steps": int(h["total"]),
         "completed_steps": int(h["done"]),

@@ -15,8 +15,9 @@ from redis.exceptions import NoScriptError
 
 from boltq_core.config import Settings
 from boltq_core.jobs.calls import Call, RawClaim, ScriptCalls
+from boltq_core.jobs.scripts import Scripts
 from boltq_core.running.attempt import Claimed, ClaimReply, Outcome
-from boltq_core.store.connect import AsyncClient, Scripts, connect_async, single_client_async
+from boltq_core.store.connect import AsyncClient, connect_async, single_client_async
 
 log = logging.getLogger("boltq.queue")
 

@@ -64,7 +64,8 @@ class Heartbeat:
             return [(j, a) for j, (a, until) in self._held.items() if until is None or now < until]
 
     def _loop(self) -> None:
-        from boltq_core.store.connect import Scripts, connect
+        from boltq_core.jobs.scripts import Scripts
+        from boltq_core.store.connect import connect
 
         client = self._client if self._client is not None else connect(self.settings)
         scripts = Scripts(client)

@@ -1,5 +1,6 @@
-"""Connections to the Redis/Valkey store: standalone or cluster, sync or asyncio, and the
-script runner that loads each Lua script once per client (EVALSHA, reloading on NOSCRIPT)."""
+"""Connections to the Redis/Valkey store: standalone or cluster, sync or asyncio, with explicit
+timeouts, TCP keepalive and the failover behaviour of store.failover; and a check of the
+store's eviction policy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from boltq_core.config import Settings
-from boltq_core.jobs.scripts import source
 from boltq_core.store.failover import AsyncStoreRetry, StoreRetry, harden, is_store_trouble
 
 # the asyncio and cluster clients are imported only where used: the api function's cold start
@@ -26,7 +26,7 @@ else:
     SyncClient = AsyncClient = Any
 
 
-__all__ = ["AsyncClient", "Scripts", "SyncClient", "connect", "connect_async",
+__all__ = ["AsyncClient", "SyncClient", "connect", "connect_async",
            "eviction_warning", "is_store_trouble", "single_client_async"]
 
 # TCP keepalive: a peer that vanished (a black-holed socket, a node gone mid-failover) is
@@ -110,23 +110,6 @@ def single_client_async(
     opts = {**_options(settings, AsyncStoreRetry(settings.store_retry_seconds)),
             "single_connection_client": True, **overrides}
     return harden(aredis.Redis.from_url(url, **opts), _hiredis_packer(), True)
-
-
-class Scripts:
-    """The registered scripts of one client, by name."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._cache: dict[str, Any] = {}
-
-    def sha(self, name: str) -> str:
-        return str(self[name].sha)
-
-    def __getitem__(self, name: str) -> Any:
-        script = self._cache.get(name)
-        if script is None:
-            script = self._cache[name] = self._client.register_script(source(name))
-        return script
 
 
 def eviction_warning(client: Any) -> str | None:

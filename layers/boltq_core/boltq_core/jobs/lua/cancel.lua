@@ -10,28 +10,25 @@
     ARGV[5]      job id
   Output: {status after the call, changed (0|1)}; status 'missing' for an unknown id.
 ]]
---@include common
---@include create_job
---@include workflow
 --@include transitions
 
 local jkey, id = KEYS[KEY0 + 1], ARGV[ARG0 + 1]
-local m = job_meta(jkey)
-if not m then return {'missing', 0} end
-local st = m.status
+local job = job_meta(jkey)
+if not job then return {'missing', 0} end
+local st = job.status
 if st == 'pending' then
-  unready(id, m.priority)
+  unready(id, job.priority)
 elseif st == 'scheduled' then
-  rcall('ZREM', K.scheduled, id)
+  rcall('ZREM', key.scheduled, id)
 elseif st == 'retrying' then
-  rcall('ZREM', K.retrying, id)
+  rcall('ZREM', key.retrying, id)
 elseif st == 'running' then
-  if m.cancel then return {'running', 0} end
+  if job.cancel then return {'running', 0} end
   rcall('HSET', jkey, 'cancel', '1')
-  emit('j', id, m.wf, 'cancelling', m.type)
+  emit('j', id, job.wf, 'cancelling', job.type)
   return {'running', 1}
 else
   return {st, 0}
 end
-to_cancelled(jkey, id, m)
+to_cancelled(jkey, id, job)
 return {'cancelled', 1}

@@ -27,10 +27,6 @@
     of its hash after the claim (status 'running', attempts incremented); flags 1 = drain.
   Events: 'pending' for promoted/recovered jobs, 'running' for each claimed job.
 ]]
---@include common
---@include create_job
---@include workflow
---@include transitions
 --@include promote_due
 
 local ckey = KEYS[KEY0 + 1]
@@ -50,7 +46,7 @@ local out = {0, 0}
 local prev = rcall('LRANGE', ckey, 0, -1)
 if #prev > 0 then
   for i = 1, #prev, 2 do
-    local jkey = K.job .. prev[i]
+    local jkey = key.job .. prev[i]
     local f = rcall('HMGET', jkey, 'status', 'attempts')
     if f[1] == 'running' and f[2] == prev[i + 1] then
       out[#out + 1] = rcall('HGETALL', jkey)
@@ -71,17 +67,17 @@ local function take(jkey, id, f, solo)
   else
     rcall('HSET', jkey, 'status', 'running', 'started', NOW)
   end
-  rcall('ZADD', K.active, NOW + lease, id)
+  rcall('ZADD', key.active, NOW + lease, id)
   rcall('RPUSH', ckey, id, attempt)
   emit('j', id, f[3], 'running', f[2])
   out[#out + 1] = rcall('HGETALL', jkey)
 end
 
-while rcall('LLEN', K.suspects) > 0 and count > 0 do
+while rcall('LLEN', key.suspects) > 0 and count > 0 do
   if held > 0 then
-    local drainer = rcall('GET', K.drain)
+    local drainer = rcall('GET', key.drain)
     if not drainer then
-      rcall('SET', K.drain, runner, 'PX', lease)
+      rcall('SET', key.drain, runner, 'PX', lease)
       drainer = runner
     end
     if drainer == runner then
@@ -90,15 +86,15 @@ while rcall('LLEN', K.suspects) > 0 and count > 0 do
     end
     break
   end
-  local id = rcall('LINDEX', K.suspects, 0)
-  local jkey = K.job .. id
+  local id = rcall('LINDEX', key.suspects, 0)
+  local jkey = key.job .. id
   local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf', 'status')
   if f[4] ~= 'pending' then
-    rcall('LPOP', K.suspects)  -- gone (deleted with its workflow) or no longer waiting
+    rcall('LPOP', key.suspects)  -- gone (deleted with its workflow) or no longer waiting
   elseif fits(f[1]) then
-    rcall('LPOP', K.suspects)
+    rcall('LPOP', key.suspects)
     take(jkey, id, f, true)
-    if rcall('GET', K.drain) == runner then rcall('DEL', K.drain) end
+    if rcall('GET', key.drain) == runner then rcall('DEL', key.drain) end
     count = 0
   else
     break  -- this caller cannot finish it in time: one with more time left will
@@ -108,15 +104,15 @@ end
 for p = 1, 3 do
   local want = count - (#out - 2)
   if want <= 0 then break end
-  local ids = rcall('LPOP', K.ready[p], want)
+  local ids = rcall('LPOP', key.ready[p], want)
   if ids then
     for i, id in ipairs(ids) do
-      local jkey = K.job .. id
+      local jkey = key.job .. id
       local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf')
       if f[1] then
         if not fits(f[1]) then
           -- the caller could not finish it: hand this and the rest back, in order
-          for j = #ids, i, -1 do rcall('LPUSH', K.ready[p], ids[j]) end
+          for j = #ids, i, -1 do rcall('LPUSH', key.ready[p], ids[j]) end
           count = 0
           break
         end
@@ -129,12 +125,12 @@ if #out > 2 then rcall('PEXPIRE', ckey, lease) end
 
 -- more work left: wake another blocked worker
 for p = 1, 3 do
-  if rcall('LLEN', K.ready[p]) > 0 then
+  if rcall('LLEN', key.ready[p]) > 0 then
     WAKE = true
     break
   end
 end
-if rcall('LLEN', K.suspects) > 0 then WAKE = true end
+if rcall('LLEN', key.suspects) > 0 then WAKE = true end
 wake_if_needed()
 out[1] = next_wake()
 return out

@@ -14,8 +14,6 @@
     workflow (includes/workflow.lua wf_step_requeued).
   Events: 'pending' per requeued job; 'running' per workflow that runs again.
 ]]
---@include common
---@include create_job
 --@include workflow
 
 local mode, limit = ARGV[ARG0 + 1], tonumber(ARGV[ARG0 + 2])
@@ -26,15 +24,15 @@ if mode == 'requeue' then
     keys[#keys + 1] = KEYS[KEY0 + 1 + i - (ARG0 + 3)]
   end
 else
-  ids = rcall('ZRANGE', K.dlq, 0, limit - 1)
-  for i, id in ipairs(ids) do keys[i] = K.job .. id end
+  ids = rcall('ZRANGE', key.dlq, 0, limit - 1)
+  for i, id in ipairs(ids) do keys[i] = key.job .. id end
 end
 local done = {}
 for i, id in ipairs(ids) do
-  if rcall('ZREM', K.dlq, id) == 1 then
+  if rcall('ZREM', key.dlq, id) == 1 then
     if mode == 'purge' then
       rcall('DEL', keys[i])
-      rcall('ZREM', K.index, id)
+      rcall('ZREM', key.index, id)
     else
       local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step', 'tl')
       rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0, 'requeued', NOW)

@@ -18,8 +18,8 @@ for i = 0, (#ARGV - ARG0 - 1) / 2 - 1 do
   local id, attempt = ARGV[ARG0 + 2 + i * 2], ARGV[ARG0 + 3 + i * 2]
   local jkey = KEYS[KEY0 + 1 + i]
   local f = rcall('HMGET', jkey, 'status', 'attempts', 'cancel')
-  if f[1] == 'running' and f[2] == attempt and rcall('ZSCORE', K.active, id) then
-    rcall('ZADD', K.active, 'XX', NOW + lease, id)
+  if f[1] == 'running' and f[2] == attempt and rcall('ZSCORE', key.active, id) then
+    rcall('ZADD', key.active, 'XX', NOW + lease, id)
     if f[3] == '1' then cancel[#cancel + 1] = id end
   else
     lost[#lost + 1] = id

@@ -16,9 +16,6 @@
   Output: per outcome the job's new status, or 'stale'.
   Events: the new status of each job; workflow changes.
 ]]
---@include common
---@include create_job
---@include workflow
 --@include transitions
 
 local n = tonumber(ARGV[ARG0 + 1])
@@ -27,23 +24,23 @@ for i = 0, n - 1 do
   local a = ARG0 + 2 + i * 7
   local id, attempt, kind = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
   local jkey = KEYS[KEY0 + 1 + i]
-  local m = job_meta(jkey)
-  if not m or m.status ~= 'running' or m.attempts ~= attempt
-      or rcall('ZREM', K.active, id) == 0 then
+  local job = job_meta(jkey)
+  if not job or job.status ~= 'running' or job.attempts ~= attempt
+      or rcall('ZREM', key.active, id) == 0 then
     out[#out + 1] = 'stale'
-  elseif m.cancel then
-    to_cancelled(jkey, id, m)
+  elseif job.cancel then
+    to_cancelled(jkey, id, job)
     out[#out + 1] = 'cancelled'
   elseif kind == 'c' then
-    to_completed(jkey, id, m, ARGV[a + 3])
+    to_completed(jkey, id, job, ARGV[a + 3])
     out[#out + 1] = 'completed'
   elseif kind == 'r' then
-    out[#out + 1] = to_retrying(jkey, id, m, ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]))
+    out[#out + 1] = to_retrying(jkey, id, job, ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]))
   elseif kind == 'f' then
-    to_dlq(jkey, id, m, ARGV[a + 4], ARGV[a + 5])
+    to_dlq(jkey, id, job, ARGV[a + 4], ARGV[a + 5])
     out[#out + 1] = 'failed'
   else
-    to_cancelled(jkey, id, m)
+    to_cancelled(jkey, id, job)
     out[#out + 1] = 'cancelled'
   end
 end

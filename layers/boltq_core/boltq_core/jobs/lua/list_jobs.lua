@@ -20,14 +20,14 @@ local budget, jtype = tonumber(ARGV[ARG0 + 4]), ARGV[ARG0 + 5]
 local SUMMARY = {unpack(ARGV, ARG0 + 6)}
 local max = cursor
 if cursor ~= '+inf' then max = '(' .. cursor end
-local entries = rcall('ZRANGE', K.index, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, budget,
+local entries = rcall('ZRANGE', key.index, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, budget,
   'WITHSCORES')
 local out = {''}
 local last = nil
 for i = 1, #entries, 2 do
   local id = entries[i]
   last = entries[i + 1]
-  local f = rcall('HMGET', K.job .. id, unpack(SUMMARY))
+  local f = rcall('HMGET', key.job .. id, unpack(SUMMARY))
   if f[1] and (status == '' or f[1] == status) and (jtype == '' or f[2] == jtype) then
     local job = {}
     for j, name in ipairs(SUMMARY) do

@@ -16,14 +16,13 @@
     first job's id and status.
   Events: 'pending' or 'scheduled' per new job.
 ]]
---@include common
 --@include create_job
 
 local n = tonumber(ARGV[ARG0 + 1])
 local out = {}
 local idem_cursor = KEY0 + 1 + n
 -- one sequence block for the whole call: job i gets last - n + i
-local seq = rcall('INCRBY', K.seq, n) - n
+local seq = rcall('INCRBY', key.seq, n) - n
 for i = 0, n - 1 do
   local a = ARG0 + 2 + i * 6
   local id, jtype, data, idem, trace = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
@@ -43,16 +42,16 @@ for i = 0, n - 1 do
   else
     if ikey then
       existing = rcall('GET', ikey)
-      if existing and rcall('EXISTS', K.job .. existing) == 0 then existing = nil end
+      if existing and rcall('EXISTS', key.job .. existing) == 0 then existing = nil end
     end
     if existing then
-      out[#out + 1] = {existing, rcall('HGET', K.job .. existing, 'status'), 1}
+      out[#out + 1] = {existing, rcall('HGET', key.job .. existing, 'status'), 1}
     else
       local due = NOW + tonumber(delay)
       if run_at ~= '0' then due = tonumber(run_at) end
       local fields = {'data', data, 'max_attempts', attempts, 'timeout', timeout}
       if ikey then
-        rcall('SET', ikey, id, 'PX', CFG.retention)
+        rcall('SET', ikey, id, 'PX', config.retention)
         fields[#fields + 1] = 'idem'
         fields[#fields + 1] = idem
       end

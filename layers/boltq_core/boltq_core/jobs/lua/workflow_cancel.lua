@@ -10,9 +10,6 @@
     ARGV[5]      workflow id   ARGV[6] delete ('1' | '0')
   Output: {status after the call ('missing' for an unknown id), changed (0|1)}
 ]]
---@include common
---@include create_job
---@include workflow
 --@include transitions
 
 local wkey, wf_id, delete = KEYS[KEY0 + 1], ARGV[ARG0 + 1], ARGV[ARG0 + 2] == '1'
@@ -30,37 +27,37 @@ for _, sid in ipairs(cjson.decode(rcall('HGET', wkey, 'steps'))) do
     rcall('HSET', wkey, p .. 'state', 'skipped')
   elseif state == 'released' then
     local jid = rcall('HGET', wkey, p .. 'job')
-    local jkey = K.job .. jid
-    local m = job_meta(jkey)
-    if m then
-      if m.status == 'pending' then
-        unready(jid, m.priority)
-        to_cancelled(jkey, jid, m)
-      elseif m.status == 'scheduled' or m.status == 'retrying' then
-        rcall('ZREM', K.scheduled, jid)
-        rcall('ZREM', K.retrying, jid)
-        to_cancelled(jkey, jid, m)
-      elseif m.status == 'running' then
+    local jkey = key.job .. jid
+    local job = job_meta(jkey)
+    if job then
+      if job.status == 'pending' then
+        unready(jid, job.priority)
+        to_cancelled(jkey, jid, job)
+      elseif job.status == 'scheduled' or job.status == 'retrying' then
+        rcall('ZREM', key.scheduled, jid)
+        rcall('ZREM', key.retrying, jid)
+        to_cancelled(jkey, jid, job)
+      elseif job.status == 'running' then
         rcall('HSET', jkey, 'cancel', '1')
       end
     end
   end
   if delete then
     local jid = rcall('HGET', wkey, p .. 'job')
-    local st = rcall('HGET', K.job .. jid, 'status')
+    local st = rcall('HGET', key.job .. jid, 'status')
     if st and st ~= 'running' then
-      rcall('DEL', K.job .. jid)
-      rcall('ZREM', K.index, jid)
-      rcall('ZREM', K.completed, jid)
-      rcall('ZREM', K.cancelled, jid)
-      rcall('ZREM', K.dlq, jid)
+      rcall('DEL', key.job .. jid)
+      rcall('ZREM', key.index, jid)
+      rcall('ZREM', key.completed, jid)
+      rcall('ZREM', key.cancelled, jid)
+      rcall('ZREM', key.dlq, jid)
     end
   end
 end
 if delete then
   rcall('DEL', wkey)
-  rcall('ZREM', K.workflows, wf_id)
-  rcall('ZREM', K.wf_done, wf_id)
+  rcall('ZREM', key.workflows, wf_id)
+  rcall('ZREM', key.wf_done, wf_id)
   emit('w', wf_id, wf_id, 'deleted')
   return {'deleted', 1}
 end

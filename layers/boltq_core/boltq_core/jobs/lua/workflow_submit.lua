@@ -13,8 +13,6 @@
   Output: the number of steps enqueued at once (0 when the workflow was already stored).
   Events: workflow 'running'; 'pending' per enqueued step job.
 ]]
---@include common
---@include create_job
 --@include workflow
 
 local wkey, wf_id = KEYS[KEY0 + 1], ARGV[ARG0 + 1]
@@ -39,7 +37,7 @@ rcall('HSET', wkey, 'id', wf_id, 'name', ARGV[ARG0 + 2], 'metadata', ARGV[ARG0 +
   'status', 'running', 'created', NOW, 'total', n, 'done', 0, 'steps', cjson.encode(order),
   unpack(fields))
 if ARGV[ARG0 + 4] ~= '' then rcall('HSET', wkey, 'trace', ARGV[ARG0 + 4]) end
-rcall('ZADD', K.workflows, rcall('INCR', K.seq), wf_id)
+rcall('ZADD', key.workflows, rcall('INCR', key.seq), wf_id)
 emit('w', wf_id, wf_id, 'running')
 local released = 0
 for _, sid in ipairs(order) do

@@ -39,7 +39,7 @@
   alone as a suspect), tl (stats label when it is not the type), cancel ('1' asked to stop).
 ]]
 local rcall = redis.call
-local K = {
+local key = {
   ready = {KEYS[1], KEYS[2], KEYS[3]},
   scheduled = KEYS[4], retrying = KEYS[5], active = KEYS[6],
   completed = KEYS[7], cancelled = KEYS[8], dlq = KEYS[9], index = KEYS[10],
@@ -49,7 +49,7 @@ local K = {
   types = KEYS[20], suspects = KEYS[21], drain = KEYS[22],
 }
 local KEY0, ARG0 = 22, 4
-local CFG = {
+local config = {
   retention = tonumber(ARGV[1]), events_max = tonumber(ARGV[2]), dlq_max = tonumber(ARGV[3]),
   types_max = tonumber(ARGV[4]),
 }
@@ -64,10 +64,10 @@ local WAKE = false
 -- Append one state change to the events stream (kind 'j' = job, 'w' = workflow).
 local function emit(kind, id, wf, status, jtype, progress)
   if progress then
-    rcall('XADD', K.events, 'MAXLEN', '~', CFG.events_max, '*', 'k', kind, 'id', id,
+    rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, 'id', id,
       'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW, 'p', progress)
   else
-    rcall('XADD', K.events, 'MAXLEN', '~', CFG.events_max, '*', 'k', kind, 'id', id,
+    rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, 'id', id,
       'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW)
   end
 end
@@ -76,15 +76,15 @@ end
 local function stat(kind, tlabel, label)
   local field = kind .. '|' .. tlabel
   if label then field = field .. '|' .. label end
-  rcall('HINCRBY', K.stats, field, 1)
+  rcall('HINCRBY', key.stats, field, 1)
 end
 
--- The stats label of a new job's type: its name while fewer than CFG.types_max types have one,
+-- The stats label of a new job's type: its name while fewer than config.types_max types have one,
 -- 'other' after that, so the stats hash and the metric series stay bounded.
 local function type_label(jtype)
-  if rcall('SISMEMBER', K.types, jtype) == 1 then return jtype end
-  if rcall('SCARD', K.types) < CFG.types_max then
-    rcall('SADD', K.types, jtype)
+  if rcall('SISMEMBER', key.types, jtype) == 1 then return jtype end
+  if rcall('SCARD', key.types) < config.types_max then
+    rcall('SADD', key.types, jtype)
     return jtype
   end
   return 'other'
@@ -92,18 +92,18 @@ end
 
 -- Take a pending job out of the list it waits in (its priority's, or the suspects').
 local function unready(id, prio)
-  if rcall('LREM', K.ready[tonumber(prio) + 1], 1, id) == 0 then
-    rcall('LREM', K.suspects, 1, id)
+  if rcall('LREM', key.ready[tonumber(prio) + 1], 1, id) == 0 then
+    rcall('LREM', key.suspects, 1, id)
   end
 end
 
 local function push_ready(id, prio)
-  rcall('RPUSH', K.ready[tonumber(prio) + 1], id)
+  rcall('RPUSH', key.ready[tonumber(prio) + 1], id)
   WAKE = true
 end
 
 local function wake_if_needed()
-  if WAKE then rcall('ZADD', K.marker, 0, 'w') end
+  if WAKE then rcall('ZADD', key.marker, 0, 'w') end
 end
 
 -- The fields every transition needs, or nil when the job hash is gone.
@@ -117,6 +117,6 @@ local function job_meta(jkey)
 end
 
 -- True when the attempt that just ended was the job's last charged one.
-local function out_of_attempts(m)
-  return m.attempts - m.free >= m.max_attempts
+local function out_of_attempts(job)
+  return job.attempts - job.free >= job.max_attempts
 end

@@ -4,6 +4,8 @@
   (data, max_attempts, timeout, ...); `wf` its workflow id or nil. Emits 'pending' or
   'scheduled'.
 ]]
+--@include common
+
 local function create_job(jkey, id, jtype, prio, due, seq, fields, wf)
   local status = 'pending'
   local tlabel = type_label(jtype)
@@ -15,15 +17,15 @@ local function create_job(jkey, id, jtype, prio, due, seq, fields, wf)
     status = 'scheduled'
     rcall('HSET', jkey, 'id', id, 'type', jtype, 'priority', prio, 'status', status,
       'attempts', 0, 'created', NOW, 'scheduled', due, unpack(fields))
-    rcall('ZADD', K.scheduled, due, id)
+    rcall('ZADD', key.scheduled, due, id)
     -- a blocked worker recomputes how long it may sleep
-    rcall('ZADD', K.marker, 0, 'w')
+    rcall('ZADD', key.marker, 0, 'w')
   else
     rcall('HSET', jkey, 'id', id, 'type', jtype, 'priority', prio, 'status', status,
       'attempts', 0, 'created', NOW, unpack(fields))
     push_ready(id, prio)
   end
-  rcall('ZADD', K.index, seq, id)
+  rcall('ZADD', key.index, seq, id)
   stat('submitted', tlabel, prio)
   emit('j', id, wf, status, jtype)
   return status

@@ -6,14 +6,16 @@
   charged, and goes to the dead-letter queue ('crashed') when that was its last attempt.
   next_wake: the earliest moment something becomes due (ms), or -1.
 ]]
+--@include transitions
+
 local function promote_due(limit)
   local moved = 0
-  for _, zkey in ipairs({K.scheduled, K.retrying}) do
+  for _, zkey in ipairs({key.scheduled, key.retrying}) do
     local ids = rcall('ZRANGE', zkey, '-inf', NOW, 'BYSCORE', 'LIMIT', 0, limit)
     if #ids > 0 then
       rcall('ZREM', zkey, unpack(ids))
       for _, id in ipairs(ids) do
-        local jkey = K.job .. id
+        local jkey = key.job .. id
         local f = rcall('HMGET', jkey, 'priority', 'type', 'wf')
         if f[1] then
           rcall('HSET', jkey, 'status', 'pending')
@@ -28,35 +30,35 @@ local function promote_due(limit)
 end
 
 local function recover_expired(limit)
-  local ids = rcall('ZRANGE', K.active, '-inf', NOW, 'BYSCORE', 'LIMIT', 0, limit)
+  local ids = rcall('ZRANGE', key.active, '-inf', NOW, 'BYSCORE', 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
-    rcall('ZREM', K.active, id)
-    local jkey = K.job .. id
-    local m = job_meta(jkey)
-    if m and m.status == 'running' then
-      if m.cancel then
-        to_cancelled(jkey, id, m)
-      elseif not m.solo then
+    rcall('ZREM', key.active, id)
+    local jkey = key.job .. id
+    local job = job_meta(jkey)
+    if job and job.status == 'running' then
+      if job.cancel then
+        to_cancelled(jkey, id, job)
+      elseif not job.solo then
         -- it ran beside other jobs: any of them may have killed or stalled the worker, so
         -- this attempt is not charged; it runs alone next, where a loss is its own
         rcall('HINCRBY', jkey, 'free', 1)
         rcall('HSET', jkey, 'status', 'pending', 'err_cat', 'lease_expired',
           'err_msg', 'its worker lost the lease (crashed or stalled) while it ran beside '
             .. 'other jobs; it runs again, alone')
-        rcall('RPUSH', K.suspects, id)
+        rcall('RPUSH', key.suspects, id)
         WAKE = true
-        stat('retried', m.tl)
-        emit('j', id, m.wf, 'pending', m.type)
-      elseif out_of_attempts(m) then
-        to_dlq(jkey, id, m, 'crashed', 'its worker died or stalled while it ran alone, '
-          .. (m.attempts - m.free) .. ' times: the job kills or hangs its worker')
+        stat('retried', job.tl)
+        emit('j', id, job.wf, 'pending', job.type)
+      elseif out_of_attempts(job) then
+        to_dlq(jkey, id, job, 'crashed', 'its worker died or stalled while it ran alone, '
+          .. (job.attempts - job.free) .. ' times: the job kills or hangs its worker')
       else
         rcall('HSET', jkey, 'status', 'pending', 'err_cat', 'crashed',
           'err_msg', 'its worker died or stalled while it ran alone; it runs again, alone')
-        rcall('RPUSH', K.suspects, id)
+        rcall('RPUSH', key.suspects, id)
         WAKE = true
-        stat('retried', m.tl)
-        emit('j', id, m.wf, 'pending', m.type)
+        stat('retried', job.tl)
+        emit('j', id, job.wf, 'pending', job.type)
       end
     end
   end
@@ -65,7 +67,7 @@ end
 
 local function next_wake()
   local best = -1
-  for _, zkey in ipairs({K.scheduled, K.retrying, K.active}) do
+  for _, zkey in ipairs({key.scheduled, key.retrying, key.active}) do
     local first = rcall('ZRANGE', zkey, 0, 0, 'WITHSCORES')
     if first[2] then
       local s = tonumber(first[2])

@@ -6,9 +6,11 @@
   "s:<id>:<field>": job, type, params, prio, max_attempts, timeout, deps, children (JSON lists),
   left (parents not yet completed), state (waiting|released|completed|failed|cancelled|skipped).
 ]]
+--@include create_job
+
 local function wf_finish(wkey, wf_id, status)
   rcall('HSET', wkey, 'status', status, 'finished', NOW)
-  rcall('ZADD', K.wf_done, NOW, wf_id)
+  rcall('ZADD', key.wf_done, NOW, wf_id)
   emit('w', wf_id, wf_id, status)
 end
 
@@ -20,7 +22,7 @@ local function wf_release(wkey, wf_id, sid)
   local parts = {}
   for _, parent in ipairs(cjson.decode(f[7])) do
     local pjob = rcall('HGET', wkey, 's:' .. parent .. ':job')
-    local res = rcall('HGET', K.job .. pjob, 'result')
+    local res = rcall('HGET', key.job .. pjob, 'result')
     parts[#parts + 1] = cjson.encode(parent) .. ':' .. (res or 'null')
   end
   local fields = {'data', f[3], 'max_attempts', f[5], 'timeout', f[6], 'wf', wf_id,
@@ -29,7 +31,7 @@ local function wf_release(wkey, wf_id, sid)
     fields[#fields + 1] = 'trace'
     fields[#fields + 1] = f[8]
   end
-  create_job(K.job .. f[1], f[1], f[2], f[4], NOW, rcall('INCR', K.seq), fields, wf_id)
+  create_job(key.job .. f[1], f[1], f[2], f[4], NOW, rcall('INCR', key.seq), fields, wf_id)
   rcall('HSET', wkey, p .. 'state', 'released')
 end
 
@@ -57,7 +59,7 @@ end
 
 -- A step's job reached a final state: 'completed', 'failed' or 'cancelled'.
 local function wf_step_finished(wf_id, sid, outcome)
-  local wkey = K.wf .. wf_id
+  local wkey = key.wf .. wf_id
   if rcall('EXISTS', wkey) == 0 then return end
   rcall('HSET', wkey, 's:' .. sid .. ':state', outcome)
   local status = rcall('HGET', wkey, 'status')
@@ -90,7 +92,7 @@ end
 -- failure skipped wait for it again (those another failed or cancelled step still blocks are
 -- skipped again), and a workflow that had failed only through requeued steps runs again.
 local function wf_step_requeued(wf_id, sid)
-  local wkey = K.wf .. wf_id
+  local wkey = key.wf .. wf_id
   if rcall('EXISTS', wkey) == 0 or rcall('HGET', wkey, 's:' .. sid .. ':state') ~= 'failed' then
     return
   end
@@ -107,7 +109,7 @@ local function wf_step_requeued(wf_id, sid)
   if not blocked and rcall('HGET', wkey, 'status') == 'failed' then
     rcall('HSET', wkey, 'status', 'running')
     rcall('HDEL', wkey, 'finished')
-    rcall('ZREM', K.wf_done, wf_id)
+    rcall('ZREM', key.wf_done, wf_id)
     emit('w', wf_id, wf_id, 'running')
   end
 end
