@@ -54,7 +54,7 @@ def filesystem(path: Path) -> str:
     if len(lines) < 2:
         return "unknown"
     dev, kind = lines[1].split()[:2]
-    return f"{kind} ({dev})"
+    return f"{kind}, {dev}"
 
 
 @dataclass

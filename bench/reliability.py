@@ -1,6 +1,6 @@
 """Measure what BoltQ's guarantees hold under real faults and write bench/RELIABILITY.md.
 
-    .venv/bin/python -m bench.reliability            # full run (about 6 minutes), writes the file
+    .venv/bin/python -m bench.reliability            # full run (about 5 minutes), writes the file
     .venv/bin/python -m bench.reliability --quick    # short pass (about 1.5 min), prints it
     .venv/bin/python -m bench.reliability --only chaos,poison --out /tmp/r.md
 

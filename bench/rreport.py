@@ -302,7 +302,8 @@ def _unplanned(rs: Sequence[UnplannedResult]) -> str:
              f"{r.link_stall:g} s" if r.link_stall else "no", n0(r.acked_at_kill), n0(r.lost),
              f"{r.lost / r.acked_at_kill:.1%}" if r.acked_at_kill else "—",
              n0(r.errors_before), "not awaited" if r.wait_replicas else sec(r.resumed),
-             n0(r.acked_after), kinds(r.error_kinds) or "0") for r in rs]
+             n0(r.acked_after), kinds(r.error_kinds) or "0")
+            for r in sorted(rs, key=lambda r: (r.link_stall, r.wait_replicas))]
     slow = [r.resumed for r in rs if not r.wait_replicas and r.resumed is not None]
     promote = " / ".join(f"{p:g} s" for p in _ordered(r.promote_after for r in rs))
     text = f"""\
@@ -323,9 +324,11 @@ bytes die with the node. No workers run: the jobs stay pending, so missing means
 
 On one machine the replica is microseconds behind, so without a stall a kill rarely finds an
 acknowledged write it has not received; with a stall every write acknowledged during it is
-lost by default, and none with `SUBMIT_WAIT_REPLICAS=1`, which refused them instead (503 after
-`SUBMIT_WAIT_TIMEOUT_MS`). With it, the promoted node has no replica of its own, so every
-submit is refused until one is attached again."""
+lost by default. With `SUBMIT_WAIT_REPLICAS=1` nothing is acknowledged before the replica has
+it: a submit made during the stall was still waiting for the replica when the primary died
+(or is refused with 503 after `SUBMIT_WAIT_TIMEOUT_MS`), and its caller submits again with the
+same `idempotency_key`. The promoted node has no replica of its own, so from then on every
+durable submit is refused until one is attached again."""
     if slow and max(slow) >= RESUME_EXPECTED:
         text += ("\n\nThe endpoint pointed at the promoted replica within milliseconds of "
                  "the promotion, yet the clients' first acknowledged submit came seconds "
@@ -358,8 +361,9 @@ def _durability(res: Results) -> str:
 Store kill: two submitter threads submit back to back (one call at a time each) to a server
 with an append-only file (`ValkeyServer(data_dir=..., extra=["--appendfsync", X])`, a fresh
 data dir each run); after 1.5 s the server process is SIGKILLed, restarted 0.2 s later on the
-same port and data dir, and every submit acknowledged before the kill is looked up (missing
-= lost; all found jobs were also checked to be still pending). The replication rows are the
+same port and data dir; once submits are acknowledged again they stop, and every
+acknowledged submit is looked up (missing = lost; every job found was also checked to be
+still pending). The replication rows are the
 unplanned failovers of §2, since that is what an ElastiCache user with a replica faces.
 
 {table(("store setting", "fault", "runs", "acknowledged before the fault", "lost",
@@ -397,7 +401,7 @@ One `Queue.submit` at a time from one thread, each timed; {res.plan.cost_slice:g
 configuration, the configurations run in turn {reps} time{'s' if reps > 1 else ''}
 (interleaved, so a shared machine's load spreads over all of them). All servers run at once
 on this machine: one without persistence, a primary with a replica (`ReplicaPair`), and two
-with an append-only file ({res.aof_filesystem}).
+with an append-only file (on {res.aof_filesystem}).
 
 {table(("", "setting", "server", "submits", "submits/s", "p50 ms", "p99 ms", "refused"), rows)}
 
