@@ -30,8 +30,8 @@ import redis.asyncio as aredis
 
 from bench.rcommon import bench_key
 from boltq_core import JobContext, ProcessorRegistry, Settings
-from boltq_core.aqueue import AsyncQueue
-from boltq_core.runner import Runner
+from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.runner import Runner
 
 
 def main() -> None:
