@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
 from boltq_core.running.async_queue import AsyncQueue
@@ -37,6 +37,7 @@ from boltq_core.running.processors import Processor, ProcessorRegistry, default_
 from boltq_core.store.failover import is_store_trouble
 
 log = logging.getLogger("boltq.runner")
+T = TypeVar("T")
 # how long freshly started jobs get to finish before the runner blocks on Redis for new work:
 # most jobs are that short, and blocking first would cost a BZPOPMIN and a CLIENT UNBLOCK each
 SETTLE_SECONDS = 0.002
@@ -133,11 +134,11 @@ class Runner:
                         if can_claim and free > 0:
                             n = min(free, self.batch)
                             self._claim_id = self._claim_id or uuid.uuid4().hex
-                            statuses, reply = await self.queue.finish_and_claim(
+                            statuses, reply = await self._in_time(self.queue.finish_and_claim(
                                 outcomes, n, budget or 0, self._hook_writes(),
                                 held=len(self._running), runner=self.runner_id,
                                 claim_id=self._claim_id,
-                            )
+                            ))
                             self._claim_id = None
                             next_wake_ms, self._drain = reply.next_wake_ms, reply.drain
                             queue_empty = len(reply.jobs) < n
@@ -145,7 +146,7 @@ class Runner:
                                 self._busy_at = time.monotonic()
                             self._start(reply.jobs)
                         else:
-                            statuses = await self.queue.finish(outcomes)
+                            statuses = await self._in_time(self.queue.finish(outcomes))
                     except Exception as exc:
                         if not is_store_trouble(exc):
                             raise
@@ -183,9 +184,9 @@ class Runner:
                 # block on Redis until work arrives, a job finishes, something becomes due, or
                 # it is time to stop
                 try:
-                    woke = await waiter.wait(
+                    woke = await self._in_time(waiter.wait(
                         self._wait_timeout(next_wake_ms, idle_since), self._wakeup
-                    )
+                    ))
                 except Exception as exc:
                     if not is_store_trouble(exc):
                         raise
@@ -286,7 +287,7 @@ class Runner:
                 break
             outcomes, self._done = self._done, []
             try:
-                self._recorded(outcomes, await self.queue.finish(outcomes))
+                self._recorded(outcomes, await self._in_time(self.queue.finish(outcomes)))
             except Exception as exc:
                 if not is_store_trouble(exc):
                     raise
@@ -297,6 +298,13 @@ class Runner:
             log.error("gave up recording %d outcomes; their leases will expire", len(self._done))
             for o in self._done:
                 self._heartbeat.release(o.job_id)
+
+    async def _in_time(self, call: Awaitable[T]) -> T:
+        """A store call that ends by the deadline: one that would outlast it (a black-holed
+        socket waits out its read timeout) is cut off there, as a TimeoutError."""
+        if self.deadline is None:
+            return await call
+        return await asyncio.wait_for(call, max(0.05, self.deadline - time.monotonic()))
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -313,7 +321,7 @@ class Runner:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return
         try:
-            await self.queue.send(self._hook_writes())
+            await self._in_time(self.queue.send(self._hook_writes()))
         except Exception as exc:  # bookkeeping: never worth failing the run
             log.warning("could not send the hooks' last writes: %s", exc)
 

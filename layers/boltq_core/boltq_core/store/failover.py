@@ -32,8 +32,11 @@ class ReplyLost(redis.ConnectionError):
 
 
 class ConnectFailed(redis.ConnectionError):
-    """No connection could be made (refused, unreachable, or the connect timed out): nothing
-    was sent."""
+    """No connection could be made (refused, unreachable, cut in the handshake, or the connect
+    timed out): nothing was sent. `exhausted`: the connect was already tried for a whole
+    budget."""
+
+    exhausted = False
 
 
 def is_refusal(exc: BaseException) -> bool:
@@ -48,8 +51,9 @@ def is_refusal(exc: BaseException) -> bool:
     if isinstance(exc, e.ResponseError):
         # redis-py strips the code of the replies it maps to a class; the others keep it
         return str(exc).split(" ", 1)[0].upper() in _REFUSALS
-    # a ConnectionError redis-py raised while connecting or writing (reads raise ReplyLost)
-    return type(exc) is e.ConnectionError
+    # a ConnectionError redis-py raised while connecting or writing (reads raise ReplyLost), or
+    # the socket error of a connect attempt itself (refused, reset, unreachable, timed out)
+    return type(exc) is e.ConnectionError or not isinstance(exc, redis.RedisError)
 
 
 def is_store_trouble(exc: BaseException) -> bool:
@@ -64,16 +68,17 @@ def is_store_trouble(exc: BaseException) -> bool:
 
 
 def _resend(error: BaseException) -> bool:
-    # a failed connect was already retried (for a whole budget) inside connect()
-    return is_refusal(error) and not isinstance(error, ConnectFailed)
+    # a connect already tried for a whole budget is not tried for another one
+    return is_refusal(error) and not (isinstance(error, ConnectFailed) and error.exhausted)
 
 
 class _Shared:
     """What every connection of one client shares: a refusal epoch (connections made before
-    the latest refusal reconnect) and a short "down" window. Once a call has spent its whole
-    budget without the store serving it, the calls that follow within the window try once
-    instead of waiting the budget out again, so a request touching the store several times,
-    or a burst of requests, fails fast (503) while the store stays away."""
+    the latest refusal reconnect) and a "down" window. Once a call has spent its whole budget
+    without the store serving it, the calls that follow within the window try once instead of
+    waiting the budget out again, so a request touching the store several times, or a burst of
+    requests, fails fast (503) while the store stays away. That one try is real: a store that
+    is back serves it at once."""
 
     def __init__(self, window: float) -> None:
         self.epoch = 0
@@ -89,17 +94,13 @@ class _Shared:
     def gave_up(self) -> None:
         self.down_until = time.monotonic() + self.window
 
-    def check_down(self) -> None:
-        if self.down():
-            raise ConnectFailed("the store did not accept connections a moment ago")
-
     def failed(self, exc: BaseException) -> ConnectFailed:
-        self.gave_up()
         if isinstance(exc, ConnectFailed):
             return exc
         what = "connect timed out" if isinstance(exc, redis.TimeoutError) else "connect failed"
         failed = ConnectFailed(f"{what}: {exc}")
         failed.__cause__ = exc
+        failed.exhausted = self.down()  # the socket connect's own retry spent its budget
         return failed
 
 
@@ -205,15 +206,18 @@ class _SyncGuard:
     _safe_read = False  # reading the handshake or a health-check PING: safe to resend
 
     def connect(self) -> None:
-        self.connect_check_health(check_health=True)  # its socket connect retries (a budget)
+        # as redis-py does: the whole connect (socket and handshake) tried again after a
+        # refusal (the connection pool connects here, outside any command's retry)
+        self.retry.call_with_retry(  # type: ignore[attr-defined]
+            lambda: self.connect_check_health(check_health=True, retry_socket_connect=False),
+            lambda error: self.disconnect())  # type: ignore[attr-defined]
 
     # the one way in to a new connection: connect() and a send on a closed connection
     def connect_check_health(self, check_health: bool = True,
                              retry_socket_connect: bool = True) -> None:
         if getattr(self, "_sock", None):
             return
-        self._shared.check_down()
-        self._safe_read = True
+        safe, self._safe_read = self._safe_read, True
         self._seen = self._shared.epoch  # before the handshake, which sends commands itself
         try:
             super().connect_check_health(check_health, retry_socket_connect)  # type: ignore[misc]
@@ -222,14 +226,14 @@ class _SyncGuard:
                 raise
             raise self._shared.failed(exc) from exc
         finally:
-            self._safe_read = False
+            self._safe_read = safe
 
     def check_health(self) -> None:
-        self._safe_read = True
+        safe, self._safe_read = self._safe_read, True
         try:
             super().check_health()  # type: ignore[misc]
         finally:
-            self._safe_read = False
+            self._safe_read = safe
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         if self._seen != self._shared.epoch and getattr(self, "_sock", None):
@@ -257,14 +261,15 @@ class _AsyncGuard:
     _safe_read = False
 
     async def connect(self) -> None:
-        await self.connect_check_health(check_health=True)
+        await self.retry.call_with_retry(  # type: ignore[attr-defined]
+            lambda: self.connect_check_health(check_health=True, retry_socket_connect=False),
+            lambda error: self.disconnect())  # type: ignore[attr-defined]
 
     async def connect_check_health(self, check_health: bool = True,
                                    retry_socket_connect: bool = True) -> None:
         if self.is_connected:  # type: ignore[attr-defined]
             return
-        self._shared.check_down()
-        self._safe_read = True
+        safe, self._safe_read = self._safe_read, True
         self._seen = self._shared.epoch  # before the handshake, which sends commands itself
         try:
             await super().connect_check_health(  # type: ignore[misc]
@@ -274,14 +279,14 @@ class _AsyncGuard:
                 raise
             raise self._shared.failed(exc) from exc
         finally:
-            self._safe_read = False
+            self._safe_read = safe
 
     async def check_health(self) -> None:
-        self._safe_read = True
+        safe, self._safe_read = self._safe_read, True
         try:
             await super().check_health()  # type: ignore[misc]
         finally:
-            self._safe_read = False
+            self._safe_read = safe
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         if self._seen != self._shared.epoch and self.is_connected:  # type: ignore[attr-defined]
