@@ -203,3 +203,48 @@ def cors_headers(cors: dict[str, str]) -> dict[str, str]:
         if cors.get(key):
             out[header] = cors[key]
     return out
+
+
+class RestGateway:
+    """The REST API of the template, as API Gateway serves it: each request routed to its
+    function as a proxy event (in a warm container), the API key checked where the route asks
+    for one, CORS as the template sets it; GET outside /api/ falls back to the site's pages."""
+
+    def __init__(self, template: Any, pools: dict[str, Any], site: Any) -> None:
+        self.template = template
+        self.routes = RouteTable(template.routes)
+        self.pools = pools
+        self.site = site
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        cors = cors_headers(self.template.cors)
+        if request.method == "OPTIONS" and self.template.cors and self.routes.methods_for(path):
+            return web.Response(status=200, headers=cors)
+        c, params, known = self.routes.find(request.method, path)
+        if c is None:
+            if request.method in ("GET", "HEAD") and not path.startswith("/api/"):
+                page = self.site.page(path)
+                if page is not None:
+                    return page
+            if known:
+                allowed = ", ".join(self.routes.methods_for(path))
+                return envelope_error(405, f"method {request.method} is not allowed on {path} "
+                                           f"(allowed: {allowed})", headers={"Allow": allowed})
+            return envelope_error(404, f"no route for {request.method} {path}")
+        pool = self.pools[c.route.function]
+        key = pool.env.get("BOLTQ_API_KEY", "")
+        if c.route.api_key_required and key and not api_key_ok(request, key):
+            status = 401 if not request.headers.get("x-api-key") else 403
+            return envelope_error(status, "missing or invalid API key (x-api-key)",
+                                  headers=cors)
+        event = await build_event(request, c, params, self.template.rest_stage)
+        res = await pool.invoke(event, "RequestResponse", f"{request.method} {request.path_qs}")
+        if not res.ok:
+            return envelope_error(502, f"Internal server error: {res.error_type}: "
+                                       f"{(res.payload or {}).get('errorMessage')}")
+        resp = to_response(res.payload)
+        for k, v in cors.items():
+            if k == "Access-Control-Allow-Origin" and k not in resp.headers:
+                resp.headers[k] = v
+        return resp

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
-from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.async_queue import AsyncQueue, Waiter
 from boltq_core.running.attempt import Claimed, JobContext, Outcome, RunnerHooks
 from boltq_core.running.backoff import backoff_seconds
 from boltq_core.running.heartbeat import Heartbeat
@@ -51,6 +51,16 @@ class JobTimeout(BaseException):
 
 class _Overran(Exception):
     """A sync processor overran its timeout (its thread has ended since)."""
+
+
+@dataclass
+class _Turn:
+    """What the loop carries from one turn to the next."""
+
+    queue_empty: bool = False  # the last claim got fewer jobs than it asked for
+    retiring: bool = False  # the fleet let this runner go: finish and return
+    next_wake_ms: int = -1  # the earliest moment something becomes due (the last claim's)
+    idle_since: float | None = None  # time.monotonic() since which nothing ran
 
 
 @dataclass
@@ -109,6 +119,7 @@ class Runner:
         self._last_start = 0.0  # time.monotonic() of the latest claim that started jobs
         self._retire = retire
         self._busy_at = self._asked_at = time.monotonic()  # last saturated / last asked
+        self._turn = _Turn()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -118,100 +129,112 @@ class Runner:
         waiter = self.queue.waiter()
         self._heartbeat.start()
         stop_watch = asyncio.create_task(self._watch(stop))
-        queue_empty = False
-        retiring = False
-        next_wake_ms = -1
-        idle_since: float | None = None
+        self._turn = _Turn()
         try:
-            while True:
-                budget = self._claim_budget()
-                can_claim = (not stop.is_set() and not retiring and budget is not None
-                             and not self._held_back())
-                free = self.concurrency - len(self._running)
-                if self._done or (can_claim and free > 0 and not queue_empty):
-                    outcomes, self._done = self._done, []
-                    try:
-                        if can_claim and free > 0:
-                            n = min(free, self.batch)
-                            self._claim_id = self._claim_id or uuid.uuid4().hex
-                            statuses, reply = await self._in_time(self.queue.finish_and_claim(
-                                outcomes, n, budget or 0, self._hook_writes(),
-                                held=len(self._running), runner=self.runner_id,
-                                claim_id=self._claim_id,
-                            ))
-                            self._claim_id = None
-                            next_wake_ms, self._drain = reply.next_wake_ms, reply.drain
-                            queue_empty = len(reply.jobs) < n
-                            if not queue_empty:
-                                self._busy_at = time.monotonic()
-                            self._start(reply.jobs)
-                        else:
-                            statuses = await self._in_time(self.queue.finish(outcomes))
-                    except Exception as exc:
-                        if not is_store_trouble(exc):
-                            raise
-                        # keep the outcomes (and the claim id) and send them again; an outcome
-                        # that did land is answered 'stale', so nothing is recorded twice
-                        self._done[:0] = outcomes
-                        await self._store_trouble(exc, stop)
-                        if self._past_deadline():
-                            break  # what is left is flushed (briefly) below
-                        continue
-                    self._trouble = 0
-                    self._recorded(outcomes, statuses)
-                    continue
-                if self._running and (not queue_empty or not can_claim):
-                    # at capacity with work waiting, or not claiming now: wait for a job
-                    if can_claim:
-                        self._busy_at = time.monotonic()
-                    await self._wakeup.wait()
-                    self._wakeup.clear()
-                    continue
-                if self._running and not self._wakeup.is_set() and await self._settle():
-                    continue
-                if not self._running:
-                    if stop.is_set() or not can_claim:
-                        break
-                    now = time.monotonic()
-                    idle_since = idle_since or now
-                    if self.idle_timeout is not None and now - idle_since >= self.idle_timeout:
-                        break
-                # the queue is empty (a claim just said so: a wake-up this runner took was not
-                # wasted) - the moment a runner with long spare capacity may retire
-                if self._retire is not None and can_claim and await self._spare():
-                    retiring = True
-                    continue
-                # block on Redis until work arrives, a job finishes, something becomes due, or
-                # it is time to stop
-                try:
-                    woke = await self._in_time(waiter.wait(
-                        self._wait_timeout(next_wake_ms, idle_since), self._wakeup
-                    ))
-                except Exception as exc:
-                    if not is_store_trouble(exc):
-                        raise
-                    await self._store_trouble(exc, stop)
-                    if self._past_deadline():
-                        break
-                    woke = False
-                self._wakeup.clear()
-                queue_empty = False
-                if woke:
-                    idle_since = None
+            while await self._step(stop, waiter):
+                pass
         finally:
             stop_watch.cancel()
-            await self._finish_running()
-            await self._flush_outcomes()
-            await self._flush_hook_writes()
-            self._heartbeat.stop(self._bounded(2.0))
-            await waiter.aclose()
-            if self._side_tasks:  # progress reports on their way: never past the deadline
-                _, late = await asyncio.wait(self._side_tasks, timeout=self._bounded(5.0))
-                for t in late:
-                    t.cancel()
-            if self._threads is not None:
-                self._threads.shutdown(wait=False)
+            await self._wind_down(waiter)
         return self.stats
+
+    async def _step(self, stop: asyncio.Event, waiter: Waiter) -> bool:
+        """One turn of the loop: record and claim, wait for a job, or block on Redis for new
+        work. False when the run is over."""
+        t = self._turn
+        budget = self._claim_budget()
+        can_claim = (not stop.is_set() and not t.retiring and budget is not None
+                     and not self._held_back())
+        free = self.concurrency - len(self._running)
+        if self._done or (can_claim and free > 0 and not t.queue_empty):
+            return await self._exchange(min(free, self.batch) if can_claim else 0, budget, stop)
+        if self._running and (not t.queue_empty or not can_claim):
+            # at capacity with work waiting, or not claiming now: wait for a job to end
+            if can_claim:
+                self._busy_at = time.monotonic()
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            return True
+        if self._running and not self._wakeup.is_set() and await self._settle():
+            return True
+        if not self._running:
+            if stop.is_set() or not can_claim:
+                return False
+            now = time.monotonic()
+            t.idle_since = t.idle_since or now
+            if self.idle_timeout is not None and now - t.idle_since >= self.idle_timeout:
+                return False
+        # the queue is empty (a claim just said so: a wake-up this runner took was not wasted)
+        # - the moment a runner with long spare capacity may retire
+        if self._retire is not None and can_claim and await self._spare():
+            t.retiring = True
+            return True
+        return await self._block(waiter, stop)
+
+    async def _exchange(self, n: int, budget: float | None, stop: asyncio.Event) -> bool:
+        """Record the finished outcomes and, with n > 0, claim up to n jobs: one round trip.
+        Through store trouble the outcomes (and the claim id) are kept and sent again; an
+        outcome that did land is answered 'stale', so nothing is recorded twice."""
+        t = self._turn
+        outcomes, self._done = self._done, []
+        try:
+            if n > 0:
+                self._claim_id = self._claim_id or uuid.uuid4().hex
+                statuses, reply = await self._in_time(self.queue.finish_and_claim(
+                    outcomes, n, budget or 0, self._hook_writes(), held=len(self._running),
+                    runner=self.runner_id, claim_id=self._claim_id))
+                self._claim_id = None
+                t.next_wake_ms, self._drain = reply.next_wake_ms, reply.drain
+                t.queue_empty = len(reply.jobs) < n
+                if not t.queue_empty:
+                    self._busy_at = time.monotonic()
+                self._start(reply.jobs)
+            else:
+                statuses = await self._in_time(self.queue.finish(outcomes))
+        except Exception as exc:
+            if not is_store_trouble(exc):
+                raise
+            self._done[:0] = outcomes
+            await self._store_trouble(exc, stop)
+            return not self._past_deadline()  # what is left is flushed (briefly) at the end
+        self._trouble = 0
+        self._recorded(outcomes, statuses)
+        return True
+
+    async def _block(self, waiter: Waiter, stop: asyncio.Event) -> bool:
+        """Block on Redis until work arrives, a job finishes, something becomes due, or it is
+        time to stop."""
+        t = self._turn
+        try:
+            woke = await self._in_time(waiter.wait(
+                self._wait_timeout(t.next_wake_ms, t.idle_since), self._wakeup))
+        except Exception as exc:
+            if not is_store_trouble(exc):
+                raise
+            await self._store_trouble(exc, stop)
+            if self._past_deadline():
+                return False
+            woke = False
+        self._wakeup.clear()
+        t.queue_empty = False
+        if woke:
+            t.idle_since = None
+        return True
+
+    async def _wind_down(self, waiter: Waiter) -> None:
+        """Let the running jobs end, record what is left, stop the heartbeat - all by the
+        deadline."""
+        await self._finish_running()
+        await self._flush_outcomes()
+        await self._flush_hook_writes()
+        self._heartbeat.stop(self._bounded(2.0))
+        await waiter.aclose()
+        if self._side_tasks:  # progress reports on their way: never past the deadline
+            _, late = await asyncio.wait(self._side_tasks, timeout=self._bounded(5.0))
+            for task in late:
+                task.cancel()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
 
     def _held_back(self) -> bool:
         """Claim nothing beside a job that runs alone, nor while draining for one."""
