@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from boltq_core.duties.promotion import promote_until
 from boltq_core.jobs.queue import shared_queue
 from boltq_core.observability.counters import count_invocation
+from boltq_core.observability.pushgateway import pusher_from_settings
 from boltq_core.store.connect import eviction_warning
 
 logger = Logger(service="boltq-promoter")
@@ -32,6 +33,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         warning = eviction_warning(q.redis)
         if warning:
             logger.warning(warning)
-    totals = promote_until(q, deadline)
+    totals = promote_until(q, deadline, metrics=pusher_from_settings(q, logger))
     logger.info("promoter pass finished", extra=totals)
     return totals

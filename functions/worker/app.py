@@ -18,9 +18,10 @@ from aws_lambda_powertools import Logger
 
 from boltq_core.config import shared_settings
 from boltq_core.observability import tracing
+from boltq_core.observability.counters import count_invocation
 from boltq_core.observability.job_logs import JobLogHooks
 from boltq_core.observability.metrics_hooks import MetricsHooks
-from boltq_core.running.invocation import work
+from boltq_core.running.invocation import bookkeeping_client, work
 
 logger = Logger(service="boltq-worker")
 tracing.setup_from_env("boltq-worker")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
@@ -38,8 +39,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # processing-time / queue-wait histograms ride on the runner's round trips (BOLTQ_METRICS)
     hooks = [JobLogHooks(logger), *([MetricsHooks(settings.keys)] if settings.metrics_enabled
                                     else []), *tracing.runner_hooks()]
+    client = bookkeeping_client(settings)
+    if settings.metrics_enabled:
+        count_invocation(client, settings.keys, "worker")
     try:
-        stats = work(settings, deadline, token, hooks)
+        stats = work(settings, deadline, token, hooks, client)
     finally:
         tracing.flush()
     result = {"claimed": stats.claimed, "recorded": stats.recorded}

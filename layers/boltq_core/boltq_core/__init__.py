@@ -1,12 +1,15 @@
 """boltq_core: the library every BoltQ function shares. No HTTP framework and no dev server in
 here. Its folders, from the bottom up:
 
-  config, errors, keys   settings (every knob), errors, the key layout of a namespace
+  errors, keys, timefmt  errors, every key of a namespace, how times are written
+  config                 Settings: every knob, with its default and unit
   store/                 connections to Redis/Valkey and how they ride through a failover
   jobs/                  the job model, one Lua script per state change, Queue, workflows
-  running/               an attempt's vocabulary, processors, the runner and its heartbeat
   duties/                the serverless duties: promotion, events, fleet, status push
+  running/               an attempt's vocabulary, processors, the runner and its heartbeat
   observability/         metrics (counting, export), tracing, job logs
+
+Each folder imports only from those above it in this list.
 
 This module is the public API."""
 

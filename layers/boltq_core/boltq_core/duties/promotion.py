@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from boltq_core.duties.events import EventFollower
 from boltq_core.duties.lock import Lock
 from boltq_core.duties.status_push import Poster, connect_pusher
 from boltq_core.jobs.queue import Queue
-from boltq_core.observability.pushgateway import pusher_from_settings
 
 log = logging.getLogger("boltq.promoter")
 
@@ -80,13 +79,27 @@ class Promoter:
                 return  # the re-plan sees it all
 
 
-def promote_until(q: Queue, deadline: float, poster: Poster | None = None) -> dict[str, Any]:
-    """One promoter invocation's work until time.monotonic() reaches `deadline` (see above)."""
+class Pusher(Protocol):
+    """A duty running in a thread of its own (observability.pushgateway.MetricsPusher)."""
+
+    pushes: int
+
+    def start(self) -> Any: ...
+
+    def stop(self, wait: float | None = None) -> None: ...
+
+
+def promote_until(q: Queue, deadline: float, poster: Poster | None = None,
+                  metrics: Pusher | None = None) -> dict[str, Any]:
+    """One promoter invocation's work until time.monotonic() reaches `deadline` (see above);
+    `metrics`, when given, is started once the lock is held: the one pusher of the
+    namespace's metrics."""
     lock = Lock(q.redis, q.keys.promoter_lock, lease_ms=LOCK_LEASE_MS)
     if not lock.acquire(wait_until=deadline):
         return {"skipped": "another promoter held the lock until this one's deadline"}
     s = q.settings
-    metrics = pusher_from_settings(q, log)  # the one pusher of the namespace's metrics
+    if metrics is not None:
+        metrics.start()
     stop = threading.Event()
     pusher = connect_pusher(q, poster, coalesce_ms=s.push_coalesce_ms) if s.push_enabled else None
     pushed: list[int] = []

@@ -89,11 +89,11 @@ class MetricsPusher:
 
 
 def pusher_from_settings(queue: Any, logger: Any = None) -> MetricsPusher | None:
-    """A started MetricsPusher when PUSHGATEWAY_URL is set (every METRICS_PUSH_SECONDS, each
-    push at most METRICS_PUSH_TIMEOUT_SECONDS), else None."""
+    """A MetricsPusher (not started) when PUSHGATEWAY_URL is set (every METRICS_PUSH_SECONDS,
+    each push at most METRICS_PUSH_TIMEOUT_SECONDS), else None."""
     s = queue.settings
     url = (s.pushgateway_url or "").strip()
     if not url:
         return None
     return MetricsPusher(queue, url, s.metrics_push_seconds, s.metrics_push_timeout_seconds,
-                         logger).start()
+                         logger)

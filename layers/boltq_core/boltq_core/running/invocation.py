@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from boltq_core.config import Settings
 from boltq_core.duties.fleet import Fleet, retirer, stay_in_fleet
-from boltq_core.observability.counters import count_invocation
 from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.attempt import RunnerHooks
 from boltq_core.running.runner import Runner, RunStats
@@ -36,17 +36,21 @@ async def _run(settings: Settings, deadline: float, token: str,
         await aq.aclose()
 
 
-def work(settings: Settings, deadline: float, token: str,
-         hooks: Sequence[RunnerHooks] = ()) -> RunStats:
-    """Run one worker invocation until time.monotonic() reaches `deadline` (at the latest)."""
-    client = connect(settings.model_copy(update={
+def bookkeeping_client(settings: Settings) -> Any:
+    """A client for the invocation's bookkeeping: short timeouts, a short retry budget."""
+    return connect(settings.model_copy(update={
         "store_timeout_seconds": 1.0, "store_connect_timeout_seconds": 1.0,
         "store_retry_seconds": 0.5}))
+
+
+def work(settings: Settings, deadline: float, token: str,
+         hooks: Sequence[RunnerHooks] = (), client: Any = None) -> RunStats:
+    """Run one worker invocation until time.monotonic() reaches `deadline` (at the latest);
+    `client`: the bookkeeping client (bookkeeping_client), closed at the end."""
+    client = client or bookkeeping_client(settings)
     fleet = Fleet(client, settings.keys)
     try:
         _bookkeep(lambda: fleet.join(token), "join the fleet")
-        if settings.metrics_enabled:
-            count_invocation(client, settings.keys, "worker")
         return asyncio.run(_run(settings, deadline, token, hooks))
     finally:
         _bookkeep(lambda: fleet.leave(token), "leave the fleet")
