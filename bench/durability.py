@@ -34,7 +34,7 @@ from bench.rcommon import (
 )
 from boltq_core import Queue
 from boltq_local.valkey import ValkeyServer
-from tests.faults import ReplicaPair
+from tests.support.faults import ReplicaPair
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """Failover figures with real servers: every client reaches a primary + replica pair
-(tests.faults.ReplicaPair) through one endpoint (tests.faults.Proxy), as with ElastiCache.
+(tests.support.faults.ReplicaPair) through one endpoint (tests.support.faults.Proxy), as with
+ElastiCache.
 
 - planned: FAILOVER (roles swap, nothing acknowledged may be lost), then the endpoint moves
   after `dns_lag` seconds. A submitter thread and 2 worker processes carry on by themselves.
@@ -29,7 +30,7 @@ from bench.rcommon import (
 )
 from boltq_core import Job, Queue
 from boltq_local.valkey import ValkeyServer
-from tests.faults import Proxy, ReplicaPair
+from tests.support.faults import Proxy, ReplicaPair
 
 LEASE = 2.0
 

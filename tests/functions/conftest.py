@@ -5,19 +5,25 @@ namespace on the real Redis/Valkey server (tests/conftest.py)."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
+import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from boltq_core import Queue
+from boltq_core import Queue, Settings
 from boltq_local.schedules import eventbridge_event
+from boltq_local.valkey import ValkeyServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("api", "ws", "promoter", "poller", "worker")
@@ -216,3 +222,83 @@ def ws_calls(fn_env: Queue) -> Iterator[Callable[..., dict[str, Any]]]:
         return ws.handler(ws_event(route, conn_id, body, **kw), LambdaContext("boltq-ws"))
 
     yield call
+
+
+WORKER_FN = "boltq-worker"
+
+
+class AwsSpy:
+    """Records lambda Invoke and PostToConnection calls made by any boto3 client created from
+    the default session, before moto answers them."""
+
+    def __init__(self) -> None:
+        self.invokes: list[dict[str, Any]] = []
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.on_invoke: Any = None
+        self.lock = threading.Lock()
+
+    def invoke(self, params: dict[str, Any], **_: Any) -> None:
+        with self.lock:
+            self.invokes.append(dict(params))
+        if self.on_invoke is not None:
+            self.on_invoke(params)
+
+    def post(self, params: dict[str, Any], **_: Any) -> None:
+        data = params["Data"]
+        with self.lock:
+            self.posts.append((params["ConnectionId"], json.loads(data)))
+
+
+@pytest.fixture
+def aws(fn_env: Queue, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSpy]:
+    monkeypatch.setenv("WORKER_FUNCTION_NAME", WORKER_FN)
+    spy = AwsSpy()
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events
+        events.register("provide-client-params.lambda.Invoke", spy.invoke)
+        events.register("provide-client-params.apigatewaymanagementapi.PostToConnection",
+                        spy.post)
+        iam = boto3.client("iam")
+        role = iam.create_role(RoleName="boltq-worker-role", AssumeRolePolicyDocument="{}")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("app.py", "def handler(event, context):\n    return event\n")
+        boto3.client("lambda").create_function(
+            FunctionName=WORKER_FN, Runtime="python3.13", Role=role["Role"]["Arn"],
+            Handler="app.handler", Code={"ZipFile": buf.getvalue()},
+        )
+        load_function("poller")._state.clear()  # its boto3 client must be made under moto
+        yield spy
+        boto3.DEFAULT_SESSION = None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[tuple[ValkeyServer, Queue]]:
+    server = ValkeyServer(port=free_port(), data_dir=tmp_path).start()
+    queue = Queue(Settings(redis_url=server.url, key_prefix=f"out-{uuid.uuid4().hex[:8]}",
+                           store_retry_seconds=0.3, store_timeout_seconds=1.0))
+    try:
+        yield server, queue
+    finally:
+        queue.redis.close()
+        server.stop()
+
+
+def outage(server: ValkeyServer, after: float, seconds: float) -> threading.Thread:
+    def run() -> None:
+        time.sleep(after)
+        server.stop()
+        time.sleep(seconds)
+        server.start()
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def try_call(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:
+        return None

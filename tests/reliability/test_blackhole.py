@@ -19,8 +19,8 @@ from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.runner import Runner
 from boltq_local.valkey import ValkeyServer
 from tests.conftest import run_worker, wait_for
-from tests.faults import Proxy
-from tests.reliability.clients import quiet_close, statuses
+from tests.support.faults import Proxy
+from tests.support.store_clients import quiet_close, statuses
 
 pytestmark = pytest.mark.slow
 

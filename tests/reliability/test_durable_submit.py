@@ -13,7 +13,7 @@ import redis
 
 from boltq_core import Queue, Settings, StoreUnavailable
 from boltq_local.valkey import ValkeyServer
-from tests.faults import ReplicaPair
+from tests.support.faults import ReplicaPair
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from boltq_core import Queue, Settings
-from tests.faults import Proxy, ReplicaPair
-from tests.reliability.clients import Submitter, count_by, quiet_close, statuses
-from tests.reliability.procs import Workers
+from tests.support.faults import Proxy, ReplicaPair
+from tests.support.store_clients import Submitter, count_by, quiet_close, statuses
+from tests.support.worker_fleet import Workers
 
 pytestmark = pytest.mark.slow
 

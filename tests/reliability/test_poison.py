@@ -19,8 +19,8 @@ import pytest
 from boltq_core.running.attempt import JobContext
 from boltq_core.running.processors import default_registry
 from tests.conftest import run_worker, wait_for
-from tests.reliability.clients import count_by, statuses
-from tests.reliability.procs import Workers
+from tests.support.store_clients import count_by, statuses
+from tests.support.worker_fleet import Workers
 
 pytestmark = pytest.mark.slow
 

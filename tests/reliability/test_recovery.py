@@ -14,7 +14,7 @@ import pytest
 
 from boltq_core import Queue
 from tests.conftest import wait_for
-from tests.reliability.procs import Workers
+from tests.support.worker_fleet import Workers
 
 pytestmark = pytest.mark.slow
 

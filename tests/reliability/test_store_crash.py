@@ -13,7 +13,7 @@ import redis
 
 from boltq_core import Queue, Settings
 from boltq_local.valkey import ValkeyServer
-from tests.reliability.clients import Submitter, quiet_close, statuses
+from tests.support.store_clients import Submitter, quiet_close, statuses
 
 pytestmark = pytest.mark.slow
 

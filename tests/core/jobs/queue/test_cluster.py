@@ -13,7 +13,7 @@ from boltq_core import Queue, Settings
 from boltq_core.jobs.workflows import Workflows
 from boltq_local.valkey import ValkeyCluster
 from tests.conftest import run_worker
-from tests.core.helpers import claim
+from tests.support.queue_calls import claim
 
 pytestmark = pytest.mark.cluster
 

@@ -1,4 +1,4 @@
-"""The fault harness itself (tests/faults.py): the proxy moves, black-holes and cuts real
+"""The fault harness itself (tests/support/faults.py): the proxy moves, black-holes and cuts real
 connections, and the replica pair fails over the way the reliability tests rely on."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from boltq_local.valkey import ValkeyServer
-from tests.faults import Proxy, ReplicaPair
+from tests.support.faults import Proxy, ReplicaPair
 
 pytestmark = pytest.mark.slow
 

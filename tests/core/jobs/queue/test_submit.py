@@ -119,3 +119,12 @@ def test_a_submit_sent_again_stores_nothing_twice(queue: Queue) -> None:
     assert [s.duplicate for s in again] == [False, False]
     stats = queue.stats()
     assert stats.pending_total == 2 and stats.totals["submitted"] == 2
+
+
+def test_submit_then_run_echo(queue: Queue) -> None:
+    sub = queue.submit({"type": "echo", "data": {"message": "Hello World"}})
+    assert queue.get(sub.job_id).status == "pending"
+    run_worker(queue, until=lambda: queue.get(sub.job_id).status == "completed")
+    job = queue.get(sub.job_id)
+    assert job.result == {"message": "Hello World"}
+    assert job.attempts == 1

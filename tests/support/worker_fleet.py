@@ -1,4 +1,4 @@
-"""Worker processes (tests.core.worker_proc) for the reliability tests: started, watched,
+"""Worker processes (tests.support.worker_proc) for the reliability tests: started, watched,
 restarted and always stopped. Each one's stderr goes to a file, so a test can say why a worker
 died (the traceback's last line)."""
 
@@ -26,7 +26,7 @@ class Workers:
 
     def spawn(self) -> subprocess.Popen[str]:
         """Start one worker; returns once it has built its runner ("ready")."""
-        args = [sys.executable, "-m", "tests.core.worker_proc", self.url, self.prefix,
+        args = [sys.executable, "-m", "tests.support.worker_proc", self.url, self.prefix,
                 str(self.lease), "--concurrency", str(self.concurrency)]
         if self.record_url:
             args += ["--record-url", self.record_url]

@@ -16,7 +16,7 @@ import pytest
 from boltq_core import Queue
 from tests.conftest import wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 pytestmark = pytest.mark.slow
 
 
@@ -26,7 +26,7 @@ def spawn(queue: Queue) -> Iterator:
 
     def start(lease: float = 1.0) -> subprocess.Popen[str]:
         p = subprocess.Popen(
-            [sys.executable, "-m", "tests.core.worker_proc", queue.settings.url,
+            [sys.executable, "-m", "tests.support.worker_proc", queue.settings.url,
              queue.settings.key_prefix, str(lease)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True,
         )

@@ -12,7 +12,7 @@ import pytest
 
 from boltq_core import Queue, Settings
 from boltq_local.valkey import ValkeyServer, free_port
-from tests.faults import Proxy
+from tests.support.faults import Proxy
 
 pytestmark = pytest.mark.slow
 

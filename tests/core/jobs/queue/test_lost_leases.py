@@ -7,7 +7,7 @@ import time
 
 from boltq_core import Queue
 from boltq_core.running.attempt import Claimed, ClaimReply, Outcome
-from tests.core.helpers import finish
+from tests.support.queue_calls import finish
 
 
 def claim(queue: Queue, count: int = 10, *, held: int = 0, runner: str = "r1",

@@ -1,5 +1,5 @@
 """A worker process for the multi-process tests:
-`python -m tests.core.worker_proc URL PREFIX [LEASE] [--concurrency N] [--record-url URL]`.
+`python -m tests.support.worker_proc URL PREFIX [LEASE] [--concurrency N] [--record-url URL]`.
 
 It runs a Runner on namespace PREFIX of the store at URL until SIGTERM, with these job types
 (besides the built-in ones); the lists they write live in the same namespace ("{PREFIX}:test:…",

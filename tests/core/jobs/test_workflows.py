@@ -10,7 +10,7 @@ from boltq_core.jobs.workflows import Workflows
 from boltq_core.running.attempt import JobContext
 from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
-from tests.core.test_lifecycle import registry_with
+from tests.support.queue_calls import registry_with
 
 
 def done(wf: Workflows, wf_id: str) -> bool:
@@ -221,3 +221,14 @@ def test_list_pages_and_delete(queue: Queue) -> None:
     with pytest.raises(NotFound):
         queue.get(step_job)
     assert len(wf.list(limit=10).items) == 4
+
+
+def test_a_step_listing_a_dependency_twice_is_refused(queue: Queue) -> None:
+    body = {"name": "twice", "steps": [
+        {"job_type": "echo"},
+        {"job_type": "echo", "depends_on": ["step-1", "step-1"]},
+    ]}
+    with pytest.raises(InvalidInput, match=r"steps\[1\]\.depends_on: .*'step-1' more than once"):
+        Workflows(queue).submit(body)
+    assert queue.redis.zcard(queue.keys.workflows) == 0
+    assert queue.stats().pending_total == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from boltq_core import Queue
 from boltq_core.running.attempt import Claimed, Outcome
+from boltq_core.running.processors import ProcessorRegistry, default_registry
 
 
 def claim(queue: Queue, count: int = 10, lease: float | None = None,
@@ -26,3 +27,10 @@ def ready_ids(queue: Queue) -> list[str]:
 
 def events(queue: Queue) -> list[dict[str, str]]:
     return [fields for _, fields in queue.events(count=100000)]
+
+
+def registry_with(**processors) -> ProcessorRegistry:
+    reg = default_registry.copy()
+    for name, fn in processors.items():
+        reg.register(name, fn)
+    return reg

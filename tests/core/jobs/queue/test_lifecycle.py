@@ -10,24 +10,8 @@ import pytest
 from boltq_core import Conflict, NotFound, PermanentError, Queue, RetryAfter
 from boltq_core.errors import JobValidationError
 from boltq_core.running.attempt import JobContext, Outcome, OutcomeKind
-from boltq_core.running.backoff import backoff_seconds
-from boltq_core.running.processors import ProcessorRegistry, default_registry
 from tests.conftest import run_worker
-from tests.core.helpers import claim, complete, events, finish
-
-
-def registry_with(**processors) -> ProcessorRegistry:
-    reg = default_registry.copy()
-    for name, fn in processors.items():
-        reg.register(name, fn)
-    return reg
-
-
-def test_backoff_is_exponential_capped_and_jittered() -> None:
-    for attempt, full in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 10.0)]:
-        delays = [backoff_seconds(attempt, 1.0, 10.0) for _ in range(200)]
-        assert all(full / 2 <= d <= full for d in delays)
-        assert max(delays) - min(delays) > full / 10  # jitter spreads them
+from tests.support.queue_calls import claim, complete, events, finish, registry_with
 
 
 def test_transient_failure_retries_then_dead_letters(queue: Queue) -> None:
@@ -263,15 +247,6 @@ def test_lease_lost_alone_on_the_last_attempt_dead_letters(queue: Queue) -> None
     assert queue.promote().recovered == 1
     job = queue.get(sub.job_id)
     assert job.status == "failed" and job.last_error.category == "crashed"
-
-
-def test_heartbeat_keeps_a_long_job_leased(make_queue) -> None:
-    queue = make_queue(lease_seconds=0.6)
-    sub = queue.submit({"type": "sleep", "data": {"seconds": 2}})
-    run_worker(queue, until=lambda: queue.get(sub.job_id).status == "completed", timeout=10)
-    job = queue.get(sub.job_id)
-    assert job.attempts == 1 and job.result == {"slept": 2}
-    assert job.progress == {"percent": 100}
 
 
 def test_retention_expires_finished_jobs(make_queue) -> None:

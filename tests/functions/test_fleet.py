@@ -13,8 +13,8 @@ from boltq_core import Queue
 from boltq_core.duties.fleet import Fleet, Scaler, scale_until
 from boltq_core.jobs.queue import shared_queue
 from tests.conftest import wait_for
-from tests.core.helpers import claim
 from tests.functions.conftest import LambdaContext, load_function
+from tests.support.queue_calls import claim
 
 
 def test_poller_adds_workers_only_for_a_lasting_backlog(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from boltq_core import InvalidInput, Queue
-from tests.core.helpers import claim
+from tests.support.queue_calls import claim
 
 
 def test_strict_priority_then_fifo(queue: Queue) -> None:
