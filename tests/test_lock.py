@@ -137,7 +137,7 @@ def test_each_layer_is_locked_exactly(layer: str) -> None:
 
 def test_minimum_versions_are_past_known_cves() -> None:
     reqs = {canonicalize_name(r.name): r.specifier for r in dev_requirements()}
-    for name, too_old in (("redis", "5.3.0"),  # ssl_check_hostname off by default before 6.0
+    for name, too_old in (("redis", "6.1.0"),  # no TLS host name check by default (async 6.1)
                           ("aiohttp", "3.12.13"),  # CVE-2025-53643 request smuggling
                           ("pydantic", "2.3.0")):  # CVE-2024-3772 regex DoS
         assert not reqs[name].contains(too_old), f"{name}{reqs[name]} allows {too_old}"
