@@ -11,6 +11,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -211,7 +212,7 @@ class RestGateway:
     for one, CORS as the template sets it; GET outside /api/ falls back to the site's pages."""
 
     def __init__(self, template: Any, pools: dict[str, Any], site: Any,
-                 origin_allowed: Any = None) -> None:
+                 origin_allowed: Callable[[str | None], bool] | None = None) -> None:
         self.template = template
         # boltq dev's CORS: the request's Origin when it is allowed, never "*"
         self.origin_allowed = origin_allowed
