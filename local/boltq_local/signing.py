@@ -47,11 +47,12 @@ class LocalCredentials:
                 "AWS_SESSION_TOKEN": self.session_token}
 
     def write(self, path: Path) -> None:
-        """Saved for the developer's own tools (readable by the owner only)."""
+        """Saved for the developer's own tools (readable by the owner only), in the shape of
+        AWS's credential_process output (`credential_process = cat <file>` in a profile)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({"AccessKeyId": self.access_key_id,
+            json.dump({"Version": 1, "AccessKeyId": self.access_key_id,
                        "SecretAccessKey": self.secret_access_key,
                        "SessionToken": self.session_token}, f)
         os.chmod(path, 0o600)  # the file may have existed with wider bits

@@ -45,6 +45,7 @@ def worker_runs(dev: DevProcess) -> int:
 def test_the_functions_get_random_credentials(dev: DevProcess, tmp_path: Path) -> None:
     c = credentials(dev)
     assert c["AccessKeyId"].startswith("ASIA") and len(c["SecretAccessKey"]) >= 30
+    assert c["Version"] == 1  # credential_process output
     assert "local" not in c.values()
     other = DevProcess(tmp_path).start()
     try:
@@ -109,6 +110,21 @@ def test_signed_invoke_works_and_the_poller_still_fans_out(dev: DevProcess) -> N
     assert out["StatusCode"] == 200 and json.loads(out["Payload"].read())["statusCode"] == 200
     # the poller's own boto3 call carries the functions' credentials: workers still start
     wait_job(dev, submit(dev, {"type": "echo", "data": {"n": 1}}))
+
+
+def test_the_file_works_as_a_credential_process(dev: DevProcess, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's profile: `credential_process = cat <data dir>/lambda-credentials.json`."""
+    config = tmp_path / "aws-config"
+    path = Path(dev.data_dir) / "lambda-credentials.json"
+    config.write_text(f"[profile boltq-dev]\ncredential_process = cat {path}\n"
+                      "region = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    lam = boto3.Session(profile_name="boltq-dev").client("lambda", endpoint_url=dev.url,
+                                                         config=NO_RETRY)
+    assert lam.invoke(FunctionName="ApiFunction", InvocationType="DryRun")["StatusCode"] == 204
 
 
 def test_connections_api_needs_the_signature(dev: DevProcess) -> None:
