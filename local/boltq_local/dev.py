@@ -54,7 +54,8 @@ class Options:
     request_concurrency: int = field(default_factory=lambda: default_request_concurrency())
     schedule_speed: float = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)  # --env KEY=VALUE, wins over all
+    # --env KEY=VALUE, wins over all but the AWS credentials (those the local APIs accept)
+    env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
     playground: Path | None = None
     # Host names (beyond localhost/127.0.0.1/[::1]) requests may name (--allowed-host)
