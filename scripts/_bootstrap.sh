@@ -1,8 +1,12 @@
-# Sourced by the scripts in this folder: makes .venv (Python 3.11+) and installs BoltQ with its
-# dev extras into it, again whenever pyproject.toml changes.
+# Sourced by the scripts in this folder: makes .venv (Python 3.11+) and installs into it exactly
+# what requirements.lock pins (every file checked against its hash), then BoltQ itself from the
+# checkout (no dependencies of its own, no build isolation: its build backend is in the lock
+# too); again whenever requirements.lock or pyproject.toml changes. ./scripts/lock rewrites the
+# lock after a dependency changes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
+LOCK="$ROOT/requirements.lock"
 
 find_python() {
   for py in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
@@ -18,13 +22,16 @@ find_python() {
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
-  "$(find_python)" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$(find_python)" -m venv "$VENV"  # its pip is upgraded from the lock, hashed
 fi
 STAMP="$VENV/.boltq-installed"
-if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
-  echo "==> installing BoltQ and its dev dependencies into .venv"
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
-  touch "$STAMP"
+WANT="$("$VENV/bin/python" -c 'import hashlib, sys
+print(hashlib.sha256(b"".join(open(p, "rb").read() for p in sys.argv[1:])).hexdigest())' \
+  "$LOCK" "$ROOT/pyproject.toml")"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
+  echo "==> installing BoltQ's locked dependencies (requirements.lock) into .venv"
+  "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
+  "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
+  echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

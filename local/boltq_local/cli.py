@@ -256,6 +256,7 @@ def cmd_dev(a: argparse.Namespace) -> int:
         parameters=pairs(a.parameter_overrides, "--parameter-overrides"),
         env=pairs(a.env, "--env"),
         quiet=a.quiet,
+        allowed_hosts=a.allowed_host,
     )
     return run(opts)
 
@@ -273,7 +274,7 @@ def build_playground(folder: Path) -> None:
               file=sys.stderr)
         return
     print(f"==> building the playground ({folder})", flush=True)
-    for step in (["install", "--no-audit", "--no-fund"], ["run", "build"]):
+    for step in (["ci", "--no-audit", "--no-fund"], ["run", "build"]):
         if subprocess.run([npm, *step], cwd=folder).returncode != 0:
             print(f"boltq dev: `npm {' '.join(step)}` failed; serving without the playground",
                   file=sys.stderr)
@@ -330,6 +331,11 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--env", action="append", metavar="KEY=VALUE",
                    help="set an environment variable in every function (repeatable)")
     d.add_argument("--quiet", action="store_true", help="no log line for successful REST calls")
+    d.add_argument("--allowed-host", action="append", metavar="NAME[:PORT]",
+                   default=[h for h in os.environ.get("BOLTQ_DEV_ALLOWED_HOSTS", "").split(",")
+                            if h.strip()],
+                   help="a Host name requests may use besides localhost, 127.0.0.1 and [::1] "
+                        "(repeatable; BOLTQ_DEV_ALLOWED_HOSTS, comma-separated)")
     d.add_argument("--no-build-playground", action="store_true",
                    help="do not build playground/dist even when npm is available")
 

@@ -39,7 +39,7 @@ class InvocationLog:
 
 def banner(t: Any, *, api_port: int, metrics_port: int, api_key: bool, playground_built: bool,
            store: str, store_warning: str | None, caps: dict[str, int],
-           schedule_speed: float) -> str:
+           schedule_speed: float, credentials_file: str = "") -> str:
     h, p = "localhost", api_port
     key = ("x-api-key required (BOLTQ_API_KEY)" if api_key
            else "no API key (set BOLTQ_API_KEY to require one)")
@@ -50,8 +50,10 @@ def banner(t: Any, *, api_port: int, metrics_port: int, api_key: bool, playgroun
         f" {len(t.websocket.routes) if t.websocket else 0} WebSocket routes",
         f"  REST API      http://{h}:{p}/api/v1   ({key})",
         f"  WebSocket     ws://{h}:{p}/ws",
-        f"  @connections  http://{h}:{p}/@connections/{{connection_id}}",
-        f"  Lambda API    http://{h}:{p}/2015-03-31/functions/{{name}}/invocations",
+        f"  @connections  http://{h}:{p}/@connections/{{connection_id}}   (SigV4 only)",
+        f"  Lambda API    http://{h}:{p}/2015-03-31/functions/{{name}}/invocations"
+        "   (SigV4 only)",
+        f"  Credentials   {credentials_file}   (the functions' own; random per run)",
         f"  Playground    http://{h}:{p}/{play}",
         f"  API docs      http://{h}:{p}/api/v1/docs   "
         f"(OpenAPI: http://{h}:{p}/api/v1/openapi.json)",

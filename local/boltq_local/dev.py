@@ -24,11 +24,13 @@ from aiohttp import web
 from boltq_local import rest
 from boltq_local.console import InvocationLog, banner, now
 from boltq_local.environment import function_env
+from boltq_local.gate import Gate
 from boltq_local.invoke import PATH as INVOKE_PATH
 from boltq_local.invoke import InvokeApi
 from boltq_local.lambda_host import FunctionPool, Result
 from boltq_local.local_store import LocalStore
 from boltq_local.schedules import Scheduler
+from boltq_local.signing import LocalCredentials
 from boltq_local.static_site import StaticSite
 from boltq_local.template import Function, Template, load
 from boltq_local.websocket import WebSocketGateway
@@ -52,9 +54,12 @@ class Options:
     request_concurrency: int = field(default_factory=lambda: default_request_concurrency())
     schedule_speed: float = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)  # --env KEY=VALUE, wins over all
+    # --env KEY=VALUE, wins over all but the AWS credentials (those the local APIs accept)
+    env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
     playground: Path | None = None
+    # Host names (beyond localhost/127.0.0.1/[::1]) requests may name (--allowed-host)
+    allowed_hosts: list[str] = field(default_factory=list)
 
 
 def default_request_concurrency() -> int:
@@ -71,10 +76,21 @@ class DevServer:
     def __init__(self, opts: Options, shell_env: dict[str, str] | None = None) -> None:
         self.opts = opts
         self.shell = dict(os.environ if shell_env is None else shell_env)
-        self.template: Template = load(opts.template, {**LOCAL_PARAMETERS, **opts.parameters})
+        # browsers may reach it only from the playground's origin (this server) or origins the
+        # developer allowed in CORS_ALLOW_ORIGINS (e.g. a Vite dev server)
+        self.gate = Gate(opts.api_port, opts.allowed_hosts,
+                         self.shell.get("CORS_ALLOW_ORIGINS", "").split(","))
+        self.cors_origins = ",".join(sorted(self.gate.origins))
+        self.template: Template = load(opts.template, {
+            **LOCAL_PARAMETERS, "CorsAllowOrigin": self.gate.playground_origin,
+            **opts.parameters})
+        # what its functions sign their Invoke and @connections calls with (random per run)
+        self.credentials = LocalCredentials.generate()
+        data_dir = opts.data_dir or self.template.path.parent / ".boltq" / "data"
+        self.credentials_file = data_dir / "lambda-credentials.json"
         self.store = LocalStore(opts.redis_url or self.shell.get("REDIS_URL"),
                                 self.shell.get("REDIS_ADDR"),
-                                opts.data_dir or self.template.path.parent / ".boltq" / "data")
+                                data_dir)
         self.site = StaticSite(opts.playground or self.template.path.parent / "playground"
                                / "dist", opts.api_port, opts.metrics_port)
         self.log = InvocationLog(opts.quiet)
@@ -103,23 +119,29 @@ class DevServer:
         for fn in self.template.functions.values():
             env = function_env(fn, self.shell, store_url=self.store.url,
                                embedded=self.store.embedded, api_port=self.opts.api_port,
-                               num_workers=self.opts.num_workers, overrides=self.opts.env)
+                               num_workers=self.opts.num_workers, overrides=self.opts.env,
+                               credentials=self.credentials.environment(),
+                               cors_origins=self.cors_origins)
             pool = FunctionPool(fn, env, self._cap(fn), self.log)
             pool.on_lost = self._free_worker_slot
             self.pools[fn.logical_id] = pool
         self.queue = self._namespace_queue()
-        app = web.Application(client_max_size=10 * 1024 * 1024)
+        await asyncio.to_thread(self.credentials.write, self.credentials_file)
+        app = web.Application(client_max_size=10 * 1024 * 1024,
+                              middlewares=[self.gate.middleware])
         if self.template.websocket is not None:
-            self.ws = WebSocketGateway(self.template.websocket, self._invoke)
+            self.ws = WebSocketGateway(self.template.websocket, self._invoke, self.credentials)
             app.router.add_get("/ws", self.ws.handle)
             for prefix in ("", "/{stage}"):
                 app.router.add_route("*", prefix + "/@connections/{conn_id}", self.ws.manage)
-        app.router.add_post(INVOKE_PATH, InvokeApi(self.pools).handle)
+        app.router.add_post(INVOKE_PATH, InvokeApi(self.pools, self.credentials).handle)
         app.router.add_get("/_boltq/functions", self._functions)
         # [\s\S]: a path with a newline (%0A) is still the API's (aiohttp's own 404 otherwise)
         app.router.add_route("*", r"/{tail:[\s\S]*}",
-                             rest.RestGateway(self.template, self.pools, self.site).handle)
-        metrics = web.Application()
+                             rest.RestGateway(self.template, self.pools, self.site,
+                                               self.gate.origin_allowed).handle)
+        metrics = web.Application(middlewares=[Gate(self.opts.metrics_port,
+                                                    self.opts.allowed_hosts).middleware])
         metrics.router.add_get("/metrics", self._metrics)
         metrics.router.add_get("/", self._metrics)
         self._metrics_registry = self._make_metrics_registry()
@@ -198,7 +220,8 @@ class DevServer:
                       playground_built=self.site.built, store=self.store.description,
                       store_warning=self.store.warning,
                       caps={n: p.cap for n, p in self.pools.items()},
-                      schedule_speed=self.opts.schedule_speed)
+                      schedule_speed=self.opts.schedule_speed,
+                      credentials_file=str(self.credentials_file))
 
 
 async def serve(opts: Options) -> int:

@@ -1,7 +1,7 @@
 """The environment `boltq dev` gives each function: the template's, the developer's shell
 where it overrides a name the template declares or a BoltQ setting, then what points the
-function at this runtime (the store, @connections, the Lambda API) and what the Lambda runtime
-would set."""
+function at this runtime (the store, @connections, the Lambda API, the credentials those
+accept, the playground's origin for CORS) and what the Lambda runtime would set."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ PASS_THROUGH = (
 
 
 def function_env(fn: Function, shell: Mapping[str, str], *, store_url: str, embedded: bool,
-                 api_port: int, num_workers: int, overrides: Mapping[str, str]) -> dict[str, str]:
+                 api_port: int, num_workers: int, overrides: Mapping[str, str],
+                 credentials: Mapping[str, str], cors_origins: str) -> dict[str, str]:
     env = dict(fn.environment)
     for k in env:
         if k in shell:
@@ -37,14 +38,12 @@ def function_env(fn: Function, shell: Mapping[str, str], *, store_url: str, embe
     env.update({
         "REDIS_URL": store_url,
         "REDIS_AUTH_TOKEN": "" if embedded else shell.get("REDIS_AUTH_TOKEN", ""),
+        "CORS_ALLOW_ORIGINS": cors_origins,
         "NUM_WORKERS": str(num_workers),
         "WS_MANAGEMENT_ENDPOINT": local,
         "LAMBDA_ENDPOINT_URL": local,
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_SESSION_TOKEN": "local",
         "AWS_LAMBDA_FUNCTION_NAME": fn.logical_id,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -52,4 +51,6 @@ def function_env(fn: Function, shell: Mapping[str, str], *, store_url: str, embe
     })
     env.pop("REDIS_ADDR", None)
     env.update(overrides)
+    # last: the local Invoke API and @connections accept only these (random per run)
+    env.update(credentials)
     return env

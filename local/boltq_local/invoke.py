@@ -2,7 +2,9 @@
 `lambda.invoke` (the poller's fan-out) reaches local functions through LAMBDA_ENDPOINT_URL.
 `RequestResponse` waits and returns the handler's payload (`X-Amz-Function-Error: Unhandled`
 on failure), `Event` queues the invocation and answers 202, `DryRun` answers 204. A name may
-be the logical id, the function name or an ARN (with or without a qualifier)."""
+be the logical id, the function name or an ARN (with or without a qualifier). Only requests
+SigV4-signed with the credentials `boltq dev` gives its functions are served (403 otherwise,
+before anything is looked up or run)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from boltq_local import signing
 from boltq_local.lambda_host import FunctionPool
 
 PATH = "/2015-03-31/functions/{name}/invocations"
@@ -30,17 +33,22 @@ def function_name(raw: str) -> str:
 
 
 class InvokeApi:
-    def __init__(self, pools: dict[str, FunctionPool]) -> None:
+    def __init__(self, pools: dict[str, FunctionPool],
+                 credentials: signing.LocalCredentials) -> None:
         self.pools = pools
+        self.credentials = credentials
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        why = signing.check(request, raw, self.credentials, "lambda")
+        if why is not None:
+            return signing.refusal(why)
         name = function_name(request.match_info["name"])
         pool = self.pools.get(name)
         if pool is None:
             return _error(404, "ResourceNotFoundException",
                           f"Function not found: {name} (local functions: "
                           f"{', '.join(sorted(self.pools))})")
-        raw = await request.read()
         try:
             event: Any = json.loads(raw) if raw else {}
         except ValueError:

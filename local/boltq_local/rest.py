@@ -11,6 +11,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -210,8 +211,11 @@ class RestGateway:
     function as a proxy event (in a warm container), the API key checked where the route asks
     for one, CORS as the template sets it; GET outside /api/ falls back to the site's pages."""
 
-    def __init__(self, template: Any, pools: dict[str, Any], site: Any) -> None:
+    def __init__(self, template: Any, pools: dict[str, Any], site: Any,
+                 origin_allowed: Callable[[str | None], bool] | None = None) -> None:
         self.template = template
+        # boltq dev's CORS: the request's Origin when it is allowed, never "*"
+        self.origin_allowed = origin_allowed
         self.routes = RouteTable(template.routes)
         self.pools = pools
         self.site = site
@@ -219,6 +223,12 @@ class RestGateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         cors = cors_headers(self.template.cors)
+        if self.origin_allowed is not None and "Access-Control-Allow-Origin" in cors:
+            origin = request.headers.get("Origin")
+            if self.origin_allowed(origin):
+                cors.update({"Access-Control-Allow-Origin": str(origin), "Vary": "Origin"})
+            else:
+                cors.pop("Access-Control-Allow-Origin")
         if request.method == "OPTIONS" and self.template.cors and self.routes.methods_for(path):
             return web.Response(status=200, headers=cors)
         c, params, known = self.routes.find(request.method, path)
@@ -244,7 +254,9 @@ class RestGateway:
             return envelope_error(502, f"Internal server error: {res.error_type}: "
                                        f"{(res.payload or {}).get('errorMessage')}")
         resp = to_response(res.payload)
+        if self.origin_allowed is not None:  # ours, whatever the function said
+            resp.headers.popall("Access-Control-Allow-Origin", None)
         for k, v in cors.items():
-            if k == "Access-Control-Allow-Origin" and k not in resp.headers:
+            if k in ("Access-Control-Allow-Origin", "Vary") and k not in resp.headers:
                 resp.headers[k] = v
         return resp

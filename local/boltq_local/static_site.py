@@ -42,6 +42,6 @@ class StaticSite:
         ))
         return ("<!doctype html><meta charset=utf-8><title>BoltQ dev</title>"
                 "<h1>BoltQ local runtime</h1><p>The playground is not built "
-                "(<code>cd playground &amp;&amp; npm install &amp;&amp; npm run build</code>)."
+                "(<code>cd playground &amp;&amp; npm ci &amp;&amp; npm run build</code>)."
                 f"</p><ul>{links}</ul><p>WebSocket: <code>ws://localhost:"
                 f"{self.api_port}/ws</code></p>")

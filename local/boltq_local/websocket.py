@@ -6,7 +6,9 @@ API Gateway's limits apply: 128 KB per message (32 KB frames), 10 min idle, 2 h 
 
 The management endpoint (`POST`/`GET`/`DELETE /@connections/{id}`, with or without a stage
 prefix) lets the same boto3 `apigatewaymanagementapi` code post to local clients; a connection
-that is gone answers 410 with `x-amzn-ErrorType: GoneException`, as in AWS."""
+that is gone answers 410 with `x-amzn-ErrorType: GoneException`, as in AWS. It serves only
+requests SigV4-signed (service execute-api) with the credentials `boltq dev` gives its
+functions; anything else gets 403."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from boltq_core.timefmt import iso
+from boltq_local import signing
 from boltq_local.lambda_host import Result, _keep
 from boltq_local.template import WebSocketApi
 
@@ -65,9 +68,11 @@ def select_route(expression: str, text: str) -> str | None:
 
 
 class WebSocketGateway:
-    def __init__(self, api: WebSocketApi, invoke: Invoke) -> None:
+    def __init__(self, api: WebSocketApi, invoke: Invoke,
+                 credentials: signing.LocalCredentials) -> None:
         self.api = api
         self.invoke = invoke
+        self.credentials = credentials
         self.connections: dict[str, Connection] = {}
 
     def _context(self, conn: Connection, route: str, event_type: str,
@@ -179,6 +184,10 @@ class WebSocketGateway:
     # --- the management API (@connections) --------------------------------------------------
 
     async def manage(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        why = signing.check(request, data, self.credentials, "execute-api")
+        if why is not None:
+            return signing.refusal(why)
         conn = self.connections.get(request.match_info["conn_id"])
         if conn is None or conn.ws.closed:
             return _gone()
@@ -191,7 +200,6 @@ class WebSocketGateway:
         if request.method == "DELETE":
             await conn.ws.close()
             return web.Response(status=204)
-        data = await request.read()
         if len(data) > MAX_MESSAGE_BYTES:
             return web.json_response({"message": "Message too long"}, status=413,
                                      headers={"x-amzn-ErrorType": "PayloadTooLargeException"})

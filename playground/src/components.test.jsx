@@ -228,9 +228,37 @@ describe('Settings and connection', () => {
     fireEvent.change(screen.getByLabelText(/API key/), { target: { value: 'k1' } })
     fireEvent.click(screen.getByRole('button', { name: 'Save' }))
     expect(settings()).toMatchObject({ apiUrl: 'https://api.example/prod', apiKey: 'k1' })
-    expect(JSON.parse(localStorage.getItem('boltq.settings')).apiKey).toBe('k1')
+    // the key for this session only; the rest in localStorage
+    expect(sessionStorage.getItem('boltq.apiKey')).toBe('k1')
+    expect(JSON.parse(localStorage.getItem('boltq.settings')).apiUrl).toBe('https://api.example/prod')
+    expect(localStorage.getItem('boltq.settings')).not.toContain('k1')
     expect(FakeWebSocket.instances.length).toBe(2) // restarted with the new settings
     expect(screen.getByRole('link', { name: 'Grafana' }).getAttribute('href')).toMatch(/^http/)
+  })
+  it('remembers the key in localStorage only when asked, and forgets it again', () => {
+    render(<Settings />)
+    fireEvent.change(screen.getByLabelText(/API key/), { target: { value: 'k2' } })
+    fireEvent.click(screen.getByLabelText(/Remember the key/))
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(JSON.parse(localStorage.getItem('boltq.settings')).apiKey).toBe('k2')
+    expect(sessionStorage.getItem('boltq.apiKey')).toBeNull()
+    sessionStorage.clear() // a new tab
+    expect(settings().apiKey).toBe('k2')
+    fireEvent.click(screen.getByLabelText(/Remember the key/))
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }))
+    expect(localStorage.getItem('boltq.settings')).not.toContain('k2')
+    expect(sessionStorage.getItem('boltq.apiKey')).toBe('k2')
+  })
+  it('links only http(s) URLs', () => {
+    localStorage.setItem('boltq.settings', JSON.stringify({
+      grafanaUrl: 'javascript:window.__xss=1', prometheusUrl: 'data:text/html,<script>1</script>',
+      apiUrl: 'javascript:alert(1)//' }))
+    const { container } = render(<Settings />)
+    expect(screen.queryByRole('link', { name: 'Grafana' })).toBeNull()
+    expect(screen.queryByRole('link', { name: 'Prometheus' })).toBeNull()
+    expect(screen.queryByRole('link', { name: /API docs/ })).toBeNull()
+    expect(container.querySelectorAll('a').length).toBe(0)
+    expect(screen.getAllByTestId('bad-link').map((e) => e.textContent).join(' ')).toContain('javascript:window.__xss=1')
   })
   it('the indicator tells the truth', () => {
     render(<ConnectionIndicator />)

@@ -1,6 +1,9 @@
 // Where the API and WebSocket live. Order: settings saved in this browser (localStorage), then
 // config.json beside index.html (written by the S3 deploy), then the page's own origin.
+// The API key is a secret: it is kept for this tab's session only (sessionStorage) unless the
+// user asks to remember it (then localStorage, with the other settings).
 const KEY = 'boltq.settings'
+const SESSION_KEY = 'boltq.apiKey'
 
 export const defaults = () => ({
   apiUrl: '',
@@ -34,7 +37,7 @@ function pick(obj) {
   return out
 }
 
-export function savedSettings() {
+function stored() {
   try {
     return pick(JSON.parse(localStorage.getItem(KEY) || '{}'))
   } catch {
@@ -42,10 +45,25 @@ export function savedSettings() {
   }
 }
 
-export function saveSettings(values) {
+export function savedSettings() {
+  const out = stored()
+  const sessionKey = sessionStorage.getItem(SESSION_KEY)
+  if (sessionKey) out.apiKey = sessionKey
+  return out
+}
+
+// Whether the API key is remembered beyond this tab's session (localStorage).
+export function keyRemembered() {
+  return Boolean(stored().apiKey)
+}
+
+export function saveSettings(values, { remember = false } = {}) {
   const clean = {}
   for (const [k, v] of Object.entries(pick(values))) if (v.trim() !== '') clean[k] = v.trim()
-  localStorage.setItem(KEY, JSON.stringify(clean))
+  const { apiKey, ...rest } = clean
+  localStorage.setItem(KEY, JSON.stringify(remember && apiKey ? clean : rest))
+  if (apiKey && !remember) sessionStorage.setItem(SESSION_KEY, apiKey)
+  else sessionStorage.removeItem(SESSION_KEY)
   listeners.forEach((fn) => fn(settings()))
 }
 

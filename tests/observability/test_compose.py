@@ -113,3 +113,15 @@ def test_grafana_has_no_default_password() -> None:
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     text = COMPOSE.read_text().lower()
     assert "admin_password: admin" not in text and "password=admin" not in text
+
+
+def test_ports_are_loopback_only_and_valkey_has_a_password() -> None:
+    s = compose()["services"]
+    for name, svc in s.items():
+        for p in svc.get("ports", []):
+            assert str(p).startswith("127.0.0.1:"), f"{name} publishes {p} on every interface"
+    valkey = s["valkey"]
+    cmd = valkey["command"]
+    password = cmd[cmd.index("--requirepass") + 1]
+    assert re.fullmatch(r"\$\{VALKEY_PASSWORD:\?[^}]*\}", password), password
+    assert valkey["environment"]["VALKEYCLI_AUTH"] == password

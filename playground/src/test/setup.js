@@ -4,5 +4,6 @@ import { cleanup } from '@testing-library/react'
 afterEach(() => {
   cleanup()
   localStorage.clear()
+  sessionStorage.clear()
   window.location.hash = ''
 })
