@@ -2,12 +2,16 @@
 token), against a real TLS server: Debian's redis-server is built with TLS (the embedded Valkey
 is not). The test makes its own CA and a server certificate for `localhost`: a good connection
 works, a wrong password fails at once with a clear error, and a certificate that does not name
-the host (127.0.0.1) or does not chain to the trusted CA is refused."""
+the host (127.0.0.1) or does not chain to the trusted CA is refused. The same holds for a
+cluster-mode client against a one-node TLS cluster that announces a host name, as ElastiCache
+Serverless does (TLS only, cluster mode only)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import random
 import shutil
 import socket
 import subprocess
@@ -33,6 +37,9 @@ from boltq_core.store.connect import connect, connect_async, is_store_trouble
 from boltq_core.store.failover import CertificateRefused
 
 REDIS_SERVER = shutil.which("redis-server")
+# the cluster announces a host name other than "localhost" (redis-py's cluster client swaps
+# that one for 127.0.0.1, which the certificate does not name): this machine's own name
+HOST = socket.gethostname()
 PASSWORD = "tls-test-auth-token-0123456789"
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server (built with TLS)")
@@ -77,11 +84,12 @@ class TlsServer:
     port: int
     ca_file: Path  # the CA that signed the server's certificate
     other_ca_file: Path  # a CA that did not
+    host: str = "localhost"  # a name its certificate covers
 
-    def url(self, host: str = "localhost") -> str:
-        return f"rediss://{host}:{self.port}/0"
+    def url(self, host: str | None = None) -> str:
+        return f"rediss://{host or self.host}:{self.port}/0"
 
-    def settings(self, host: str = "localhost", **kw: Any) -> Settings:
+    def settings(self, host: str | None = None, **kw: Any) -> Settings:
         values: dict[str, Any] = {"redis_url": self.url(host), "redis_password": PASSWORD,
                                   "redis_tls_ca_file": str(self.ca_file),
                                   "store_retry_seconds": 0.5, "key_prefix": "tls-test"}
@@ -90,9 +98,17 @@ class TlsServer:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port whose cluster bus port (+10000) is free too."""
+    for _ in range(100):
+        port = random.randint(20000, 45000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no free port pair")
 
 
 @pytest.fixture(scope="module")
@@ -101,21 +117,30 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     ca_key, other_key, server_key = _key(), _key(), _key()
     ca = _cert("BoltQ test CA", ca_key, None, ca_key, None, ca=True)
     other = _cert("Someone else's CA", other_key, None, other_key, None, ca=True)
-    # the server's certificate names localhost only: connecting to 127.0.0.1 must be refused
-    server = _cert("localhost", server_key, ca.subject, ca_key,
-                   [x509.DNSName("localhost")], ca=False)
+    # the server's certificate names localhost (and this host) only: connecting to 127.0.0.1
+    # must be refused
+    names = [x509.DNSName(n) for n in dict.fromkeys(["localhost", HOST])]
+    server = _cert("localhost", server_key, ca.subject, ca_key, names, ca=False)
     files = {"ca.pem": ca.public_bytes(serialization.Encoding.PEM),
              "other-ca.pem": other.public_bytes(serialization.Encoding.PEM),
              "server.pem": server.public_bytes(serialization.Encoding.PEM),
              "server.key": _pem(server_key)}
     for name, data in files.items():
         (d / name).write_bytes(data)
+    with _redis_server(d, []) as port:
+        yield TlsServer(port, d / "ca.pem", d / "other-ca.pem")
+
+
+@contextlib.contextmanager
+def _redis_server(d: Path, extra: list[str]) -> Iterator[int]:
+    """redis-server on a TLS port only (certificates in `d`), with AUTH; yields its port."""
     port = _free_port()
     proc = subprocess.Popen(
         [str(REDIS_SERVER), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", str(d / "server.pem"), "--tls-key-file", str(d / "server.key"),
          "--tls-ca-cert-file", str(d / "ca.pem"), "--tls-auth-clients", "no",
-         "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--dir", str(d)],
+         "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--dir", str(d),
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         end = time.monotonic() + 10
@@ -128,7 +153,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
                     out = proc.stdout.read().decode() if proc.stdout else ""
                     pytest.fail(f"redis-server did not start with TLS: {out[-2000:]}")
                 time.sleep(0.05)
-        yield TlsServer(port, d / "ca.pem", d / "other-ca.pem")
+        yield port
     finally:
         proc.terminate()
         proc.wait(10)
@@ -243,3 +268,67 @@ def test_the_auth_token_comes_from_secrets_manager(tls_server: TlsServer,
         with pytest.raises(ConfigError, match=r"REDIS_AUTH_TOKEN_SECRET_ARN.*ResourceNotFound"):
             Settings.from_env({**env, "REDIS_AUTH_TOKEN_SECRET_ARN": arn[:-6] + "XXXXXX"})
     forget_secrets()
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tls_server: TlsServer) -> Iterator[TlsServer]:
+    """A one-node cluster on TLS only that announces a host name, as ElastiCache Serverless
+    does (TLS only, cluster mode only): the client's slot map names HOST, which the
+    certificate covers."""
+    try:
+        local = socket.gethostbyname(HOST).startswith("127.")
+    except OSError:
+        local = False
+    if not local:
+        pytest.skip(f"this host's name {HOST!r} does not resolve to a loopback address")
+    d = tls_server.ca_file.parent / "cluster"
+    d.mkdir()
+    for name in ("ca.pem", "server.pem", "server.key"):
+        (d / name).write_bytes((tls_server.ca_file.parent / name).read_bytes())
+    flags = ["--cluster-enabled", "yes", "--cluster-config-file", str(d / "nodes.conf"),
+             "--tls-cluster", "yes", "--cluster-announce-hostname", HOST,
+             "--cluster-preferred-endpoint-type", "hostname"]
+    with _redis_server(d, flags) as port:
+        node = redis.Redis(host=HOST, port=port, password=PASSWORD, ssl=True,
+                           ssl_ca_certs=str(tls_server.ca_file))
+        node.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        end = time.monotonic() + 10
+        while node.cluster("info").get("cluster_state") != "ok":
+            assert time.monotonic() < end, "the one-node cluster did not come up"
+            time.sleep(0.05)
+        node.close()
+        yield TlsServer(port, tls_server.ca_file, tls_server.other_ca_file, HOST)
+
+
+def test_a_cluster_mode_store_over_tls_with_auth(tls_cluster: TlsServer) -> None:
+    settings = tls_cluster.settings(redis_cluster=True, key_prefix="tls-cluster")
+    q = Queue(settings)
+    try:
+        job = q.submit({"type": "echo", "data": {"over": "tls+cluster"}})
+        assert q.get(job.job_id).status == "pending"
+        for node in q.redis.get_nodes():
+            assert node.host == HOST
+            assert issubclass(node.redis_connection.connection_pool.connection_class,
+                              redis.SSLConnection)
+    finally:
+        q.redis.close()
+
+    async def main() -> None:
+        client = connect_async(settings)
+        try:
+            assert await client.ping() is True
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_cluster_client_refuses_a_wrong_host_and_a_wrong_password(
+        tls_cluster: TlsServer) -> None:
+    refused = (redis.RedisError, redis.exceptions.RedisClusterException)
+    with pytest.raises(refused) as err:
+        connect(tls_cluster.settings(host="127.0.0.1", redis_cluster=True)).ping()
+    assert "certificate" in str(err.value).lower() or "mismatch" in str(err.value).lower(), err
+    with pytest.raises(refused) as err:
+        connect(tls_cluster.settings(redis_cluster=True, redis_password="wrong")).ping()
+    assert "password" in str(err.value).lower() or "auth" in str(err.value).lower(), err
