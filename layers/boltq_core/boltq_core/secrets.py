@@ -28,9 +28,10 @@ def read_secret(reference: str, variable: str, client: Any = None) -> str:
     setting in errors. Kept for the life of the process. ConfigError when it cannot be read."""
     m = SECRET_ARN.match(reference)
     if not m:
-        raise ConfigError(f"invalid setting: {variable}={reference!r}: expected a Secrets "
-                          "Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
-                          ", optionally #FIELD of a JSON secret)")
+        # never echoed: a secret's value set here by mistake must not reach a log
+        raise ConfigError(f"invalid setting: {variable}: expected a Secrets Manager secret ARN "
+                          "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME, optionally "
+                          "#FIELD of a JSON secret)")
     with _lock:
         if reference in _cache:
             return _cache[reference]
