@@ -11,6 +11,8 @@
   `ReplyLost`: the command may have run, so only idempotent calls may be sent again
   (boltq_core.jobs.queue decides per call); the connection-level retry (`StoreRetry`) resends
   only commands that provably did not run, with backoff, for at most a time budget.
+- A TLS certificate the client refuses (not from a trusted CA, not naming the host) is
+  `CertificateRefused`: a setting to fix, never store trouble, never retried.
 """
 
 from __future__ import annotations
