@@ -15,7 +15,6 @@ from boltq_local.template import load, load_yaml
 from tests.functions.conftest import ROOT
 
 TEMPLATE = ROOT / "template.yaml"
-FUNCTIONS = ("ApiFunction", "WsFunction", "PromoterFunction", "PollerFunction", "WorkerFunction")
 ASYNC = ("PromoterFunction", "PollerFunction", "WorkerFunction")  # invoked as events
 
 
@@ -36,6 +35,14 @@ def of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
 
 
+def functions(template: dict[str, Any]) -> list[str]:
+    """Every function of the template (a function added later is held to the same rules)."""
+    fns = list(of_type(template, "AWS::Serverless::Function"))
+    assert {"ApiFunction", "WsFunction", "PromoterFunction", "PollerFunction",
+            "WorkerFunction"} <= set(fns)
+    return fns
+
+
 def env_of(template: dict[str, Any], fn: str) -> dict[str, Any]:
     glob = template["Globals"]["Function"]["Environment"]["Variables"]
     return {**glob, **(props(template, fn).get("Environment") or {}).get("Variables", {})}
@@ -47,7 +54,7 @@ def env_of(template: dict[str, Any], fn: str) -> dict[str, Any]:
 def test_functions_get_secret_arns_never_values(template: dict[str, Any]) -> None:
     text = TEMPLATE.read_text()
     assert "{{resolve:" not in json.dumps(template["Globals"])  # no value resolved into an env
-    for fn in FUNCTIONS:
+    for fn in functions(template):
         env = env_of(template, fn)
         for name in ("REDIS_AUTH_TOKEN", "REDIS_PASSWORD", "BOLTQ_API_KEY"):
             assert name not in env, (fn, name)
@@ -73,10 +80,12 @@ def test_secret_reads_are_scoped_to_exactly_those_arns(template: dict[str, Any])
     assert _statements(template, "ApiKeySecretReadPolicy") == [{
         "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
         "Resource": {"Ref": "ApiKeySecret"}}]
-    for fn in FUNCTIONS:
+    for fn in functions(template):
         policies = props(template, fn)["Policies"]
         assert {"Ref": "StoreSecretReadPolicy"} in policies, fn
-        assert ({"Ref": "ApiKeySecretReadPolicy"} in policies) == (fn == "WsFunction"), fn
+        # the API key's secret: read by the functions that are given its ARN, and only by them
+        given = env_of(template, fn).get("BOLTQ_API_KEY_SECRET_ARN") == {"Ref": "ApiKeySecret"}
+        assert ({"Ref": "ApiKeySecretReadPolicy"} in policies) == given, fn
     # an existing store needs its token's secret (AUTH in AWS) and a TLS URL
     rule = template["Rules"]["ExistingStoreNeedsItsAuthSecret"]
     assert "ExistingRedisAuthSecretArn" in json.dumps(rule["Assertions"])
@@ -147,7 +156,7 @@ def test_security_groups_are_narrow(template: dict[str, Any]) -> None:
 
 def test_every_function_logs_to_a_group_with_retention(template: dict[str, Any]) -> None:
     groups = of_type(template, "AWS::Logs::LogGroup")
-    for fn in FUNCTIONS:
+    for fn in functions(template):
         group = props(template, fn)["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     for group in groups.values():
