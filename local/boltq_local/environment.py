@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from boltq_core.config import ENV_VARIABLES
+from boltq_core.config import ENV_NAMES, ENV_VARIABLES, SECRET_ARNS
 from boltq_local.template import Function
 
 # BoltQ settings and function knobs a developer may set in the shell of `boltq dev` (every
@@ -50,6 +50,10 @@ def function_env(fn: Function, shell: Mapping[str, str], *, store_url: str, embe
         "BOLTQ_LOCAL": "1",
     })
     env.pop("REDIS_ADDR", None)
+    # the template's secrets live in AWS only: locally a value (or an ARN) comes from the shell
+    for arn_field in SECRET_ARNS.values():
+        name = ENV_NAMES[arn_field][0]
+        env[name] = shell.get(name, "")
     env.update(overrides)
     # last: the local Invoke API and @connections accept only these (random per run)
     env.update(credentials)

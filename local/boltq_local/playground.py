@@ -1,12 +1,14 @@
-"""`boltq playground deploy`: publish playground/dist to the template's S3 bucket.
+"""`boltq playground deploy`: publish playground/dist to the template's private S3 bucket,
+served over HTTPS by its CloudFront distribution (origin access control).
 
 Every file gets its content type and a cache policy: index.html and config.json are never cached
 (so a deploy shows at once), Vite's content-hashed files under assets/ are immutable, anything
 else is cached briefly. config.json beside index.html carries the API and WebSocket URLs the
-page reads at start (the API key is not written: the bucket is public; users enter it in
-Settings). Objects left over from an earlier build are removed. The bucket, API URL and
-WebSocket URL come from the stack's outputs (PlaygroundBucketName, ApiUrl, WebSocketUrl) unless
-given.
+page reads at start (never the API key: anyone may fetch the page; users enter the key in
+Settings). Objects left over from an earlier build are removed. CloudFront may still hold the
+old index.html and config.json at its edges: the deploy ends with an invalidation of both (the
+hashed assets have new names). The bucket, distribution and URLs come from the stack's outputs
+(PlaygroundBucketName, PlaygroundDistributionId, ApiUrl, WebSocketUrl) unless given.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import mimetypes
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 NO_CACHE = "no-cache, no-store, must-revalidate"
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
+# what CloudFront must fetch again after a deploy: the names that stay the same between builds
+INVALIDATE = ("/index.html", "/config.json")
 HASHED = re.compile(r"(^|/)assets/.+[-.][A-Za-z0-9_-]{8,}\.[a-z0-9]+$")
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -64,7 +69,7 @@ def stack_outputs(stack: str, cfn: Any = None) -> dict[str, str]:
 
 
 def deploy(dist: Path, bucket: str, api_url: str, ws_url: str, s3: Any = None,
-           prune: bool = True, website: bool = True) -> list[str]:
+           prune: bool = True) -> list[str]:
     """Upload dist/ and config.json to the bucket; returns the keys written."""
     import boto3
 
@@ -85,9 +90,6 @@ def deploy(dist: Path, bucket: str, api_url: str, ws_url: str, s3: Any = None,
             written.append("config.json")
         _put(s3, bucket, key, path.read_bytes())
         written.append(key)
-    if website:
-        s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={
-            "IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "index.html"}})
     if prune:
         keep = set(written)
         stale = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -98,16 +100,30 @@ def deploy(dist: Path, bucket: str, api_url: str, ws_url: str, s3: Any = None,
     return written
 
 
+def invalidate(distribution_id: str, cloudfront: Any = None) -> str:
+    """Have CloudFront fetch index.html and config.json again; returns the invalidation id."""
+    import boto3
+
+    cloudfront = cloudfront or boto3.client("cloudfront")
+    reply = cloudfront.create_invalidation(DistributionId=distribution_id, InvalidationBatch={
+        "Paths": {"Quantity": len(INVALIDATE), "Items": list(INVALIDATE)},
+        "CallerReference": f"boltq-playground-{uuid.uuid4()}"})
+    return str(reply["Invalidation"]["Id"])
+
+
 def _put(s3: Any, bucket: str, key: str, body: bytes) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(key),
                   CacheControl=cache_control(key))
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("playground", help="publish the playground to the stack's S3 bucket")
+    p = sub.add_parser("playground", help="publish the playground (S3 bucket + CloudFront)")
     p.add_argument("action", choices=["deploy"])
     p.add_argument("--stack", default="boltq", help="CloudFormation stack (default boltq)")
     p.add_argument("--bucket", help="default: the stack's PlaygroundBucketName output")
+    p.add_argument("--distribution",
+                   help="CloudFront distribution id (default: the stack's "
+                        "PlaygroundDistributionId output)")
     p.add_argument("--api-url", help="default: the stack's ApiUrl output")
     p.add_argument("--ws-url", help="default: the stack's WebSocketUrl output")
     p.add_argument("--dist", default=str(ROOT / "playground" / "dist"))
@@ -123,7 +139,7 @@ def cmd_playground(a: argparse.Namespace) -> int:
                 print(f"boltq playground: `{' '.join(step)}` failed", file=sys.stderr)
                 return 1
     outputs: dict[str, str] = {}
-    if not (a.bucket and a.api_url and a.ws_url):
+    if not (a.bucket and a.api_url and a.ws_url):  # all given: no stack to ask
         outputs = stack_outputs(a.stack)
     bucket = a.bucket or outputs.get("PlaygroundBucketName")
     if not bucket:
@@ -139,6 +155,14 @@ def cmd_playground(a: argparse.Namespace) -> int:
         return 1
     print(f"uploaded {len(keys)} files to s3://{bucket} (API {api_url or 'same origin'}, "
           f"WebSocket {ws_url or 'same origin'})")
+    distribution = a.distribution or outputs.get("PlaygroundDistributionId")
+    if distribution:
+        ref = invalidate(distribution)
+        print(f"CloudFront {distribution}: invalidation {ref} of {' and '.join(INVALIDATE)}")
+    else:
+        print("boltq playground: no CloudFront distribution (--distribution or the stack's "
+              "PlaygroundDistributionId output): cached copies stay until they expire",
+              file=sys.stderr)
     if outputs.get("PlaygroundUrl"):
         print(f"playground: {outputs['PlaygroundUrl']}")
     return 0

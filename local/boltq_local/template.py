@@ -308,7 +308,7 @@ def load(
         handler = res.resolve(props.get("Handler", glob.get("Handler", "")))
         if not isinstance(code, str) or not handler:
             raise TemplateError(f"{lid}: CodeUri and Handler are needed to run it locally")
-        reserved = props.get("ReservedConcurrentExecutions")
+        reserved = res.resolve(props.get("ReservedConcurrentExecutions"))  # may be NoValue
         tpl.functions[lid] = Function(
             logical_id=lid,
             code_dir=(path.parent / code).resolve(),
@@ -316,7 +316,7 @@ def load(
             timeout=float(res.resolve(props.get("Timeout", glob.get("Timeout", 3)))),
             memory_mb=int(res.resolve(props.get("MemorySize", glob.get("MemorySize", 128)))),
             environment=env,
-            reserved_concurrency=int(res.resolve(reserved)) if reserved is not None else None,
+            reserved_concurrency=int(reserved) if reserved is not None else None,
         )
         for ev_name, ev in (props.get("Events") or {}).items():
             ev_type, ev_props = ev.get("Type"), ev.get("Properties") or {}

@@ -1,4 +1,4 @@
-"""`boltq playground deploy` against moto's S3 and CloudFormation."""
+"""`boltq playground deploy` against moto's S3, CloudFront and CloudFormation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from boltq_local import cli, playground
-from boltq_local.playground import IMMUTABLE, NO_CACHE, SHORT, cache_control, content_type, deploy
+from boltq_local.playground import (
+    IMMUTABLE,
+    NO_CACHE,
+    SHORT,
+    cache_control,
+    content_type,
+    deploy,
+    invalidate,
+)
 
 BUCKET = "boltq-playground-test"
 
@@ -57,7 +65,33 @@ def test_policies() -> None:
     assert content_type("x.unknownext") == "application/octet-stream"
 
 
-def test_deploy_uploads_with_types_caching_config_and_website(aws: Any, build: Path) -> None:
+def distribution(bucket: str = BUCKET) -> str:
+    """A CloudFront distribution in front of the bucket, as the template makes it."""
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    origin = f"{bucket}.s3.us-east-1.amazonaws.com"
+    return str(cf.create_distribution(DistributionConfig={
+        "CallerReference": "test", "Comment": "playground", "Enabled": True,
+        "DefaultRootObject": "index.html",
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "playground-bucket", "DomainName": origin,
+            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "playground-bucket",
+                                 "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    })["Distribution"]["Id"])
+
+
+def invalidated_paths(dist_id: str) -> list[list[str]]:
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    listed = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]
+    out = []
+    for item in listed.get("Items", []):
+        inv = cf.get_invalidation(DistributionId=dist_id, Id=item["Id"])["Invalidation"]
+        out.append(sorted(inv["InvalidationBatch"]["Paths"]["Items"]))
+    return out
+
+
+def test_deploy_uploads_with_types_caching_and_config(aws: Any, build: Path) -> None:
     aws.put_object(Bucket=BUCKET, Key="assets/index-OLD00000.js", Body=b"old")
     keys = deploy(build, BUCKET, "https://api.example/prod", "wss://ws.example/prod", s3=aws)
     assert keys[-2:] == ["config.json", "index.html"]  # the page goes up last
@@ -75,9 +109,16 @@ def test_deploy_uploads_with_types_caching_config_and_website(aws: Any, build: P
     assert h["ContentType"] == "application/json" and h["CacheControl"] == NO_CACHE
     config = json.loads(aws.get_object(Bucket=BUCKET, Key="config.json")["Body"].read())
     assert config == {"apiUrl": "https://api.example/prod", "wsUrl": "wss://ws.example/prod"}
-    site = aws.get_bucket_website(Bucket=BUCKET)
-    assert site["IndexDocument"] == {"Suffix": "index.html"}
-    assert site["ErrorDocument"] == {"Key": "index.html"}
+    # the bucket is private behind CloudFront: no website endpoint is turned on
+    with pytest.raises(aws.exceptions.ClientError, match="NoSuchWebsiteConfiguration"):
+        aws.get_bucket_website(Bucket=BUCKET)
+
+
+def test_invalidate_asks_cloudfront_for_the_page_and_its_config(aws: Any) -> None:
+    dist_id = distribution()
+    ref = invalidate(dist_id)
+    assert ref
+    assert invalidated_paths(dist_id) == [["/config.json", "/index.html"]]
 
 
 def test_deploy_needs_a_build(aws: Any, tmp_path: Path) -> None:
@@ -87,6 +128,7 @@ def test_deploy_needs_a_build(aws: Any, tmp_path: Path) -> None:
 
 OUTPUTS = {
     "PlaygroundBucketName": BUCKET,
+    "PlaygroundDistributionId": "E2EXAMPLE",
     "ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com/prod",
     "WebSocketUrl": "wss://def.execute-api.us-east-1.amazonaws.com/prod",
 }
@@ -106,12 +148,30 @@ def test_stack_outputs() -> None:
 def test_command_reads_the_stack_outputs(aws: Any, build: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     asked = []
-    monkeypatch.setattr(playground, "stack_outputs", lambda s: asked.append(s) or OUTPUTS)
+    outputs = {**OUTPUTS, "PlaygroundDistributionId": distribution(),
+               "PlaygroundUrl": "https://d111111abcdef8.cloudfront.net"}
+    monkeypatch.setattr(playground, "stack_outputs", lambda s: asked.append(s) or outputs)
     assert cli.main(["playground", "deploy", "--stack", "boltq-test", "--dist", str(build)]) == 0
     assert asked == ["boltq-test"]
-    assert f"s3://{BUCKET}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"s3://{BUCKET}" in out and "invalidation" in out
+    assert "playground: https://d111111abcdef8.cloudfront.net" in out
+    assert invalidated_paths(outputs["PlaygroundDistributionId"]) == [
+        ["/config.json", "/index.html"]]
     config = json.loads(aws.get_object(Bucket=BUCKET, Key="config.json")["Body"].read())
     assert config["apiUrl"].endswith("/prod") and config["wsUrl"].startswith("wss://def.")
+
+
+def test_command_without_a_distribution_says_the_old_page_may_linger(
+        aws: Any, build: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["playground", "deploy", "--bucket", BUCKET, "--api-url", "a",
+                     "--ws-url", "b", "--dist", str(build)])
+    assert code == 0
+    assert "no CloudFront distribution" in capsys.readouterr().err
+    dist_id = distribution()
+    code = cli.main(["playground", "deploy", "--bucket", BUCKET, "--api-url", "a",
+                     "--ws-url", "b", "--dist", str(build), "--distribution", dist_id])
+    assert code == 0 and invalidated_paths(dist_id) == [["/config.json", "/index.html"]]
 
 
 def test_command_explains_a_missing_build(aws: Any, tmp_path: Path,

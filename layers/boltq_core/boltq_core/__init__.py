@@ -2,6 +2,7 @@
 here. Its folders, from the bottom up:
 
   errors, keys, timefmt  errors, every key of a namespace, how times are written
+  secrets                a setting's value read from Secrets Manager by its ARN (AWS)
   config                 Settings: every knob, with its default and unit
   store/                 connections to Redis/Valkey and how they ride through a failover
   jobs/                  the job model, one Lua script per state change, Queue, workflows

@@ -20,12 +20,15 @@ from pydantic import (
 
 from boltq_core.errors import ConfigError, InvalidInput
 from boltq_core.keys import Keys
+from boltq_core.secrets import read_secret
 
 # field -> environment variable(s), first one set wins
 ENV_NAMES: dict[str, tuple[str, ...]] = {
     "redis_url": ("REDIS_URL",),
     "redis_addr": ("REDIS_ADDR",),
     "redis_password": ("REDIS_PASSWORD", "REDIS_AUTH_TOKEN"),
+    "redis_password_secret_arn": ("REDIS_AUTH_TOKEN_SECRET_ARN",),
+    "redis_tls_ca_file": ("REDIS_TLS_CA_FILE",),
     "redis_cluster": ("REDIS_CLUSTER",),
     "key_prefix": ("BOLTQ_PREFIX",),
     "environment": ("ENVIRONMENT",),
@@ -54,6 +57,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "store_retry_seconds": ("STORE_RETRY_SECONDS",),
     # the functions'
     "api_key": ("BOLTQ_API_KEY",),
+    "api_key_secret_arn": ("BOLTQ_API_KEY_SECRET_ARN",),
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS",),
     "ws_management_endpoint": ("WS_MANAGEMENT_ENDPOINT",),
     "processors": ("BOLTQ_PROCESSORS",),
@@ -74,6 +78,14 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "metrics_push_timeout_seconds": ("METRICS_PUSH_TIMEOUT_SECONDS",),
 }
 
+# secret field -> the field holding its Secrets Manager ARN: in AWS the environment carries
+# the ARN and the value is read at cold start (boltq_core.secrets); a value set in the
+# environment (boltq dev, tests) wins
+SECRET_ARNS: dict[str, str] = {
+    "redis_password": "redis_password_secret_arn",
+    "api_key": "api_key_secret_arn",
+}
+
 
 class Settings(BaseModel):
     """Every BoltQ setting, with its default and unit. `Settings.from_env()` reads them."""
@@ -83,6 +95,8 @@ class Settings(BaseModel):
     redis_url: str | None = None  # redis://, rediss:// (TLS) or unix:// URL; wins over addr
     redis_addr: str = "localhost:6379"  # host:port, the seed's setting
     redis_password: str | None = None  # AUTH token (ElastiCache)
+    redis_password_secret_arn: str | None = None  # ...or the ARN of its secret (AWS)
+    redis_tls_ca_file: str | None = None  # CA bundle for rediss:// (default: the system's)
     redis_cluster: bool = False  # cluster-mode client (ElastiCache cluster mode enabled)
     key_prefix: str = Field("boltq", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")  # hash tag {prefix}
     environment: str = "development"
@@ -117,6 +131,7 @@ class Settings(BaseModel):
 
     # --- the functions ---------------------------------------------------------------------
     api_key: str | None = None  # when set, api and ws require it (x-api-key)
+    api_key_secret_arn: str | None = None  # ...or the ARN of its secret (AWS)
     cors_allow_origins: str = "*"  # comma-separated origins the api allows
     ws_management_endpoint: str | None = None  # where pushes go (default: from $connect)
     processors: str = ""  # comma-separated modules the worker imports to register processors
@@ -188,6 +203,9 @@ class Settings(BaseModel):
                     values[field] = env[name]
                     break
         values.update(overrides)
+        for field, arn_field in SECRET_ARNS.items():
+            if not values.get(field) and values.get(arn_field):
+                values[field] = read_secret(values[arn_field], ENV_NAMES[arn_field][0])
         try:
             return cls(**values)
         except ValidationError as exc:

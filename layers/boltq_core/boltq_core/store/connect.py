@@ -49,6 +49,13 @@ def _options(settings: Settings, retry: Any) -> dict[str, Any]:
     }
     if settings.redis_password:
         opts["password"] = settings.redis_password
+    if urlsplit(settings.url).scheme == "rediss":
+        # TLS (ElastiCache in transit, Serverless): the certificate must chain to a trusted CA
+        # and name the host, whatever the installed redis-py's defaults
+        opts["ssl_cert_reqs"] = "required"
+        opts["ssl_check_hostname"] = True
+        if settings.redis_tls_ca_file:
+            opts["ssl_ca_certs"] = settings.redis_tls_ca_file
     return opts
 
 

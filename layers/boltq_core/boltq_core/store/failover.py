@@ -11,11 +11,14 @@
   `ReplyLost`: the command may have run, so only idempotent calls may be sent again
   (boltq_core.jobs.queue decides per call); the connection-level retry (`StoreRetry`) resends
   only commands that provably did not run, with backoff, for at most a time budget.
+- A TLS certificate the client refuses (not from a trusted CA, not naming the host) is
+  `CertificateRefused`: a setting to fix, never store trouble, never retried.
 """
 
 from __future__ import annotations
 
 import random
+import ssl
 import time
 from typing import Any
 
@@ -39,11 +42,27 @@ class ConnectFailed(redis.ConnectionError):
     exhausted = False
 
 
+class CertificateRefused(redis.AuthenticationError):
+    """The store's TLS certificate was refused (it does not chain to a trusted CA or does not
+    name the host): a setting to fix, not an outage to wait out, so it is never retried."""
+
+
+def certificate_refused(exc: BaseException | None) -> bool:
+    """True when `exc` or what caused it is a failed TLS certificate check."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ssl.SSLCertVerificationError | CertificateRefused):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def is_refusal(exc: BaseException) -> bool:
     """The server (or the network, before anything was written) refused the command: it did
     not run, so sending it again is always safe."""
     e = redis.exceptions
-    if isinstance(exc, ReplyLost):
+    if isinstance(exc, ReplyLost) or certificate_refused(exc):
         return False
     if isinstance(exc, e.ReadOnlyError | e.BusyLoadingError | e.MasterDownError
                   | e.TryAgainError | e.ClusterDownError | ConnectFailed):
@@ -60,7 +79,7 @@ def is_store_trouble(exc: BaseException) -> bool:
     """True for errors that mean "the store is unavailable or failing over, try again later"
     (never for bad input, a script bug or a wrong password)."""
     e = redis.exceptions
-    if isinstance(exc, e.AuthenticationError | e.AuthorizationError):
+    if isinstance(exc, e.AuthenticationError | e.AuthorizationError) or certificate_refused(exc):
         return False
     if isinstance(exc, e.ConnectionError | e.TimeoutError | OSError):
         return True
@@ -224,6 +243,8 @@ class _SyncGuard:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if isinstance(exc, redis.AuthenticationError):
                 raise
+            if certificate_refused(exc):
+                raise CertificateRefused(f"the store's TLS certificate was refused: {exc}") from exc
             raise self._shared.failed(exc) from exc
         finally:
             self._safe_read = safe
@@ -277,6 +298,8 @@ class _AsyncGuard:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if isinstance(exc, redis.AuthenticationError):
                 raise
+            if certificate_refused(exc):
+                raise CertificateRefused(f"the store's TLS certificate was refused: {exc}") from exc
             raise self._shared.failed(exc) from exc
         finally:
             self._safe_read = safe
