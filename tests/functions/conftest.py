@@ -20,7 +20,7 @@ from boltq_core import Queue
 from boltq_local.schedules import eventbridge_event
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("api", "ws", "promoter", "poller", "worker")
+FUNCTIONS = ("api", "ws", "promoter", "poller", "worker", "authorizer")
 WS_DOMAIN = "abc123defg.execute-api.us-east-1.amazonaws.com"
 WS_ENDPOINT = f"https://{WS_DOMAIN}/prod"
 

@@ -54,6 +54,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "store_retry_seconds": ("STORE_RETRY_SECONDS",),
     # the functions'
     "api_key": ("BOLTQ_API_KEY",),
+    "ws_ticket_seconds": ("WS_TICKET_SECONDS",),
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS",),
     "ws_management_endpoint": ("WS_MANAGEMENT_ENDPOINT",),
     "processors": ("BOLTQ_PROCESSORS",),
@@ -116,7 +117,9 @@ class Settings(BaseModel):
     store_retry_seconds: float = Field(5.0, ge=0, le=300)
 
     # --- the functions ---------------------------------------------------------------------
-    api_key: str | None = None  # when set, api and ws require it (x-api-key)
+    # the bootstrap admin key; when set, access control is on (boltq_core.access)
+    api_key: str | None = None
+    ws_ticket_seconds: int = Field(60, ge=1, le=300)  # a WebSocket ticket is good this long
     cors_allow_origins: str = "*"  # comma-separated origins the api allows
     ws_management_endpoint: str | None = None  # where pushes go (default: from $connect)
     processors: str = ""  # comma-separated modules the worker imports to register processors
