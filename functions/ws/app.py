@@ -51,7 +51,10 @@ def subscribe(q: Queue, conn_id: str, body: dict[str, Any]) -> dict[str, Any]:
     if topic not in (None, "all"):
         raise InvalidInput(f"topic: must be 'all', got {topic!r}", [{"field": "topic"}])
     name = topic_for(job_id, wf_id, topic == "all")
-    if topic == "all" and not may_follow_all(registry(q).scope(conn_id)):
+    # no scope: no such connection (the subscribe says "reconnect"), or one opened before
+    # scopes existed (with the one admin key)
+    scope = registry(q).scope(conn_id) if topic == "all" else None
+    if scope is not None and not may_follow_all(scope):
         raise Forbidden("topic: 'all' needs a ticket of scope read or admin; subscribe by "
                         "job_id or workflow_id", [{"field": "topic"}])
     out: dict[str, Any] = {"type": "subscribed", "topic": name}

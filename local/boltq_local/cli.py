@@ -1,5 +1,6 @@
 """The `boltq` command: `boltq dev` (the local runtime) and a small client of the REST API:
-submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE.
+submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE,
+keys create|list|revoke.
 
 The client talks to --url (BOLTQ_URL, default http://localhost:8080; an AWS stage URL works
 too) with --api-key (BOLTQ_API_KEY) sent as x-api-key."""
@@ -12,6 +13,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -206,6 +208,33 @@ def cmd_dlq(c: Client, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(c: Client, a: argparse.Namespace) -> int:
+    """API keys (an admin key's work): the store keeps their hashes, so a key is shown once."""
+    if a.action == "create":
+        if not a.name or not a.scope:
+            raise ApiError(0, "keys create NAME --scope submit|read|admin")
+        out = c.call("POST", "/api/v1/keys", {"name": a.name, "scope": a.scope})
+        if a.json:
+            print(json.dumps(out))
+            return 0
+        print(table([[out["name"], out["scope"], out["key_id"]]], ["name", "scope", "key_id"]))
+        print(f"\nkey (shown this once; send it as x-api-key): {out['key']}")
+        return 0
+    if a.action == "revoke":
+        if not a.name:
+            raise ApiError(0, "keys revoke NAME")
+        c.call("DELETE", f"/api/v1/keys/{urllib.parse.quote(a.name, safe='')}")
+        print(f"revoked {a.name}")
+        return 0
+    items = c.call("GET", "/api/v1/keys")["items"]
+    if a.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    print(table([[k["name"], k["scope"], k["prefix"] + "...", k["created_at"]] for k in items],
+                ["name", "scope", "key", "created_at"]))
+    return 0
+
+
 def cmd_workflow(c: Client, a: argparse.Namespace) -> int:
     if a.action == "submit":
         try:
@@ -369,6 +398,12 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--watch", action="store_true", help="wait until it ends")
     w.add_argument("--interval", type=float, default=0.5)
 
+    k = client("keys", help="API keys: create NAME --scope S (shown once), list, revoke NAME")
+    k.add_argument("action", choices=["create", "list", "revoke"])
+    k.add_argument("name", nargs="?", help="the key's name (create, revoke)")
+    k.add_argument("--scope", choices=["submit", "read", "admin"],
+                   help="submit: submit and read back by id; read: every GET; admin: all")
+
     from boltq_local.playground import add_parser as add_playground
 
     add_playground(sub)
@@ -376,7 +411,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"submit": cmd_submit, "status": cmd_status, "stats": cmd_stats, "dlq": cmd_dlq,
-            "workflow": cmd_workflow}
+            "workflow": cmd_workflow, "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

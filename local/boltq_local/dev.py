@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from boltq_local import rest
+from boltq_local.authorizers import AuthorizerGate
 from boltq_local.console import InvocationLog, banner, now
 from boltq_local.environment import function_env
 from boltq_local.invoke import PATH as INVOKE_PATH
@@ -34,7 +35,7 @@ from boltq_local.template import Function, Template, load
 from boltq_local.websocket import WebSocketGateway
 
 LOCAL_PARAMETERS = {"Environment": "development"}  # parameter defaults for a laptop
-WARM = ("api", "ws")  # functions whose first container starts with `boltq dev`
+WARM = ("api", "ws", "authorizer")  # functions whose first container starts with `boltq dev`
 
 
 @dataclass
@@ -109,8 +110,9 @@ class DevServer:
             self.pools[fn.logical_id] = pool
         self.queue = self._namespace_queue()
         app = web.Application(client_max_size=10 * 1024 * 1024)
+        gate = AuthorizerGate(self._invoke, lambda fn: self.pools[fn].env)
         if self.template.websocket is not None:
-            self.ws = WebSocketGateway(self.template.websocket, self._invoke)
+            self.ws = WebSocketGateway(self.template.websocket, self._invoke, gate)
             app.router.add_get("/ws", self.ws.handle)
             for prefix in ("", "/{stage}"):
                 app.router.add_route("*", prefix + "/@connections/{conn_id}", self.ws.manage)
@@ -118,7 +120,7 @@ class DevServer:
         app.router.add_get("/_boltq/functions", self._functions)
         # [\s\S]: a path with a newline (%0A) is still the API's (aiohttp's own 404 otherwise)
         app.router.add_route("*", r"/{tail:[\s\S]*}",
-                             rest.RestGateway(self.template, self.pools, self.site).handle)
+                             rest.RestGateway(self.template, self.pools, self.site, gate).handle)
         metrics = web.Application()
         metrics.router.add_get("/metrics", self._metrics)
         metrics.router.add_get("/", self._metrics)

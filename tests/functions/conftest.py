@@ -63,8 +63,10 @@ def rest_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway sends it."""
+    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway sends it (with the
+    Lambda authorizer's context as requestContext.authorizer when one ran)."""
     hdrs = {"Accept": "application/json", "Host": "api.example.com", "User-Agent": "curl/8.5.0"}
     if body is not None or raw_body is not None:
         hdrs["Content-Type"] = "application/json"
@@ -92,6 +94,7 @@ def rest_event(
             "protocol": "HTTP/1.1",
             "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
             "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0", "apiKey": None},
+            **({"authorizer": authorizer} if authorizer is not None else {}),
         },
         "body": text,
         "isBase64Encoded": False,
@@ -104,6 +107,7 @@ def ws_event(
     body: Any = None,
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway WebSocket API event ($connect, $disconnect or a message route)."""
     event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE")
@@ -122,6 +126,8 @@ def ws_event(
         "connectionId": conn_id,
         "apiId": "abc123defg",
     }
+    if authorizer is not None:
+        rc["authorizer"] = authorizer
     event: dict[str, Any] = {"requestContext": rc, "isBase64Encoded": False}
     if event_type == "MESSAGE":
         rc["messageId"] = str(uuid.uuid4())

@@ -2,7 +2,8 @@
 api and ws functions (their defence-in-depth check) and `boltq dev` all read (SPEC §14).
 
 Scopes are not a ladder: `submit` submits jobs and workflows and reads them back by id,
-`read` makes every GET, `admin` does everything (dead letters, cancel, delete, keys, ...).
+`read` makes every GET but the keys listing, `admin` does everything (dead letters, cancel,
+delete, keys, ...).
 A route missing from the table is refused to every key (tests/functions/test_access_routes.py
 proves the table names every route of template.yaml, and only those)."""
 
