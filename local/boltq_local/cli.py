@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from boltq_local.live import ws_url_for
+
 END_STATES = ("completed", "failed", "cancelled")
 
 
@@ -133,11 +135,24 @@ def cmd_submit(c: Client, a: argparse.Namespace) -> int:
     else:
         print(table([[out["job_id"], out["status"]]], ["job_id", "status"]))
     if a.watch:
-        return watch(c, out["job_id"], a.interval)
+        return watch(c, out["job_id"], a.interval, a.ws_url or ws_url_for(c.url))
     return 0
 
 
-def watch(c: Client, job_id: str, interval: float) -> int:
+def watch(c: Client, job_id: str, interval: float, ws_url: str | None = None) -> int:
+    """Print the job on every change until it ends: pushed over the WebSocket (with a ticket)
+    when one is reachable, read every `interval` otherwise."""
+    from boltq_local.live import JobChanges
+
+    changes = JobChanges(c, ws_url, job_id).start() if ws_url else None
+    try:
+        return _watch(c, job_id, interval, changes)
+    finally:
+        if changes is not None:
+            changes.stop()
+
+
+def _watch(c: Client, job_id: str, interval: float, changes: Any) -> int:
     last = None
     tty = sys.stdout.isatty()
     while True:
@@ -153,12 +168,16 @@ def watch(c: Client, job_id: str, interval: float) -> int:
         if job["status"] in END_STATES:
             print(job_table(job))
             return 0 if job["status"] == "completed" else 2
-        time.sleep(interval)
+        if changes is not None:  # a change is pushed: wake for it, read now and then anyway
+            changes.changed.wait(max(interval, 5.0) if changes.live.is_set() else interval)
+            changes.changed.clear()
+        else:
+            time.sleep(interval)
 
 
 def cmd_status(c: Client, a: argparse.Namespace) -> int:
     if a.watch:
-        return watch(c, a.id, a.interval)
+        return watch(c, a.id, a.interval, a.ws_url or ws_url_for(c.url))
     job = c.call("GET", f"/api/v1/jobs/{a.id}")
     print(json.dumps(job, indent=2) if a.json else job_table(job))
     return 0
@@ -367,6 +386,9 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--url", default=os.environ.get("BOLTQ_URL", "http://localhost:8080"))
         sp.add_argument("--api-key", default=os.environ.get("BOLTQ_API_KEY"))
         sp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        sp.add_argument("--ws-url", default=os.environ.get("BOLTQ_WS_URL"),
+                        help="the WebSocket URL for --watch (AWS: the WebSocketUrl output; "
+                             "default: ws://HOST/ws of a local --url)")
         return sp
 
     s = client("submit", help="submit a job")

@@ -10,6 +10,7 @@ import contextlib
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,3 +170,18 @@ def test_keys_cli(secured: DevProcess) -> None:
     assert "cli-ci" not in boltq(secured, "keys", "list").stdout
     gone = boltq(secured, "keys", "revoke", "cli-ci")
     assert gone.returncode == 1 and "404" in gone.stderr
+
+
+def test_cli_watches_over_the_websocket_with_a_ticket(secured: DevProcess) -> None:
+    """--watch trades the key for a ticket and follows the job over the WebSocket: with a
+    30 s poll interval the 1 s job is seen finishing within seconds."""
+    key = make_key(secured, "cli-watch", "submit")
+    seen = len(secured.lines)
+    start = time.monotonic()
+    out = boltq(secured, "submit", "sleep", "--data", '{"seconds": 1}', "--watch",
+                "--interval", "30", key=key)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "completed" in out.stdout
+    assert time.monotonic() - start < 20
+    log = "\n".join(secured.lines[seen:])
+    assert "authorize $connect" in log and key not in log
