@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from boltq_core.access.api_keys import NAME_PATTERN, ApiKeys
 from boltq_core.access.gate import rest_caller
-from boltq_core.access.principal import OPEN_PRINCIPAL, Principal
+from boltq_core.access.principal import BOOTSTRAP, OPEN_PRINCIPAL, Principal
 from boltq_core.access.routes import PUBLIC, ROUTES, SCOPES
 from boltq_core.access.tickets import Tickets
 from boltq_core.config import Settings
@@ -347,7 +347,8 @@ class RequeueBody(BaseModel):
 class KeyRequest(BaseModel):
     model_config = _BODY
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN,
-                      description="a name of your choice, unique (`bootstrap` is BOLTQ_API_KEY)")
+                      description="a name of your choice, unique (`bootstrap` is BOLTQ_API_KEY)",
+                      json_schema_extra={"not": {"const": BOOTSTRAP}})
     scope: Literal["submit", "read", "admin"] = Field(
         description="submit: submit jobs and workflows, read them back by id; read: every "
                     "GET; admin: everything")

@@ -35,7 +35,7 @@ class Verdict:
 @cache
 def _pattern(resource: str) -> re.Pattern[str]:
     # IAM: * is any run of characters ("/" too), ? any one character
-    return re.compile(re.escape(resource).replace(r"\*", ".*").replace(r"\?", "."))
+    return re.compile(re.escape(resource).replace(r"\*", ".*").replace(r"\?", "."), re.S)
 
 
 def allows(document: Any, arn: str) -> bool:

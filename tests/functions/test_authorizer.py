@@ -169,3 +169,20 @@ def test_the_table_names_every_route_of_the_template_and_only_those() -> None:
     assert template.websocket is not None
     ws = {(WS, k) for k in template.websocket.routes}
     assert rest | ws == set(ROUTES)
+
+
+def test_local_policy_evaluation_is_iams() -> None:
+    """boltq dev evaluates an authorizer's policy as API Gateway does: * spans anything (a "/"
+    or a newline too), an explicit Deny wins, nothing allowed is refused."""
+    def doc(*statements: tuple[str, str]) -> dict[str, Any]:
+        return {"Statement": [{"Action": "execute-api:Invoke", "Effect": e, "Resource": [r]}
+                              for e, r in statements]}
+
+    arn = f"{STAGE}/GET/api/v1/jobs/a\nb"
+    assert allows(doc(("Allow", f"{STAGE}/GET/api/v1/jobs/*")), arn)
+    assert allows(doc(("Allow", f"{STAGE}/*")), f"{STAGE}/POST/api/v1/jobs/x/cancel")
+    assert not allows(doc(("Allow", f"{STAGE}/GET/api/v1/jobs/*"),
+                          ("Deny", f"{STAGE}/GET/*")), arn)
+    assert not allows(doc(("Allow", f"{STAGE}/GET/api/v1/jobs")), f"{STAGE}/GET/api/v1/jobs/x")
+    assert not allows(doc(), arn) and not allows(None, arn)
+    assert allows(doc(("Allow", f"{STAGE}/GET/api/v1/job?/x")), f"{STAGE}/GET/api/v1/jobs/x")

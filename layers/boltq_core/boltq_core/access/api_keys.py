@@ -47,10 +47,10 @@ class KeyInfo:
                 "scope": self.scope, "created_at": iso(self.created_ms, "milliseconds")}
 
 
-def check_name(name: Any) -> str:
+def check_name(name: Any, creating: bool = True) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput("name: must match " + NAME_PATTERN, [{"field": "name"}])
-    if name == BOOTSTRAP:
+    if creating and name == BOOTSTRAP:
         raise InvalidInput(f"name: {BOOTSTRAP!r} is BOLTQ_API_KEY's", [{"field": "name"}])
     return name
 
@@ -98,7 +98,7 @@ class ApiKeys:
         return sorted(out, key=lambda k: k.name)
 
     def revoke(self, name: str) -> None:
-        name = check_name(name)
+        name = check_name(name, creating=False)  # "bootstrap": no stored key (404)
         key_id = self.redis.hget(self.keys.api_key_names, name)
         done = key_id is not None and int(self.redis.register_script(source("api_key_revoke"))(
             keys=[self.keys.api_key_names, self.keys.api_key(key_id)], args=[name, key_id]))
