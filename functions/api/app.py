@@ -4,9 +4,11 @@ envelope {"success": true, "data": ...} / {"success": false, "error": ..., "deta
 
 Access (SPEC §14): the Lambda authorizer (functions/authorizer) checks the x-api-key header
 in AWS and in `boltq dev` and passes the caller on as requestContext.authorizer; this function
-checks that caller's scope against the same route table again (defence in depth: a cached or
-too wide policy lets nothing through that the table does not allow). When no authorizer ran
-(`sam local`, a direct invocation) and BOLTQ_API_KEY is set, it checks the key itself.
+checks that caller's scope against the same route table again and that its key still exists
+(defence in depth: a cached or too wide policy lets nothing through that the table does not
+allow, and a revoked key stops at once, not when its cached policy expires). When no
+authorizer ran (`sam local`, a direct invocation) and BOLTQ_API_KEY is set, it checks the key
+itself.
 CORS: CORS_ALLOW_ORIGINS (comma-separated, default "*")."""
 
 from __future__ import annotations

@@ -118,7 +118,10 @@ def test_connect_redeems_a_ticket_once(auth_env: Queue, call_api: Any) -> None:
 
 def test_api_checks_the_authorizers_principal_again(auth_env: Queue, call_api: Any) -> None:
     """Defence in depth: a principal an authorizer passed on still meets the route table."""
-    submit = {"name": "ci", "key_id": "k1", "scope": "submit", "principalId": "k1"}
+    keys = ApiKeys(auth_env.redis, auth_env.keys)
+    made = {s: keys.create(f"ctx-{s}", s)[0].key_id for s in ("submit", "read")}
+    submit = {"name": "ctx-submit", "key_id": made["submit"], "scope": "submit",
+              "principalId": made["submit"]}
     status, body = call_api("GET", "/api/v1/jobs", authorizer=submit)
     assert status == 403 and "'submit' may not call GET /api/v1/jobs" in body["error"]
     status, body = call_api("POST", "/api/v1/jobs", {"type": "echo", "data": {}},
@@ -127,10 +130,16 @@ def test_api_checks_the_authorizers_principal_again(auth_env: Queue, call_api: A
     job_id = body["data"]["job_id"]
     assert call_api("GET", f"/api/v1/jobs/{job_id}", authorizer=submit)[0] == 200
     assert call_api("POST", f"/api/v1/jobs/{job_id}/cancel", authorizer=submit)[0] == 403
-    read = {**submit, "scope": "read"}
+    read = {**submit, "scope": "read", "key_id": made["read"]}
     assert call_api("GET", "/api/v1/jobs", authorizer=read)[0] == 200
     assert call_api("POST", "/api/v1/jobs", {"type": "echo", "data": {}},
                     authorizer=read)[0] == 403
+    # a key revoked while API Gateway still serves its cached policy stops at once
+    keys.revoke("ctx-read")
+    status, body = call_api("GET", "/api/v1/jobs", authorizer=read)
+    assert status == 403 and "revoked" in body["error"], body
+    boot = {"name": "bootstrap", "key_id": "bootstrap", "scope": "admin"}
+    assert call_api("DELETE", "/api/v1/dlq", authorizer=boot)[0] == 200
 
 
 def test_keys_routes(auth_env: Queue, call_api: Any) -> None:

@@ -105,6 +105,10 @@ class ApiKeys:
         if not done:
             raise NotFound(f"no API key named {name!r}", [{"field": "name"}])
 
+    def exists(self, key_id: str) -> bool:
+        """Is the key of this id still there (not revoked)?"""
+        return bool(self.redis.exists(self.keys.api_key(key_id)))
+
     def principal(self, presented: str) -> Principal | None:
         """The stored key `presented` is, or None (malformed, unknown, revoked). Reads only."""
         m = _KEY.fullmatch(presented) if len(presented) <= MAX_PRESENTED else None

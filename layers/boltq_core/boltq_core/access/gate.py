@@ -1,6 +1,7 @@
 """Who may pass: the caller of a REST request or a WebSocket $connect, from the authorizer's
 context when an authorizer ran (API Gateway, boltq dev), else from the credentials themselves
-(an API key in x-api-key, a ticket in ?ticket=), then checked against the route table.
+(an API key in x-api-key, a ticket in ?ticket=), then checked against the route table; a
+stored key the authorizer named must still exist (its cached policy outlives a revocation).
 
 Access control is on when BOLTQ_API_KEY (the bootstrap admin key) is set; with it unset (a
 laptop's `boltq dev` by default) every caller is an admin, as before scoped keys existed."""
@@ -11,8 +12,8 @@ import re
 from functools import cache
 from typing import Any
 
-from boltq_core.access.api_keys import authenticate
-from boltq_core.access.principal import OPEN_PRINCIPAL, Principal
+from boltq_core.access.api_keys import ApiKeys, authenticate
+from boltq_core.access.principal import BOOTSTRAP, OPEN, OPEN_PRINCIPAL, Principal
 from boltq_core.access.routes import ALL_TOPIC_SCOPES, ROUTES, WS, allowed, permits
 from boltq_core.access.tickets import Tickets
 from boltq_core.config import Settings
@@ -78,6 +79,11 @@ def rest_caller(event: dict[str, Any], settings: Settings, client: Any, keys: An
     if method == "OPTIONS" or (route is not None and permits(None, method, route)):
         return None
     who = authorizer_principal(event)
+    if who is not None and who.key_id not in (BOOTSTRAP, OPEN) and not ApiKeys(
+            client, keys).exists(who.key_id):
+        # API Gateway may serve a revoked key's cached policy for its TTL: it stops here at once
+        raise Forbidden(WRONG_KEY, [{"field": KEY_HEADER, "in": "header",
+                                     "message": "revoked"}])
     if who is None:
         if not settings.api_key:
             return OPEN_PRINCIPAL
