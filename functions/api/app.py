@@ -2,8 +2,13 @@
 input (pydantic, via Powertools validation), calls boltq_core and wraps the reply in the seed's
 envelope {"success": true, "data": ...} / {"success": false, "error": ..., "details": [...]}.
 
-Auth: in AWS, API Gateway checks the x-api-key header (API keys + usage plan); when
-BOLTQ_API_KEY is set (the local runtime, `sam local`), this function checks it as well.
+Access (SPEC §14): the Lambda authorizer (functions/authorizer) checks the x-api-key header
+in AWS and in `boltq dev` and passes the caller on as requestContext.authorizer; this function
+checks that caller's scope against the same route table again and that its key still exists
+(defence in depth: a cached or too wide policy lets nothing through that the table does not
+allow, and a revoked key stops at once, not when its cached policy expires). When no
+authorizer ran (`sam local`, a direct invocation) and BOLTQ_API_KEY is set, it checks the key
+itself.
 CORS: CORS_ALLOW_ORIGINS (comma-separated, default "*")."""
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import functools
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -27,6 +32,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from boltq_core.access.api_keys import NAME_PATTERN, ApiKeys
+from boltq_core.access.gate import rest_caller
+from boltq_core.access.principal import BOOTSTRAP, OPEN_PRINCIPAL, Principal
+from boltq_core.access.routes import PUBLIC, ROUTES, SCOPES
+from boltq_core.access.tickets import Tickets
 from boltq_core.config import Settings
 from boltq_core.errors import (
     BoltQError,
@@ -44,7 +54,7 @@ from boltq_core.store.connect import is_store_trouble
 
 logger = Logger(service="boltq-api")
 tracing.setup_from_env("boltq-api")  # OTLP export only when OTEL_EXPORTER_OTLP_ENDPOINT is set
-PUBLIC_PATHS = frozenset({"/health", "/api/v1/openapi.json", "/api/v1/docs"})
+PUBLIC_PATHS = frozenset(p for (m, p), scopes in ROUTES.items() if scopes == PUBLIC)
 DOCS_PATH = "/api/v1/docs"
 
 
@@ -109,19 +119,16 @@ def _malformed(field: str, where: str, message: str = "not valid UTF-8") -> Refu
     return 400, f"{field}: {message}", [{"field": field, "in": where, "message": message}]
 
 
-def _api_key_refusal(event: dict[str, Any], expected: str) -> Refusal | None:
-    if not expected or event.get("httpMethod") == "OPTIONS" or event.get("path") in PUBLIC_PATHS:
-        return None
-    import hmac
-
-    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    given = str(headers.get("x-api-key") or "")
-    # surrogatepass: a key that is not UTF-8 is a wrong key (403), not an error
-    if hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode()):
-        return None
-    msg = "missing or invalid API key (x-api-key)"
-    return (401 if not given else 403), msg, [{"field": "x-api-key", "in": "header",
-                                               "message": msg}]
+def _caller(event: dict[str, Any], q: Queue | None) -> tuple[Principal | None, Refusal | None]:
+    """Who calls (the authorizer's principal, or the key checked here when no authorizer ran:
+    `sam local`, a direct invocation), or why the request is refused (401 no key, 403 a wrong
+    key or too small a scope: boltq_core.access.routes)."""
+    if q is None:  # bad settings: every route answers with the error
+        return None, None
+    try:
+        return rest_caller(event, q.settings, q.redis, q.keys), None
+    except BoltQError as exc:
+        return None, (exc.status, exc.message, exc.details)
 
 
 def _lone_surrogate(value: Any, path: str) -> str | None:
@@ -187,13 +194,9 @@ def _check_body(event: dict[str, Any]) -> tuple[str | None, Refusal | None]:
     return body, None
 
 
-def _refusal(event: dict[str, Any], key: str) -> tuple[dict[str, Any], Refusal | None]:
+def _refusal(event: dict[str, Any]) -> tuple[dict[str, Any], Refusal | None]:
     """The event as the routes get it (a base64 body decoded), or why the request is refused:
-    a missing or wrong API key (`key`, when one is required), or a path, query string or body
-    that is not UTF-8."""
-    refused = _api_key_refusal(event, key)
-    if refused:
-        return event, refused
+    a path, query string or body that is not UTF-8."""
     for name, value in (event.get("pathParameters") or {}).items():
         if isinstance(value, str) and not _utf8(value):
             return event, _malformed(f"path parameter {name!r}", "path")
@@ -226,6 +229,8 @@ def _refusal_response(event: dict[str, Any], refused: Refusal) -> dict[str, Any]
     """A refusal as a REST proxy reply, with the CORS headers Powertools would have added."""
     status, message, details = refused
     headers = {"Content-Type": "application/json"}
+    if status == 503:
+        headers["Retry-After"] = str(STORE_RETRY_AFTER)
     origin = next((v for k, v in (event.get("headers") or {}).items()
                    if str(k).lower() == "origin"), None)
     if isinstance(origin, str):
@@ -341,6 +346,16 @@ class RequeueBody(BaseModel):
                                            "requeue every dead letter")
 
 
+class KeyRequest(BaseModel):
+    model_config = _BODY
+    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN,
+                      description="a name of your choice, unique (`bootstrap` is BOLTQ_API_KEY)",
+                      json_schema_extra={"not": {"const": BOOTSTRAP}})
+    scope: Literal["submit", "read", "admin"] = Field(
+        description="submit: submit jobs and workflows, read them back by id; read: every "
+                    "GET; admin: everything")
+
+
 # Query and path parameters carry their limits, so the OpenAPI document states them and the
 # validation enforces them (400 naming the parameter). Declaring them costs no import time: the
 # OpenAPI models are imported only when the document is built.
@@ -351,6 +366,8 @@ Cursor = Annotated[str | None, Query(
 JobId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX, description="a job id")]
 WorkflowId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX,
                                       description="a workflow id")]
+KeyName = Annotated[str, PathParam(min_length=1, max_length=64, pattern=NAME_PATTERN,
+                                   description="the key's name")]
 StatusFilter = Annotated[JobStatus | None, Query(description="only jobs in this status")]
 TypeFilter = Annotated[str | None, Query(
     min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN, description="only jobs of this type")]
@@ -407,7 +424,9 @@ def _document(server: str, max_timeout: int) -> str:
     _tighten_request_schemas(schemas, max_timeout)
     doc["components"]["securitySchemes"] = {
         "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key",
-                   "description": "the API key (API Gateway API keys; BOLTQ_API_KEY locally)"}}
+                   "description": "an API key of scope " + ", ".join(SCOPES) + " (`boltq keys "
+                                  "create`), or BOLTQ_API_KEY (the bootstrap admin key); "
+                                  "each route names the scopes that may call it"}}
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)
     for path, item in doc["paths"].items():
@@ -420,6 +439,10 @@ def _document(server: str, max_timeout: int) -> str:
             op["responses"] = _responses(method, path, bool(body))
             if path not in PUBLIC_PATHS:
                 op["security"] = [{"apiKey": []}]
+                scopes = sorted(ROUTES.get((method.upper(), path), ()))
+                op["x-boltq-scopes"] = scopes
+                op["description"] = (op.get("description", "") + "\n\nScopes: "
+                                     + ", ".join(scopes)).strip()
     return json.dumps(doc)
 
 
@@ -453,15 +476,21 @@ _REPLY = {
     ("post", "/api/v1/dlq/{job_id}/requeue"): "Requeued",
     ("post", "/api/v1/dlq/requeue"): "RequeuedMany",
     ("delete", "/api/v1/dlq"): "Purged",
+    ("post", "/api/v1/ws/tickets"): "WsTicket",
+    ("get", "/api/v1/keys"): "ApiKeyList",
+    ("post", "/api/v1/keys"): "ApiKeyCreated",
+    ("delete", "/api/v1/keys/{name}"): "ApiKeyRevoked",
 }
+_CONFLICTS = frozenset({("post", "/api/v1/keys")})  # beside every .../cancel
 _SUBMITS = frozenset({"/api/v1/jobs", "/api/v1/jobs/batch", "/api/v1/workflows"})
 _ERRORS = {
     400: "bad input, named in `error` (a field out of its limits, malformed JSON, bytes that "
          "are not UTF-8 in the body, query string or path)",
     401: "no API key (x-api-key)",
-    403: "a wrong API key",
+    403: "a wrong or revoked API key, or one whose scope may not call this route",
     404: "no such id",
-    409: "the object's state does not allow it (e.g. cancel a finished job)",
+    409: "the object's state does not allow it (e.g. cancel a finished job, a key name "
+         "that is taken)",
     413: "`data` (or a step's `params`, a workflow's `metadata`) over MAX_PAYLOAD_BYTES",
     415: "a body that is not application/json",
     503: "the store is unreachable or failing over: retry after `Retry-After` seconds",
@@ -478,7 +507,7 @@ def _responses(method: str, path: str, has_body: bool) -> dict[str, Any]:
         codes += [401, 403]
     if "{" in path:
         codes.append(404)
-    if path.endswith("/cancel"):
+    if path.endswith("/cancel") or (method, path) in _CONFLICTS:
         codes.append(409)
     if method == "post" and path in _SUBMITS:
         codes.append(413)
@@ -519,8 +548,6 @@ def _tighten_request_schemas(schemas: dict[str, Any], max_timeout: int) -> None:
 
 def _reply_schemas() -> dict[str, Any]:
     """JSON schemas of the replies' `data`, and of the error envelope."""
-    from typing import Literal
-
     from pydantic.json_schema import models_json_schema
 
     from boltq_core.jobs.models import ErrorInfo, Job, JobSummary, QueueStats
@@ -607,10 +634,31 @@ def _reply_schemas() -> dict[str, Any]:
     class Purged(BaseModel):
         purged: int = Field(ge=0)
 
+    class WsTicket(BaseModel):
+        ticket: str = Field(description="open the WebSocket with ?ticket=; once")
+        expires_in: int = Field(ge=1, description="seconds it stays good (WS_TICKET_SECONDS)")
+
+    class ApiKeyInfo(BaseModel):
+        name: str
+        key_id: str
+        prefix: str = Field(description="how the key begins (bq_<key_id>_)")
+        scope: Literal["submit", "read", "admin"]
+        created_at: datetime
+
+    class ApiKeyList(BaseModel):
+        items: list[ApiKeyInfo]
+
+    class ApiKeyCreated(ApiKeyInfo):
+        key: str = Field(description="the key: shown this once, stored only as its sha256")
+
+    class ApiKeyRevoked(BaseModel):
+        name: str
+        revoked: Literal[True]
+
     models: list[type[BaseModel]] = [
         Error, Health, Submitted, SubmittedBatch, JobPage, Job, JobCancelled, QueueStats,
         WorkflowSubmitted, WorkflowPage, Workflow, WorkflowCancelled, WorkflowDeleted, Requeued,
-        RequeuedMany, Purged]
+        RequeuedMany, Purged, WsTicket, ApiKeyInfo, ApiKeyList, ApiKeyCreated, ApiKeyRevoked]
     _, top = models_json_schema([(m, "serialization") for m in models],
                                 ref_template="#/components/schemas/{model}")
     out: dict[str, Any] = top["$defs"]
@@ -762,6 +810,40 @@ def purge_dead_letters() -> dict[str, Any]:
     return ok({"purged": queue().dlq_purge()})
 
 
+@app.post("/api/v1/ws/tickets", tags=["access"])
+def create_ws_ticket() -> dict[str, Any]:
+    """A single-use ticket to open the WebSocket (`?ticket=`) within `expires_in` seconds;
+    the connection may follow what the key's scope may read."""
+    q = queue()
+    who = app.context.get("caller") or OPEN_PRINCIPAL
+    ticket = Tickets(q.redis, q.keys, q.settings.ws_ticket_seconds).issue(who)
+    return ok({"ticket": ticket, "expires_in": q.settings.ws_ticket_seconds})
+
+
+@app.get("/api/v1/keys", tags=["access"])
+def list_api_keys() -> dict[str, Any]:
+    """The stored API keys (name, scope, key id; never the key)."""
+    q = queue()
+    return ok({"items": [k.public() for k in ApiKeys(q.redis, q.keys).list()]})
+
+
+@app.post("/api/v1/keys", tags=["access"])
+def create_api_key(body: KeyRequest) -> dict[str, Any]:
+    """A new API key of a scope; the key is in this reply only (the store keeps its hash)."""
+    q = queue()
+    info, key = ApiKeys(q.redis, q.keys).create(body.name, body.scope)
+    return ok({**info.public(), "key": key})
+
+
+@app.delete("/api/v1/keys/<name>", tags=["access"])
+def revoke_api_key(name: KeyName) -> dict[str, Any]:
+    """Revoke a key: refused at once by this function, by the authorizer once its cached
+    policy for the key expires (ReauthorizeEvery)."""
+    q = queue()
+    ApiKeys(q.redis, q.keys).revoke(name)
+    return ok({"name": name, "revoked": True})
+
+
 def queue() -> Queue:
     """The store of this invocation: the handler looked it up (routes reuse it rather than
     checking the environment again)."""
@@ -774,7 +856,7 @@ count_invocation = InvocationCounter("api")
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    key = ""
+    q: Queue | None = None
     try:
         q = shared_queue()
     except BoltQError:
@@ -782,8 +864,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     else:
         count_invocation(q.redis, q.keys)
         app.append_context(queue=q)
-        key = q.settings.api_key or ""
-    event, refused = _refusal(event, key)
+    try:
+        who, refused = _caller(event, q)
+    except Exception as exc:
+        if not is_store_trouble(exc):
+            raise
+        who, refused = None, (503, f"the store is unreachable or failing over: {exc}",
+                              [{"store": "unavailable"}])
+    if not refused:
+        app.append_context(caller=who)
+        event, refused = _refusal(event)
     if refused:
         app.clear_context()
         return _refusal_response(event, refused)

@@ -4,29 +4,30 @@ Redis; the promoter's StatusPusher posts the updates (boltq_core.duties.status_p
 
 Replies go back through the routes' integration responses: {"type": "subscribed", ...} with
 the current state of what was subscribed to, or {"type": "error", "error": ...}.
-Auth at $connect: when BOLTQ_API_KEY is set, the `api_key` query parameter (browsers cannot set
-headers on a WebSocket) or the x-api-key header must match it.
+Access at $connect (SPEC §14): the authorizer (functions/authorizer) redeems the connection's
+single-use `?ticket=` (POST /api/v1/ws/tickets) and passes its principal on; when no authorizer
+ran (`sam local`, a direct invocation) and BOLTQ_API_KEY is set, this function redeems the
+ticket itself. The connection keeps its scope: topic "all" needs read or admin; a submit ticket
+follows the jobs and workflows it names by id (as a submit key reads them back by id).
 The management endpoint recorded per connection is WS_MANAGEMENT_ENDPOINT when set (the local
 runtime), else https://{domainName}/{stage} from the $connect event."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from boltq_core.access.gate import connect_caller, may_follow_all
 from boltq_core.duties.status_push import encode_message
 from boltq_core.duties.subscriptions import ConnectionRegistry, topic_for
-from boltq_core.errors import BoltQError, InvalidInput
+from boltq_core.errors import BoltQError, Forbidden, InvalidInput
 from boltq_core.jobs.queue import Queue, shared_queue
 from boltq_core.jobs.workflows import Workflows
 from boltq_core.observability.counters import InvocationCounter
 
 logger = Logger(service="boltq-ws")
-
-
 
 
 def registry(q: Queue) -> ConnectionRegistry:
@@ -45,21 +46,17 @@ def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "body": encode_message(body).decode()}
 
 
-def authorised(q: Queue, event: dict[str, Any]) -> bool:
-    expected = q.settings.api_key or ""
-    if not expected:
-        return True
-    query = event.get("queryStringParameters") or {}
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    given = query.get("api_key") or headers.get("x-api-key") or ""
-    return hmac.compare_digest(str(given).encode(), expected.encode())
-
-
 def subscribe(q: Queue, conn_id: str, body: dict[str, Any]) -> dict[str, Any]:
     job_id, wf_id, topic = body.get("job_id"), body.get("workflow_id"), body.get("topic")
     if topic not in (None, "all"):
         raise InvalidInput(f"topic: must be 'all', got {topic!r}", [{"field": "topic"}])
     name = topic_for(job_id, wf_id, topic == "all")
+    # no scope: no such connection (the subscribe says "reconnect"), or one opened before
+    # scopes existed (with the one admin key)
+    scope = registry(q).scope(conn_id) if topic == "all" else None
+    if scope is not None and not may_follow_all(scope):
+        raise Forbidden("topic: 'all' needs a ticket of scope read or admin; subscribe by "
+                        "job_id or workflow_id", [{"field": "topic"}])
     out: dict[str, Any] = {"type": "subscribed", "topic": name}
     if job_id:
         job = q.get(job_id)  # NotFound for an unknown job: nothing is subscribed
@@ -93,10 +90,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         q = shared_queue()
         count_invocation(q.redis, q.keys)
         if route == "$connect":
-            if not authorised(q, event):
-                logger.info("connection refused: bad API key")
-                return {"statusCode": 401, "body": "missing or invalid API key"}
-            registry(q).connect(conn_id, management_endpoint(q, rc))
+            try:
+                who = connect_caller(event, q.settings, q.redis, q.keys)
+            except BoltQError as exc:
+                logger.info("connection refused", extra={"error": exc.message})
+                return {"statusCode": exc.status, "body": exc.message}
+            registry(q).connect(conn_id, management_endpoint(q, rc), who.scope.value)
             return {"statusCode": 200, "body": "connected"}
         if route == "$disconnect":
             registry(q).disconnect(conn_id)

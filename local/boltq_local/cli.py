@@ -1,5 +1,6 @@
 """The `boltq` command: `boltq dev` (the local runtime) and a small client of the REST API:
-submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE.
+submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE,
+keys create|list|revoke.
 
 The client talks to --url (BOLTQ_URL, default http://localhost:8080; an AWS stage URL works
 too) with --api-key (BOLTQ_API_KEY) sent as x-api-key."""
@@ -12,9 +13,12 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from boltq_local.live import ws_url_for
 
 END_STATES = ("completed", "failed", "cancelled")
 
@@ -131,11 +135,24 @@ def cmd_submit(c: Client, a: argparse.Namespace) -> int:
     else:
         print(table([[out["job_id"], out["status"]]], ["job_id", "status"]))
     if a.watch:
-        return watch(c, out["job_id"], a.interval)
+        return watch(c, out["job_id"], a.interval, a.ws_url or ws_url_for(c.url))
     return 0
 
 
-def watch(c: Client, job_id: str, interval: float) -> int:
+def watch(c: Client, job_id: str, interval: float, ws_url: str | None = None) -> int:
+    """Print the job on every change until it ends: pushed over the WebSocket (with a ticket)
+    when one is reachable, read every `interval` otherwise."""
+    from boltq_local.live import JobChanges
+
+    changes = JobChanges(c, ws_url, job_id).start() if ws_url else None
+    try:
+        return _watch(c, job_id, interval, changes)
+    finally:
+        if changes is not None:
+            changes.stop()
+
+
+def _watch(c: Client, job_id: str, interval: float, changes: Any) -> int:
     last = None
     tty = sys.stdout.isatty()
     while True:
@@ -151,12 +168,16 @@ def watch(c: Client, job_id: str, interval: float) -> int:
         if job["status"] in END_STATES:
             print(job_table(job))
             return 0 if job["status"] == "completed" else 2
-        time.sleep(interval)
+        if changes is not None:  # a change is pushed: wake for it, read now and then anyway
+            changes.changed.wait(max(interval, 5.0) if changes.live.is_set() else interval)
+            changes.changed.clear()
+        else:
+            time.sleep(interval)
 
 
 def cmd_status(c: Client, a: argparse.Namespace) -> int:
     if a.watch:
-        return watch(c, a.id, a.interval)
+        return watch(c, a.id, a.interval, a.ws_url or ws_url_for(c.url))
     job = c.call("GET", f"/api/v1/jobs/{a.id}")
     print(json.dumps(job, indent=2) if a.json else job_table(job))
     return 0
@@ -203,6 +224,33 @@ def cmd_dlq(c: Client, a: argparse.Namespace) -> int:
         return 0
     out = c.call("DELETE", "/api/v1/dlq")
     print(f"purged {out['purged']}")
+    return 0
+
+
+def cmd_keys(c: Client, a: argparse.Namespace) -> int:
+    """API keys (an admin key's work): the store keeps their hashes, so a key is shown once."""
+    if a.action == "create":
+        if not a.name or not a.scope:
+            raise ApiError(0, "keys create NAME --scope submit|read|admin")
+        out = c.call("POST", "/api/v1/keys", {"name": a.name, "scope": a.scope})
+        if a.json:
+            print(json.dumps(out))
+            return 0
+        print(table([[out["name"], out["scope"], out["key_id"]]], ["name", "scope", "key_id"]))
+        print(f"\nkey (shown this once; send it as x-api-key): {out['key']}")
+        return 0
+    if a.action == "revoke":
+        if not a.name:
+            raise ApiError(0, "keys revoke NAME")
+        c.call("DELETE", f"/api/v1/keys/{urllib.parse.quote(a.name, safe='')}")
+        print(f"revoked {a.name}")
+        return 0
+    items = c.call("GET", "/api/v1/keys")["items"]
+    if a.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    print(table([[k["name"], k["scope"], k["prefix"] + "...", k["created_at"]] for k in items],
+                ["name", "scope", "key", "created_at"]))
     return 0
 
 
@@ -344,6 +392,9 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--url", default=os.environ.get("BOLTQ_URL", "http://localhost:8080"))
         sp.add_argument("--api-key", default=os.environ.get("BOLTQ_API_KEY"))
         sp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+        sp.add_argument("--ws-url", default=os.environ.get("BOLTQ_WS_URL"),
+                        help="the WebSocket URL for --watch (AWS: the WebSocketUrl output; "
+                             "default: ws://HOST/ws of a local --url)")
         return sp
 
     s = client("submit", help="submit a job")
@@ -375,6 +426,12 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--watch", action="store_true", help="wait until it ends")
     w.add_argument("--interval", type=float, default=0.5)
 
+    k = client("keys", help="API keys: create NAME --scope S (shown once), list, revoke NAME")
+    k.add_argument("action", choices=["create", "list", "revoke"])
+    k.add_argument("name", nargs="?", help="the key's name (create, revoke)")
+    k.add_argument("--scope", choices=["submit", "read", "admin"],
+                   help="submit: submit and read back by id; read: every GET; admin: all")
+
     from boltq_local.playground import add_parser as add_playground
 
     add_playground(sub)
@@ -382,7 +439,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"submit": cmd_submit, "status": cmd_status, "stats": cmd_stats, "dlq": cmd_dlq,
-            "workflow": cmd_workflow}
+            "workflow": cmd_workflow, "keys": cmd_keys}
 
 
 def main(argv: list[str] | None = None) -> int:

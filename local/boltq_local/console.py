@@ -41,8 +41,8 @@ def banner(t: Any, *, api_port: int, metrics_port: int, api_key: bool, playgroun
            store: str, store_warning: str | None, caps: dict[str, int],
            schedule_speed: float, credentials_file: str = "") -> str:
     h, p = "localhost", api_port
-    key = ("x-api-key required (BOLTQ_API_KEY)" if api_key
-           else "no API key (set BOLTQ_API_KEY to require one)")
+    key = ("x-api-key required: BOLTQ_API_KEY or a `boltq keys create` key" if api_key
+           else "no API key (set BOLTQ_API_KEY to turn access control on)")
     play = "" if playground_built else "  (not built: a page of links)"
     lines = [
         f"BoltQ dev: {t.path} - {len(t.functions)} functions, {len(t.routes)} REST routes,"

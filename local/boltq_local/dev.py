@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from boltq_local import rest
+from boltq_local.authorizers import AuthorizerGate
 from boltq_local.console import InvocationLog, banner, now
 from boltq_local.environment import function_env
 from boltq_local.gate import Gate
@@ -36,7 +37,7 @@ from boltq_local.template import Function, Template, load
 from boltq_local.websocket import WebSocketGateway
 
 LOCAL_PARAMETERS = {"Environment": "development"}  # parameter defaults for a laptop
-WARM = ("api", "ws")  # functions whose first container starts with `boltq dev`
+WARM = ("api", "ws", "authorizer")  # functions whose first container starts with `boltq dev`
 
 
 @dataclass
@@ -129,8 +130,10 @@ class DevServer:
         await asyncio.to_thread(self.credentials.write, self.credentials_file)
         app = web.Application(client_max_size=10 * 1024 * 1024,
                               middlewares=[self.gate.middleware])
+        auth = AuthorizerGate(self._invoke, lambda fn: self.pools[fn].env)
         if self.template.websocket is not None:
-            self.ws = WebSocketGateway(self.template.websocket, self._invoke, self.credentials)
+            self.ws = WebSocketGateway(self.template.websocket, self._invoke, self.credentials,
+                                       auth)
             app.router.add_get("/ws", self.ws.handle)
             for prefix in ("", "/{stage}"):
                 app.router.add_route("*", prefix + "/@connections/{conn_id}", self.ws.manage)
@@ -139,7 +142,7 @@ class DevServer:
         # [\s\S]: a path with a newline (%0A) is still the API's (aiohttp's own 404 otherwise)
         app.router.add_route("*", r"/{tail:[\s\S]*}",
                              rest.RestGateway(self.template, self.pools, self.site,
-                                               self.gate.origin_allowed).handle)
+                                               self.gate.origin_allowed, auth).handle)
         metrics = web.Application(middlewares=[Gate(self.opts.metrics_port,
                                                     self.opts.allowed_hosts).middleware])
         metrics.router.add_get("/metrics", self._metrics)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
+from boltq_local.authorizers import AuthorizerGate, method_arn
 from boltq_local.lambda_host import request_uuid
 from boltq_local.template import RestRoute
 
@@ -190,6 +191,12 @@ def to_response(payload: Any) -> web.Response:
     return resp
 
 
+REFUSALS = {  # as the template's GatewayResponses word them
+    401: "missing API key (x-api-key)",
+    403: "invalid API key (x-api-key), or its scope may not call this route",
+}
+
+
 def api_key_ok(request: web.Request, expected: str) -> bool:
     given = request.headers.get("x-api-key", "")
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
@@ -212,13 +219,15 @@ class RestGateway:
     for one, CORS as the template sets it; GET outside /api/ falls back to the site's pages."""
 
     def __init__(self, template: Any, pools: dict[str, Any], site: Any,
-                 origin_allowed: Callable[[str | None], bool] | None = None) -> None:
+                 origin_allowed: Callable[[str | None], bool] | None = None,
+                 gate: AuthorizerGate | None = None) -> None:
         self.template = template
         # boltq dev's CORS: the request's Origin when it is allowed, never "*"
         self.origin_allowed = origin_allowed
         self.routes = RouteTable(template.routes)
         self.pools = pools
         self.site = site
+        self.gate = gate
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -244,11 +253,21 @@ class RestGateway:
             return envelope_error(404, f"no route for {request.method} {path}")
         pool = self.pools[c.route.function]
         key = pool.env.get("BOLTQ_API_KEY", "")
+        auth = c.route.authorizer
+        if self.gate is not None and self.gate.active(auth):
+            key = ""  # the authorizer decides (and names the usage plan's key)
         if c.route.api_key_required and key and not api_key_ok(request, key):
             status = 401 if not request.headers.get("x-api-key") else 403
             return envelope_error(status, "missing or invalid API key (x-api-key)",
                                   headers=cors)
         event = await build_event(request, c, params, self.template.rest_stage)
+        if auth is not None and self.gate is not None and self.gate.active(auth):
+            verdict = await self._authorize(auth, event)
+            if verdict.status != 200:
+                retry = {"Retry-After": "1"} if verdict.status == 503 else {}
+                return envelope_error(verdict.status, verdict.message,
+                                      headers={**cors, **retry})
+            event["requestContext"]["authorizer"] = verdict.context
         res = await pool.invoke(event, "RequestResponse", f"{request.method} {request.path_qs}")
         if not res.ok:
             return envelope_error(502, f"Internal server error: {res.error_type}: "
@@ -260,3 +279,15 @@ class RestGateway:
             if k in ("Access-Control-Allow-Origin", "Vary") and k not in resp.headers:
                 resp.headers[k] = v
         return resp
+
+    async def _authorize(self, auth: Any, event: dict[str, Any]) -> Any:
+        from boltq_local.authorizers import Verdict
+
+        assert self.gate is not None
+        arn = method_arn(self.template.rest_stage, event["httpMethod"], event["path"])
+        request_event = {k: v for k, v in event.items() if k not in ("body", "isBase64Encoded")}
+        verdict = await self.gate.check(auth, request_event, arn,
+                                        f"authorize {event['httpMethod']} {event['path']}")
+        if verdict.status in REFUSALS:
+            return Verdict(verdict.status, message=REFUSALS[verdict.status])
+        return verdict

@@ -41,12 +41,25 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """A Lambda REQUEST authorizer: the function, where the identity comes from (every one
+    must be present, else 401 without calling it) and how long its policy is cached."""
+
+    name: str
+    function: str  # logical id
+    headers: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()
+    ttl_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class RestRoute:
     function: str  # logical id
     method: str  # GET, POST, ... or ANY
     path: str  # /api/v1/jobs/{job_id}
     event_name: str
     api_key_required: bool
+    authorizer: Authorizer | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class WebSocketApi:
     routes: dict[str, str]  # route key -> function logical id
     replies: frozenset[str]  # route keys whose integration reply goes back to the client
     stage: str = "prod"
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)  # route key -> its own
 
 
 @dataclass
@@ -267,6 +281,37 @@ def _api_key_required(props: dict[str, Any], apis: dict[str, Any], res: Resolver
     return bool(res.resolve(api_auth.get("ApiKeyRequired", False)))
 
 
+def _rest_authorizers(apis: dict[str, Any], functions: dict[str, Function],
+                      res: Resolver) -> dict[str, tuple[dict[str, Authorizer], str | None]]:
+    """Per serverless Api: its Lambda REQUEST authorizers by name, and the default one."""
+    out: dict[str, tuple[dict[str, Authorizer], str | None]] = {}
+    for api_name, api in apis.items():
+        auth = (api.get("Properties") or {}).get("Auth") or {}
+        found: dict[str, Authorizer] = {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            fn = _integration_function(str(res.resolve(spec.get("FunctionArn", ""))), functions)
+            if fn is None or spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
+                continue  # a Cognito or TOKEN authorizer: not served locally
+            ident = spec.get("Identity") or {}
+            found[name] = Authorizer(
+                name, fn, tuple(str(h) for h in ident.get("Headers") or ()),
+                tuple(str(q) for q in ident.get("QueryStrings") or ()),
+                int(res.resolve(ident.get("ReauthorizeEvery", 300))))
+        default = auth.get("DefaultAuthorizer")
+        out[api_name] = (found, str(default) if default else None)
+    return out
+
+
+def _route_authorizer(props: dict[str, Any],
+                      rest_auth: dict[str, tuple[dict[str, Authorizer], str | None]]
+                      ) -> Authorizer | None:
+    api_id = props.get("RestApiId")
+    api_name = api_id.get("Ref") if isinstance(api_id, dict) else None
+    found, default = rest_auth.get(str(api_name), ({}, None))
+    name = (props.get("Auth") or {}).get("Authorizer", default)
+    return found.get(str(name)) if name and name != "NONE" else None
+
+
 def _integration_function(uri: str, functions: dict[str, Function]) -> str | None:
     m = re.search(r"function:([A-Za-z0-9_-]+)", uri)
     if m and m.group(1) in functions:
@@ -296,12 +341,14 @@ def load(
         for k, v in (cors or {}).items():
             tpl.cors[k] = str(res.resolve(v)).strip("'")
 
+    events: list[tuple[str, str, dict[str, Any]]] = []
     for lid, r in resources.items():
         if r.get("Type") != "AWS::Serverless::Function":
             continue
         if "Condition" in r and not res.condition(r["Condition"]):
             continue
         props = r.get("Properties") or {}
+        events += [(lid, name, ev) for name, ev in (props.get("Events") or {}).items()]
         env_vars = {**glob_env, **(((props.get("Environment") or {}).get("Variables")) or {})}
         env = {k: _env_value(res.resolve(v)) for k, v in env_vars.items()}
         code = res.resolve(props.get("CodeUri", glob.get("CodeUri", ".")))
@@ -318,26 +365,29 @@ def load(
             environment=env,
             reserved_concurrency=int(reserved) if reserved is not None else None,
         )
-        for ev_name, ev in (props.get("Events") or {}).items():
-            ev_type, ev_props = ev.get("Type"), ev.get("Properties") or {}
-            if ev_type == "Api":
-                tpl.routes.append(RestRoute(
-                    function=lid,
-                    method=str(res.resolve(ev_props.get("Method", "ANY"))).upper(),
-                    path=str(res.resolve(ev_props["Path"])),
-                    event_name=ev_name,
-                    api_key_required=_api_key_required(ev_props, apis, res),
-                ))
-            elif ev_type in ("Schedule", "ScheduleV2"):
-                expr = str(res.resolve(ev_props.get("ScheduleExpression") or
-                                       ev_props.get("Schedule") or ""))
-                state = str(res.resolve(ev_props.get("State", "ENABLED"))).upper()
-                enabled = bool(res.resolve(ev_props.get("Enabled", True))) and state != "DISABLED"
-                tpl.schedules.append(Schedule(
-                    function=lid, event_name=ev_name, expression=expr,
-                    seconds=schedule_seconds(expr), enabled=enabled,
-                    payload=res.resolve(ev_props.get("Input")),
-                ))
+    # events once every function is known (an authorizer is a function declared anywhere)
+    rest_auth = _rest_authorizers(apis, tpl.functions, res)
+    for lid, ev_name, ev in events:
+        ev_type, ev_props = ev.get("Type"), ev.get("Properties") or {}
+        if ev_type == "Api":
+            tpl.routes.append(RestRoute(
+                function=lid,
+                method=str(res.resolve(ev_props.get("Method", "ANY"))).upper(),
+                path=str(res.resolve(ev_props["Path"])),
+                event_name=ev_name,
+                api_key_required=_api_key_required(ev_props, apis, res),
+                authorizer=_route_authorizer(ev_props, rest_auth),
+            ))
+        elif ev_type in ("Schedule", "ScheduleV2"):
+            expr = str(res.resolve(ev_props.get("ScheduleExpression") or
+                                   ev_props.get("Schedule") or ""))
+            state = str(res.resolve(ev_props.get("State", "ENABLED"))).upper()
+            enabled = bool(res.resolve(ev_props.get("Enabled", True))) and state != "DISABLED"
+            tpl.schedules.append(Schedule(
+                function=lid, event_name=ev_name, expression=expr,
+                seconds=schedule_seconds(expr), enabled=enabled,
+                payload=res.resolve(ev_props.get("Input")),
+            ))
 
     _websocket(tpl, resources, res)
     return tpl
@@ -361,8 +411,24 @@ def _websocket(tpl: Template, resources: dict[str, Any], res: Resolver) -> None:
                                        tpl.functions)
             if fn:
                 integrations[lid] = fn
+    authorizers: dict[str, Authorizer] = {}
+    for lid, r in resources.items():
+        props = r.get("Properties") or {}
+        if (r.get("Type") == "AWS::ApiGatewayV2::Authorizer" and api_of(props) == ws_api
+                and props.get("AuthorizerType") == "REQUEST"):
+            fn = _integration_function(str(res.resolve(props.get("AuthorizerUri", ""))),
+                                       tpl.functions)
+            sources = [str(x) for x in props.get("IdentitySource") or ()]
+            if fn:
+                authorizers[lid] = Authorizer(
+                    lid, fn,
+                    tuple(x.rsplit(".", 1)[1] for x in sources
+                          if x.startswith("route.request.header.")),
+                    tuple(x.rsplit(".", 1)[1] for x in sources
+                          if x.startswith("route.request.querystring.")))
     routes: dict[str, str] = {}
     route_ids: dict[str, str] = {}
+    route_auth: dict[str, Authorizer] = {}
     replies: set[str] = set()
     for lid, r in resources.items():
         props = r.get("Properties") or {}
@@ -373,6 +439,10 @@ def _websocket(tpl: Template, resources: dict[str, Any], res: Resolver) -> None:
             if integ in integrations:
                 routes[key] = integrations[integ]
                 route_ids[lid] = key
+            auth_id = props.get("AuthorizerId")
+            auth_id = auth_id.get("Ref") if isinstance(auth_id, dict) else auth_id
+            if props.get("AuthorizationType") == "CUSTOM" and auth_id in authorizers:
+                route_auth[key] = authorizers[auth_id]
     for r in resources.values():
         props = r.get("Properties") or {}
         if r.get("Type") == "AWS::ApiGatewayV2::RouteResponse" and api_of(props) == ws_api:
@@ -387,4 +457,5 @@ def _websocket(tpl: Template, resources: dict[str, Any], res: Resolver) -> None:
             stage = str(res.resolve(props.get("StageName", "prod")))
     selection = str((resources[ws_api].get("Properties") or {}).get(
         "RouteSelectionExpression", "$request.body.action"))
-    tpl.websocket = WebSocketApi(ws_api, selection, routes, frozenset(replies), stage)
+    tpl.websocket = WebSocketApi(ws_api, selection, routes, frozenset(replies), stage,
+                                 route_auth)

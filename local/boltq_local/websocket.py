@@ -27,6 +27,7 @@ from aiohttp import WSMsgType, web
 
 from boltq_core.timefmt import iso
 from boltq_local import signing
+from boltq_local.authorizers import ACCOUNT, API_ID, REGION, AuthorizerGate
 from boltq_local.lambda_host import Result, _keep
 from boltq_local.template import WebSocketApi
 
@@ -69,10 +70,12 @@ def select_route(expression: str, text: str) -> str | None:
 
 class WebSocketGateway:
     def __init__(self, api: WebSocketApi, invoke: Invoke,
-                 credentials: signing.LocalCredentials) -> None:
+                 credentials: signing.LocalCredentials,
+                 gate: AuthorizerGate | None = None) -> None:
         self.api = api
         self.invoke = invoke
         self.credentials = credentials
+        self.gate = gate
         self.connections: dict[str, Connection] = {}
 
     def _context(self, conn: Connection, route: str, event_type: str,
@@ -110,6 +113,15 @@ class WebSocketGateway:
                 "requestContext": self._context(conn, "$connect", "CONNECT", request),
                 "isBase64Encoded": False,
             }
+            auth = self.api.authorizers.get("$connect")
+            if auth is not None and self.gate is not None and self.gate.active(auth):
+                arn = (f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{self.api.stage}"
+                       "/$connect")
+                verdict = await self.gate.check(auth, {**event, "stageVariables": {}}, arn,
+                                                f"authorize $connect {conn.id}")
+                if verdict.status != 200:
+                    return web.Response(status=verdict.status, text=verdict.message)
+                event["requestContext"]["authorizer"] = verdict.context
             res = await self.invoke(fn, event, f"$connect {conn.id}")
             status = _status(res)
             if status != 200:

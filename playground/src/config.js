@@ -82,12 +82,14 @@ export function apiBase(s = settings()) {
   return base.endsWith('/api/v1') ? base : `${base}/api/v1`
 }
 
-export function wsUrl(s = settings()) {
+// The WebSocket URL; with a ticket (POST /ws/tickets, single use) to open it. The API key never
+// goes into a URL.
+export function wsUrl(s = settings(), ticket = '') {
   let url = s.wsUrl
   if (!url) {
     const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:'
     url = `${proto}//${window.location.host}/ws`
   }
-  if (s.apiKey) url += (url.includes('?') ? '&' : '?') + 'api_key=' + encodeURIComponent(s.apiKey)
+  if (ticket) url += (url.includes('?') ? '&' : '?') + 'ticket=' + encodeURIComponent(ticket)
   return url
 }

@@ -19,10 +19,11 @@ describe('config', () => {
     expect(apiBase()).toBe(`${window.location.origin}/api/v1`)
     expect(wsUrl()).toBe(`ws://${window.location.host}/ws`)
   })
-  it('uses saved settings and appends the API key to the WebSocket URL', () => {
+  it('uses saved settings and opens the WebSocket with a ticket, never the API key', () => {
     saveSettings({ apiUrl: 'https://x.example/prod/', wsUrl: 'wss://w.example/prod', apiKey: 'k&1' })
     expect(apiBase()).toBe('https://x.example/prod/api/v1')
-    expect(wsUrl()).toBe('wss://w.example/prod?api_key=k%261')
+    expect(wsUrl()).toBe('wss://w.example/prod')
+    expect(wsUrl(settings(), 'bqt_a&b')).toBe('wss://w.example/prod?ticket=bqt_a%26b')
   })
   it('reads config.json and ignores an HTML fallback page', async () => {
     const html = { ok: true, headers: { get: () => 'text/html' }, json: async () => { throw new Error('html') } }
@@ -104,6 +105,25 @@ describe('LiveSocket', () => {
     expect(third.closed).toBe(true)
     expect(s.state).toBe('idle')
     vi.restoreAllMocks()
+  })
+  it('fetches a ticket before each connect and drops one that arrives after stop', async () => {
+    let pending = []
+    const s = new LiveSocket({ url: () => new Promise((resolve) => pending.push(resolve)), WebSocketImpl: FakeWebSocket })
+    const before = FakeWebSocket.instances.length
+    s.start()
+    expect(s.state).toBe('connecting')
+    expect(FakeWebSocket.instances).toHaveLength(before)
+    pending[0]('ws://t/ws?ticket=t1')
+    await Promise.resolve()
+    expect(FakeWebSocket.instances).toHaveLength(before + 1)
+    expect(FakeWebSocket.instances[before].url).toBe('ws://t/ws?ticket=t1')
+    s.stop()
+    pending = []
+    s.start()
+    s.stop()
+    pending[0]('ws://t/ws?ticket=late')
+    await Promise.resolve()
+    expect(FakeWebSocket.instances).toHaveLength(before + 1)
   })
   it('counts subscribers and unsubscribes when the last leaves', () => {
     const s = new LiveSocket({ url: () => 'ws://t/ws', WebSocketImpl: FakeWebSocket })

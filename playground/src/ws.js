@@ -1,9 +1,16 @@
-import { wsUrl } from './config.js'
+import { request } from './api.js'
+import { settings, wsUrl } from './config.js'
+
+// Every connect trades the API key for a fresh single-use ticket (the key stays out of URLs)
+export async function ticketUrl() {
+  const { ticket } = await request('POST', '/ws/tickets')
+  return wsUrl(settings(), ticket)
+}
 
 // One WebSocket for the whole page. Subscriptions are remembered and sent again after every
 // reconnect; reconnection backs off exponentially (with jitter) up to maxDelay.
 export class LiveSocket {
-  constructor({ url = () => wsUrl(), WebSocketImpl = globalThis.WebSocket, baseDelay = 500,
+  constructor({ url = ticketUrl, WebSocketImpl = globalThis.WebSocket, baseDelay = 500,
     maxDelay = 10000 } = {}) {
     this.url = url
     this.WebSocketImpl = WebSocketImpl
@@ -18,6 +25,7 @@ export class LiveSocket {
     this.ws = null
     this.timer = null
     this.stopped = false
+    this.generation = 0 // a connect whose ticket arrives after stop/restart is dropped
   }
 
   start() {
@@ -27,6 +35,7 @@ export class LiveSocket {
 
   stop() {
     this.stopped = true
+    this.generation += 1
     clearTimeout(this.timer)
     this.timer = null
     if (this.ws) this.ws.close()
@@ -44,9 +53,26 @@ export class LiveSocket {
     this.timer = null
     this.retryAt = null
     this.setState('connecting')
+    let target
+    try {
+      target = this.url() // a URL, or a promise of one (after fetching a ticket)
+    } catch {
+      this.scheduleReconnect()
+      return
+    }
+    if (target && typeof target.then === 'function') {
+      const generation = this.generation
+      target.then(
+        (url) => generation === this.generation && !this.ws && this.open(url),
+        () => generation === this.generation && this.scheduleReconnect(),
+      )
+    } else this.open(target)
+  }
+
+  open(url) {
     let ws
     try {
-      ws = new this.WebSocketImpl(this.url())
+      ws = new this.WebSocketImpl(url)
     } catch {
       this.scheduleReconnect()
       return

@@ -26,7 +26,7 @@ from boltq_local.schedules import eventbridge_event
 from boltq_local.valkey import ValkeyServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("api", "ws", "promoter", "poller", "worker")
+FUNCTIONS = ("api", "ws", "promoter", "poller", "worker", "authorizer")
 WS_DOMAIN = "abc123defg.execute-api.us-east-1.amazonaws.com"
 WS_ENDPOINT = f"https://{WS_DOMAIN}/prod"
 
@@ -69,8 +69,10 @@ def rest_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway sends it."""
+    """An API Gateway REST API (v1) Lambda proxy event, as API Gateway sends it (with the
+    Lambda authorizer's context as requestContext.authorizer when one ran)."""
     hdrs = {"Accept": "application/json", "Host": "api.example.com", "User-Agent": "curl/8.5.0"}
     if body is not None or raw_body is not None:
         hdrs["Content-Type"] = "application/json"
@@ -98,6 +100,7 @@ def rest_event(
             "protocol": "HTTP/1.1",
             "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
             "identity": {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0", "apiKey": None},
+            **({"authorizer": authorizer} if authorizer is not None else {}),
         },
         "body": text,
         "isBase64Encoded": False,
@@ -110,6 +113,7 @@ def ws_event(
     body: Any = None,
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway WebSocket API event ($connect, $disconnect or a message route)."""
     event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE")
@@ -128,6 +132,8 @@ def ws_event(
         "connectionId": conn_id,
         "apiId": "abc123defg",
     }
+    if authorizer is not None:
+        rc["authorizer"] = authorizer
     event: dict[str, Any] = {"requestContext": rc, "isBase64Encoded": False}
     if event_type == "MESSAGE":
         rc["messageId"] = str(uuid.uuid4())

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue
+from boltq_core.access.routes import ROUTES
 from tests.conftest import run_worker
 from tests.functions.conftest import (
     LambdaContext,
@@ -417,17 +418,21 @@ def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
     public = {"/health"}
     ops = _operations(doc)
-    assert len(ops) == 17
+    assert len(ops) == 21
     for method, path, op in ops:
         codes = set(op["responses"])
         where = f"{method} {path}"
         assert {"200", "400", "503"} <= codes, where
         assert ("401" in codes and "403" in codes) == (path not in public), where
         assert ("404" in codes) == ("{" in path), where
-        assert ("409" in codes) == path.endswith("/cancel"), where
+        assert ("409" in codes) == (path.endswith("/cancel") or where == "post /api/v1/keys"), \
+            where
         assert ("415" in codes) == ("requestBody" in op), where
         assert op["responses"]["503"]["headers"]["Retry-After"]["required"] is True
         assert (op.get("security") == [{"apiKey": []}]) == (path not in public), where
+        if path not in public:  # the scopes that may call it, from the one route table
+            assert op["x-boltq-scopes"] == sorted(ROUTES[(method.upper(), path)]), where
+            assert "Scopes: " + ", ".join(op["x-boltq-scopes"]) in op["description"], where
         ok_schema = op["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok_schema["properties"]["success"] == {"const": True}
         assert ok_schema["properties"]["data"]["$ref"].startswith("#/components/schemas/")
@@ -435,6 +440,16 @@ def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
             ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
             assert ref == "#/components/schemas/Error", (where, code)
     assert {"413"} <= set(paths_op(doc, "post", "/api/v1/jobs")["responses"])
+    # access: tickets, keys (shown once, never listed), 401/403 said as they are
+    ticket = paths_op(doc, "post", "/api/v1/ws/tickets")
+    assert ticket["responses"]["200"]["content"]["application/json"]["schema"]["properties"][
+        "data"]["$ref"] == "#/components/schemas/WsTicket"
+    assert set(schemas["WsTicket"]["required"]) == {"ticket", "expires_in"}
+    assert "key" in schemas["ApiKeyCreated"]["properties"]
+    assert "key" not in schemas["ApiKeyInfo"]["properties"]
+    assert set(schemas["KeyRequest"]["properties"]["scope"]["enum"]) == {"submit", "read",
+                                                                         "admin"}
+    assert "scope" in paths_op(doc, "get", "/api/v1/jobs")["responses"]["403"]["description"]
     error = schemas["Error"]
     assert set(error["required"]) == {"success", "error", "details"}
     # the limits the routes apply are in the schema

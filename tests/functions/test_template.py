@@ -158,6 +158,46 @@ def test_websocket_api(template: dict[str, Any]) -> None:
     assert perm["FunctionName"] == {"Ref": "WsFunction"}
 
 
+def test_authorizer_guards_every_keyed_route(template: dict[str, Any]) -> None:
+    """Every REST route the table does not make public goes through the Lambda authorizer
+    (cached per x-api-key), the public ones through none; $connect through the ticket
+    authorizer, the same function; the usage plan still throttles (the authorizer names the
+    API key)."""
+    from boltq_core.access.routes import is_public
+
+    api = template["Resources"]["RestApi"]["Properties"]
+    auth = api["Auth"]
+    assert api["ApiKeySourceType"] == "AUTHORIZER" and auth["ApiKeyRequired"] is True
+    boltq_keys = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert boltq_keys["FunctionPayloadType"] == "REQUEST"
+    assert boltq_keys["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert boltq_keys["Identity"]["Headers"] == ["x-api-key"]
+    assert 0 < boltq_keys["Identity"]["ReauthorizeEvery"] <= 300
+    events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
+    for ev in events.values():
+        props = ev["Properties"]
+        own = props.get("Auth", {})
+        if is_public(props["Method"], props["Path"]):
+            assert own == {"ApiKeyRequired": False, "Authorizer": "NONE"}, props
+        else:
+            assert own.get("Authorizer", auth["DefaultAuthorizer"]) == "BoltQKeys", props
+            assert own.get("ApiKeyRequired", True) is True, props
+    assert resources(template, "AWS::ApiGateway::UsagePlan")
+    connect = template["Resources"]["WsConnectRoute"]["Properties"]
+    assert connect["AuthorizationType"] == "CUSTOM"
+    ws_auth = template["Resources"][connect["AuthorizerId"]["Ref"]]["Properties"]
+    assert ws_auth["AuthorizerType"] == "REQUEST"
+    assert "AuthorizerFunction.Arn" in ws_auth["AuthorizerUri"]["Fn::Sub"]
+    assert ws_auth["IdentitySource"] == ["route.request.querystring.ticket"]
+    assert "AuthorizerResultTtlInSeconds" not in ws_auth  # a ticket is single use
+    perm = template["Resources"]["WsAuthorizerPermission"]["Properties"]
+    assert perm["FunctionName"] == {"Ref": "AuthorizerFunction"}
+    # the other WebSocket routes ride on the authorised connection
+    for r in resources(template, "AWS::ApiGatewayV2::Route").values():
+        if r["Properties"]["RouteKey"] != "$connect":
+            assert r["Properties"]["AuthorizationType"] == "NONE"
+
+
 def _actions(doc: Any) -> list[str]:
     found: list[str] = []
     if isinstance(doc, dict) and doc.get("Effect") == "Deny":
@@ -274,7 +314,7 @@ def test_samcli_providers_find_every_rest_route(sam: dict[str, str],
     assert r.returncode == 0, r.stdout + r.stderr
     found = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(found["functions"]) == {"ApiFunction", "WsFunction", "PromoterFunction",
-                                       "PollerFunction", "WorkerFunction"}
+                                       "PollerFunction", "WorkerFunction", "AuthorizerFunction"}
     for fn in found["functions"].values():
         assert fn["handler"] == "app.handler" and fn["timeout"] <= 900
     routes = {(m, p, f) for m, p, f in found["routes"] if m not in MANAGED_ROUTE_METHODS}

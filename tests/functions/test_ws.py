@@ -14,6 +14,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from boltq_core import Queue
+from boltq_core.access.principal import Principal
+from boltq_core.access.routes import Scope
+from boltq_core.access.tickets import Tickets
 from boltq_core.duties.status_push import ManagementApiPoster, connect_pusher
 from boltq_core.duties.subscriptions import ConnectionRegistry
 from tests.conftest import run_worker
@@ -115,14 +118,37 @@ def test_subscribe_without_connect_is_refused(ws_calls: Any, fn_env: Queue) -> N
     assert r["statusCode"] == 400 and "reconnect" in body_of(r)["error"]
 
 
-def test_connect_is_authorised(ws_calls: Any, fn_env: Queue,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_is_authorised_by_a_single_use_ticket(ws_calls: Any, fn_env: Queue,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no authorizer in front (sam local, a direct call) the function redeems the ticket
+    itself; the key, in the URL or a header, opens nothing."""
     monkeypatch.setenv("BOLTQ_API_KEY", "k-123456")
+    tickets = Tickets(fn_env.redis, fn_env.keys, 60)
     assert ws_calls("$connect", "a=")["statusCode"] == 401
-    assert ws_calls("$connect", "b=", query={"api_key": "wrong"})["statusCode"] == 401
-    assert registry(fn_env).endpoint("a=") is None
-    assert ws_calls("$connect", "c=", query={"api_key": "k-123456"})["statusCode"] == 200
-    assert ws_calls("$connect", "d=", headers={"X-Api-Key": "k-123456"})["statusCode"] == 200
+    assert ws_calls("$connect", "b=", query={"ticket": "bqt_wrong"})["statusCode"] == 403
+    assert ws_calls("$connect", "b=", query={"api_key": "k-123456"})["statusCode"] == 401
+    assert ws_calls("$connect", "b=", headers={"X-Api-Key": "k-123456"})["statusCode"] == 401
+    assert registry(fn_env).endpoint("a=") is None and registry(fn_env).endpoint("b=") is None
+    ticket = tickets.issue(Principal("ci", "k1", Scope.SUBMIT))
+    assert ws_calls("$connect", "c=", query={"ticket": ticket})["statusCode"] == 200
+    assert ws_calls("$connect", "d=", query={"ticket": ticket})["statusCode"] == 403  # used
+    assert registry(fn_env).scope("c=") == "submit"
+
+
+def test_a_connection_follows_what_its_scope_may_read(ws_calls: Any, fn_env: Queue) -> None:
+    """A submit ticket follows jobs by id, not topic "all"; a read ticket follows all; the
+    authorizer's context (as API Gateway passes it) decides the connection's scope."""
+    job = fn_env.submit({"type": "echo", "data": {}})
+    for conn, scope in (("s=", "submit"), ("r=", "read")):
+        event_ctx = {"name": "ci", "key_id": "k1", "scope": scope, "principalId": "k1"}
+        assert ws_calls("$connect", conn, authorizer=event_ctx)["statusCode"] == 200
+    r = ws_calls("subscribe", "s=", {"action": "subscribe", "topic": "all"})
+    assert r["statusCode"] == 403 and "read or admin" in body_of(r)["error"]
+    assert registry(fn_env).subscriptions("s=") == []
+    r = ws_calls("subscribe", "s=", {"action": "subscribe", "job_id": job.job_id})
+    assert r["statusCode"] == 200
+    r = ws_calls("subscribe", "r=", {"action": "subscribe", "topic": "all"})
+    assert r["statusCode"] == 200 and registry(fn_env).subscriptions("r=") == ["all"]
 
 
 def test_management_endpoint_from_configuration(ws_calls: Any, fn_env: Queue,

@@ -94,7 +94,11 @@ def extended_template(tmp_path: Path) -> Path:
       Events:
         Hello:
           Type: Api
-          Properties: {{RestApiId: !Ref RestApi, Path: "/hello/{{name}}", Method: ANY}}
+          Properties: {{RestApiId: !Ref RestApi, Path: "/hello/{{name}}", Method: ANY,
+                        Auth: {{Authorizer: NONE}}}}
+        Guarded:
+          Type: Api
+          Properties: {{RestApiId: !Ref RestApi, Path: "/guarded", Method: GET}}
         Tick:
           Type: Schedule
           Properties:
@@ -122,6 +126,10 @@ def test_added_route_and_schedule_served_without_code_changes(tmp_path: Path) ->
         assert body["hello"] == "world" and body["q"] == {"x": ["1", "2"]}
         assert body["b64"] is True and body["body"] == "AAFiaW5hcnk="
         assert 5000 < body["remaining_ms"] <= 7000
+        # behind the API's default authorizer, a route the access table does not name is
+        # refused to every key, the bootstrap admin key too (it fails closed)
+        status, body, _ = d.call("GET", "/guarded", headers={"x-api-key": key})
+        assert status == 403, body
         # public routes stay public; keyed ones check the key
         assert d.call("GET", "/health")[0] == 200
         assert d.call("GET", "/api/v1/queues/stats", headers={"x-api-key": "wrong"})[0] == 403
@@ -136,7 +144,11 @@ def test_added_route_and_schedule_served_without_code_changes(tmp_path: Path) ->
                         raise AssertionError("connected without the key")
                 except aiohttp.WSServerHandshakeError as exc:
                     refused = exc.status
-                async with s.ws_connect(d.ws_url + f"?api_key={key}") as ws:
+                status, body, _ = d.call("POST", "/api/v1/ws/tickets",
+                                         headers={"x-api-key": key})
+                assert status == 200, body
+                ticket = body["data"]["ticket"]
+                async with s.ws_connect(d.ws_url + f"?ticket={ticket}") as ws:
                     await ws.send_json({"action": "ping"})
                     return refused, (await ws.receive_json(timeout=5))["type"]
 

@@ -6,6 +6,7 @@ here. Its folders, from the bottom up:
   config                 Settings: every knob, with its default and unit
   store/                 connections to Redis/Valkey and how they ride through a failover
   jobs/                  the job model, one Lua script per state change, Queue, workflows
+  access/                API keys (stored hashed), WebSocket tickets, the route -> scope table
   duties/                the serverless duties: promotion, events, fleet, status push
   running/               an attempt's vocabulary, processors, the runner and its heartbeat
   observability/         metrics (counting, export), tracing, job logs

@@ -58,6 +58,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     # the functions'
     "api_key": ("BOLTQ_API_KEY",),
     "api_key_secret_arn": ("BOLTQ_API_KEY_SECRET_ARN",),
+    "ws_ticket_seconds": ("WS_TICKET_SECONDS",),
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS",),
     "ws_management_endpoint": ("WS_MANAGEMENT_ENDPOINT",),
     "processors": ("BOLTQ_PROCESSORS",),
@@ -130,8 +131,10 @@ class Settings(BaseModel):
     store_retry_seconds: float = Field(5.0, ge=0, le=300)
 
     # --- the functions ---------------------------------------------------------------------
-    api_key: str | None = None  # when set, api and ws require it (x-api-key)
+    # the bootstrap admin key; when set, access control is on (boltq_core.access)
+    api_key: str | None = None
     api_key_secret_arn: str | None = None  # ...or the ARN of its secret (AWS)
+    ws_ticket_seconds: int = Field(60, ge=1, le=300)  # a WebSocket ticket is good this long
     cors_allow_origins: str = "*"  # comma-separated origins the api allows
     ws_management_endpoint: str | None = None  # where pushes go (default: from $connect)
     processors: str = ""  # comma-separated modules the worker imports to register processors

@@ -36,6 +36,18 @@ def validation_message(err: dict[str, Any]) -> str:
     return str(err.get("msg", "invalid")).removeprefix("Value error, ")
 
 
+class Unauthorized(BoltQError):
+    """No credentials (no API key, no WebSocket ticket)."""
+
+    status = 401
+
+
+class Forbidden(BoltQError):
+    """Credentials that are wrong, revoked, expired, or of too small a scope."""
+
+    status = 403
+
+
 class NotFound(BoltQError):
     status = 404
 

@@ -75,3 +75,16 @@ class Keys:
     def ws_sub(self, topic: str) -> str:
         """SET the connections subscribed to a topic."""
         return f"{self.tag}:ws:sub:{topic}"
+
+    # --- access (boltq_core.access) -----------------------------------------------------------
+
+    api_key_names = property(lambda self: f"{self.tag}:apikeys")  # HASH key name -> key id
+
+    def api_key(self, key_id: str) -> str:
+        """HASH one API key: name, scope, sha256 (of the whole key; never the key), created."""
+        return f"{self.tag}:apikey:{key_id}"
+
+    def ws_ticket(self, ticket_hash: str) -> str:
+        """STRING one WebSocket ticket (by the sha256 of the ticket): the JSON principal it
+        was issued to; expires after WS_TICKET_SECONDS, deleted when used."""
+        return f"{self.tag}:ws:ticket:{ticket_hash}"

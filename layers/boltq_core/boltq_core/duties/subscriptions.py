@@ -3,7 +3,8 @@ management endpoint), and what each one subscribed to. Everything lives under th
 hash tag and expires, so connections that vanish without a $disconnect cost nothing for long.
 
 Keys (prefix `{p}`):
-  {p}:ws:conn:<connection id>  HASH  endpoint, connected (ms), subs (JSON list of topics)
+  {p}:ws:conn:<connection id>  HASH  endpoint, connected (ms), subs (JSON list of topics),
+                                     scope (of the ticket it connected with)
   {p}:ws:sub:<topic>           SET   connection ids subscribed to a topic
   {p}:ws:watched               ZSET  connection ids with a subscription, score = ms it expires
                                      (the pusher reads no events while it counts none)
@@ -59,14 +60,19 @@ class ConnectionRegistry:
     def sub_key(self, topic: str) -> str:
         return self.keys.ws_sub(topic)
 
-    def connect(self, conn_id: str, endpoint: str) -> None:
+    def connect(self, conn_id: str, endpoint: str, scope: str = "") -> None:
         key = self.conn_key(conn_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, mapping={
             "endpoint": endpoint, "connected": int(time.time() * 1000), "subs": "[]",
+            "scope": scope,
         })
         pipe.pexpire(key, self.ttl_ms)
         pipe.execute()
+
+    def scope(self, conn_id: str) -> str | None:
+        """The scope the connection was authorised with (boltq_core.access)."""
+        return self.redis.hget(self.conn_key(conn_id), "scope")
 
     def endpoint(self, conn_id: str) -> str | None:
         return self.redis.hget(self.conn_key(conn_id), "endpoint")
