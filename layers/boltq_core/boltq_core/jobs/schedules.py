@@ -9,6 +9,7 @@ stale. `fire_due` is the promoter's part (duties.promotion calls it every pass).
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from boltq_core.jobs.schedule_model import (
 )
 from boltq_core.timefmt import from_ms
 
+log = logging.getLogger("boltq.schedules")
 _ID_SPACE = uuid.UUID("5c4e0d1e-6b1a-4c8e-9a57-b01790e5c4ed")  # occurrence job ids (uuid5)
 FIRE_LIMIT = 100  # occurrences one fire_due call makes at most (catch_up 'all' after downtime)
 
@@ -165,10 +167,16 @@ class Schedules:
         if due:
             hashes = self.queue.read(lambda: self._hashes(due), "schedules")
             budget = limit
-            for h in hashes:
-                if h and budget > 0:
-                    m, s = self._fire_one(self._plan(h), now, budget)
-                    made, skipped, budget = made + m, skipped + s, budget - m - s
+            for name, h in zip(due, hashes, strict=True):
+                if not h or budget <= 0:
+                    continue
+                try:
+                    plan = self._plan(h)
+                except (ValueError, KeyError) as exc:  # one unreadable schedule stops no other
+                    log.error("schedule %r cannot be read; skipped: %s", name, exc)
+                    continue
+                m, s = self._fire_one(plan, now, budget)
+                made, skipped, budget = made + m, skipped + s, budget - m - s
             first = self.queue.read(lambda: r.zrange(k.schedules_due, 0, 0, withscores=True),
                                     "schedules due")
         return Fired(made, skipped, int(first[0][1]) if first else -1)
