@@ -11,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 MAX_PERIOD_SECONDS = 366 * 86400
 _SEARCH = 4000  # candidates looked at for one step (a repeated hour skips up to 3600)
+
+
+def _croniter() -> Any:
+    """croniter, imported on first use: off the api function's cold start."""
+    import croniter
+
+    return croniter
 
 
 class BadRecurrence(ValueError):
@@ -36,9 +42,10 @@ def check_cron(expr: str) -> str:
     if len(fields) not in (5, 6):
         raise BadRecurrence(f"must have 5 fields (minute hour day month weekday), or 6 with "
                             f"seconds first; got {len(fields)}")
+    c = _croniter()
     try:
-        croniter(" ".join(fields), second_at_beginning=True)
-    except (CroniterBadCronError, ValueError, KeyError) as exc:
+        c.croniter(" ".join(fields), second_at_beginning=True)
+    except (c.CroniterBadCronError, ValueError, KeyError) as exc:
         raise BadRecurrence(f"not a valid cron expression: {exc}") from None
     return " ".join(fields)
 
@@ -71,14 +78,15 @@ class Recurrence:
             steps = (t_ms - self.anchor_ms) // self.period_ms + 1
             return self.anchor_ms + steps * self.period_ms
         start = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(self._zone)
+        c = _croniter()
         try:
-            it = croniter(self.cron, start, second_at_beginning=True)
+            it = c.croniter(self.cron, start, second_at_beginning=True)
             for _ in range(_SEARCH):
                 when: datetime = it.get_next(datetime)
                 ms = int(when.timestamp() * 1000)
                 if ms > t_ms and not self._second_pass(when):
                     return ms
-        except CroniterBadDateError:
+        except c.CroniterBadDateError:
             pass
         raise BadRecurrence("the cron expression matches no date")
 
@@ -99,7 +107,7 @@ class Recurrence:
         if self.cron is None:
             return self.anchor_ms + (now_ms - self.anchor_ms) // self.period_ms * self.period_ms
         end = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(self._zone)
-        it = croniter(self.cron, end, second_at_beginning=True)
+        it = _croniter().croniter(self.cron, end, second_at_beginning=True)
         for _ in range(_SEARCH):
             when: datetime = it.get_prev(datetime)
             ms = int(when.timestamp() * 1000)
