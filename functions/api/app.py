@@ -37,7 +37,7 @@ from boltq_core.errors import (
 )
 from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
 from boltq_core.jobs.queue import Queue, shared_queue
-from boltq_core.jobs.schedule_model import SCHEDULE_NAME_PATTERN, ScheduleSpec
+from boltq_core.jobs.schedule_model import SCHEDULE_NAME_PATTERN, ScheduleJob, ScheduleSpec
 from boltq_core.jobs.schedules import Schedules
 from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
 from boltq_core.observability import tracing
@@ -336,9 +336,14 @@ class JobBatch(BaseModel):
     jobs: list[JobRequest] = Field(min_length=1, max_length=500)
 
 
+class ScheduleJobRequest(ScheduleJob):
+    model_config = _BODY
+    _numbers = field_validator("max_attempts", "timeout_seconds", mode="before")(_json_number)
+
+
 class ScheduleRequest(ScheduleSpec):
     model_config = _BODY
-    job: JobRequest
+    job: ScheduleJobRequest
     _numbers = field_validator("every_seconds", "max_runs", mode="before")(_json_number)
     _times = field_validator("start_at", "end_at", mode="before")(_date_time)
 
@@ -526,7 +531,7 @@ _PRIORITY = {"anyOf": [
 
 def _tighten_request_schemas(schemas: dict[str, Any], max_timeout: int) -> None:
     """The request bodies' limits the core applies beyond their pydantic models."""
-    for name in ("JobRequest", "StepRequest", "ScheduleRequest"):
+    for name in ("JobRequest", "StepRequest", "ScheduleJobRequest"):
         props = schemas.get(name, {}).get("properties", {})
         if "priority" in props:
             props["priority"] = {**_PRIORITY, "title": "Priority"}

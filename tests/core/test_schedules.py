@@ -256,7 +256,7 @@ def test_list_pages_by_name(queue: Queue) -> None:
     ({"cron": "* * * * *", "catch_up": "some"}, "catch_up"),
     ({"cron": "* * * * *", "max_runs": 0}, "max_runs"),
     ({"cron": "* * * * *", "job": {"type": "bad type"}}, "job.type"),
-    ({"cron": "* * * * *", "job": {"type": "x", "run_at": "2027-01-01T00:00:00Z"}}, "job"),
+    ({"cron": "* * * * *", "job": {"type": "x", "run_at": "2027-01-01T00:00:00Z"}}, "job.run_at"),
     ({"cron": "* * * * *", "job": {"type": "x", "timeout_seconds": 10**6}},
      "job.timeout_seconds"),
     ({"cron": "* * * * *", "start_at": "2030-01-02T00:00:00Z",

@@ -82,7 +82,7 @@ def test_schedule_routes(call_api: Call, fn_env: Queue) -> None:
     ({"start_at": "tomorrow"}, "start_at"),
     ({"job": {"type": "echo", "priority": "urgent"}}, "job.priority"),
     ({"job": {"type": "echo", "surprise": 1}}, "job.surprise"),
-    ({"job": {"type": "echo", "delay_seconds": 5}}, "job"),
+    ({"job": {"type": "echo", "delay_seconds": 5}}, "job.delay_seconds"),
     ({"job": {"type": "echo", "timeout_seconds": 100000}}, "job.timeout_seconds"),
     ({"name": "white space"}, "name"),
     ({"extra": True}, "extra"),
@@ -112,7 +112,10 @@ def test_the_openapi_document_states_the_schedule_routes(call_api: Call) -> None
     schemas = doc["components"]["schemas"]
     req = schemas["ScheduleRequest"]["properties"]
     assert set(schemas["CatchUp"]["enum"]) == {"skip", "one", "all"}
-    assert req["job"]["$ref"].endswith("/JobRequest")
+    assert req["job"]["$ref"].endswith("/ScheduleJobRequest")
+    job = schemas["ScheduleJobRequest"]["properties"]
+    assert job["timeout_seconds"]["anyOf"][0]["maximum"] == 840
+    assert not {"run_at", "delay_seconds", "idempotency_key"} & set(job)
     assert {"next_run_at", "last_run_at", "runs", "paused"} <= set(
         schemas["Schedule"]["properties"])
     assert "recent" in schemas["ScheduleDetail"]["properties"]

@@ -32,7 +32,7 @@ class BadRecurrence(ValueError):
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # a folder is an OSError
         raise BadRecurrence(f"unknown IANA time zone {name!r}") from exc
 
 
@@ -45,7 +45,7 @@ def check_cron(expr: str) -> str:
     c = _croniter()
     try:
         c.croniter(" ".join(fields), second_at_beginning=True)
-    except (c.CroniterBadCronError, ValueError, KeyError) as exc:
+    except Exception as exc:  # croniter's refusals are several types (ValueError, KeyError...)
         raise BadRecurrence(f"not a valid cron expression: {exc}") from None
     return " ".join(fields)
 
@@ -77,18 +77,18 @@ class Recurrence:
                 return self.anchor_ms
             steps = (t_ms - self.anchor_ms) // self.period_ms + 1
             return self.anchor_ms + steps * self.period_ms
-        start = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(self._zone)
         c = _croniter()
         try:
+            start = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(self._zone)
             it = c.croniter(self.cron, start, second_at_beginning=True)
             for _ in range(_SEARCH):
                 when: datetime = it.get_next(datetime)
                 ms = int(when.timestamp() * 1000)
                 if ms > t_ms and not self._second_pass(when):
                     return ms
-        except c.CroniterBadDateError:
-            pass
-        raise BadRecurrence("the cron expression matches no date")
+        except (c.CroniterBadDateError, OverflowError, OSError, ValueError):
+            pass  # no date left in croniter's (or datetime's) range
+        raise BadRecurrence("the cron expression matches no date from there")
 
     def _second_pass(self, when: datetime) -> bool:
         """A wall time the fall-back repeats, on its second pass (skipped but for hourly
@@ -106,11 +106,14 @@ class Recurrence:
             return due_ms  # the usual case: nothing was missed
         if self.cron is None:
             return self.anchor_ms + (now_ms - self.anchor_ms) // self.period_ms * self.period_ms
-        end = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(self._zone)
-        it = _croniter().croniter(self.cron, end, second_at_beginning=True)
-        for _ in range(_SEARCH):
-            when: datetime = it.get_prev(datetime)
-            ms = int(when.timestamp() * 1000)
-            if ms <= now_ms and not self._second_pass(when):
-                return max(due_ms, ms)
+        try:
+            end = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(self._zone)
+            it = _croniter().croniter(self.cron, end, second_at_beginning=True)
+            for _ in range(_SEARCH):
+                when: datetime = it.get_prev(datetime)
+                ms = int(when.timestamp() * 1000)
+                if ms <= now_ms and not self._second_pass(when):
+                    return max(due_ms, ms)
+        except Exception:  # out of croniter's range: the due one stands for them
+            return due_ms
         return due_ms

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec
+from boltq_core.jobs.models import JOB_TYPE_PATTERN, PriorityField
 from boltq_core.jobs.recurrence import MAX_PERIOD_SECONDS, BadRecurrence, check_cron, zone
 
 SCHEDULE_NAME_PATTERN = JOB_TYPE_PATTERN
@@ -27,6 +27,20 @@ def _aware(v: datetime | None) -> datetime | None:
     return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
 
 
+class ScheduleJob(BaseModel):
+    """The job each occurrence submits: a job as for POST /api/v1/jobs (the same fields, the
+    same checks) but for when it runs (delay_seconds, run_at: the schedule's) and
+    idempotency_key (each occurrence is made once anyway)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
+    data: dict[str, Any] = Field(default_factory=dict)
+    priority: PriorityField = 1
+    max_attempts: int | None = Field(None, ge=1, le=100)
+    timeout_seconds: int | None = Field(None, ge=1)
+
+
 class ScheduleSpec(BaseModel):
     """A schedule as submitted: `cron` or `every_seconds` (exactly one; Schedules.save checks
     it), the job each occurrence submits, and its bounds."""
@@ -40,7 +54,7 @@ class ScheduleSpec(BaseModel):
     every_seconds: int | None = Field(None, ge=1, le=MAX_PERIOD_SECONDS)
     timezone: str = Field("UTC", min_length=1, max_length=64,
                           description="IANA time zone the cron expression is read in")
-    job: JobSpec
+    job: ScheduleJob
     start_at: datetime | None = Field(None, description="no occurrence before this")
     end_at: datetime | None = Field(None, description="no occurrence after this")
     max_runs: int | None = Field(None, ge=1, le=MAX_RUNS)
@@ -69,18 +83,6 @@ class ScheduleSpec(BaseModel):
     @classmethod
     def _utc(cls, v: datetime | None) -> datetime | None:
         return _aware(v)
-
-    @field_validator("job")
-    @classmethod
-    def _when_is_the_schedules(cls, v: JobSpec) -> JobSpec:
-        for name in ("run_at", "idempotency_key"):
-            if getattr(v, name) is not None:
-                raise ValueError(f"{name} is not allowed in a schedule's job (the schedule "
-                                 "decides when it runs; each occurrence is made once)")
-        if v.delay_seconds:
-            raise ValueError("delay_seconds is not allowed in a schedule's job (the schedule "
-                             "decides when it runs)")
-        return v
 
 
 class Schedule(BaseModel):

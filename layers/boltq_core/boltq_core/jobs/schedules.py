@@ -112,7 +112,8 @@ class Schedules:
         try:
             first = plan.bounded(rec.next_after(max(now, anchor - 1)))
         except BadRecurrence as exc:
-            raise InvalidInput(f"cron: {exc}", [{"field": "cron"}]) from None
+            where = "cron" if spec.start_at is None else "start_at"
+            raise InvalidInput(f"{where}: {exc}", [{"field": where}]) from None
         stored = {**spec.model_dump(mode="json"), "anchor_ms": anchor}
         k = self.keys
         reply = self.queue.run(self.queue.calls.call(
