@@ -268,3 +268,40 @@ def test_bad_input_names_the_field(queue: Queue, body: dict[str, Any], field: st
         Schedules(queue).save({**spec(), **body})
     assert err.value.message.startswith(f"{field}:"), err.value.message
     assert queue.redis.zcard(queue.keys.schedules) == 0
+
+
+def test_dst_both_ways_through_the_store(queue: Queue) -> None:
+    """A daily 02:30 Europe/Berlin schedule fired by promoter passes through March and October
+    2027 (spring forward on the 28th of March, fall back on the 31st of October): one job a
+    day, the DST days included."""
+    s = Schedules(queue)
+    made: list[str] = []
+    for start, days in (("2027-03-26T00:00:00+00:00", 4), ("2027-10-29T00:00:00+00:00", 4)):
+        s.save(spec("berlin", cron="30 2 * * *", timezone="Europe/Berlin", start_at=start,
+                    catch_up="all"))
+        for _ in range(days):
+            nxt = int(s._hash("berlin")["next"])
+            assert s.fire_due(now_ms=nxt).made == 1
+            # the same moment again and a minute on, as other promoters would: nothing more
+            assert s.fire_due(now_ms=nxt).made == 0
+            assert s.fire_due(now_ms=nxt + 60_000).made == 0
+        made += [iso(int(j["sfor"])) for j in schedule_jobs(queue, "berlin")][-days:]
+    assert made == [
+        "2027-03-26T01:30:00", "2027-03-27T01:30:00",
+        "2027-03-28T01:00:00",  # 03:00 CEST: 02:30 did not exist; once
+        "2027-03-29T00:30:00",
+        "2027-10-29T00:30:00", "2027-10-30T00:30:00",
+        "2027-10-31T00:30:00",  # 02:30 CEST, the first pass; not again an hour later
+        "2027-11-01T01:30:00",
+    ]
+
+
+def test_an_unreadable_schedule_leaves_the_due_set(queue: Queue) -> None:
+    s = Schedules(queue)
+    _, first = s.save(spec("broken", every_seconds=1))
+    s.save(spec("fine", every_seconds=1))
+    queue.redis.hset(queue.keys.schedule("broken"), "spec", "{not json")
+    fired = s.fire_due(now_ms=first + 100)
+    assert fired.made == 1  # the other one still ran
+    assert queue.redis.zscore(queue.keys.schedules_due, "broken") is None
+    assert fired.next_wake_ms > first + 100  # no wake for the broken one again at once

@@ -92,7 +92,7 @@ class Schedule(BaseModel):
     cron: str | None
     every_seconds: int | None
     timezone: str
-    job: dict[str, Any]
+    job: ScheduleJob
     start_at: datetime | None
     end_at: datetime | None
     max_runs: int | None

@@ -169,12 +169,14 @@ class Schedules:
             hashes = self.queue.read(lambda: self._hashes(due), "schedules")
             budget = limit
             for name, h in zip(due, hashes, strict=True):
-                if not h or budget <= 0:
-                    continue
+                if budget <= 0:
+                    break
                 try:
                     plan = self._plan(h)
                 except (ValueError, KeyError) as exc:  # one unreadable schedule stops no other
-                    log.error("schedule %r cannot be read; skipped: %s", name, exc)
+                    # out of the due set, or the promoter would wake for it again at once
+                    log.error("schedule %r cannot be read; it is not run: %s", name, exc)
+                    self.queue.read(lambda n=name: r.zrem(k.schedules_due, n), "schedules due")
                     continue
                 m, s = self._fire_one(plan, now, budget)
                 made, skipped, budget = made + m, skipped + s, budget - m - s
