@@ -305,3 +305,17 @@ def test_an_unreadable_schedule_leaves_the_due_set(queue: Queue) -> None:
     assert fired.made == 1  # the other one still ran
     assert queue.redis.zscore(queue.keys.schedules_due, "broken") is None
     assert fired.next_wake_ms > first + 100  # no wake for the broken one again at once
+
+
+def test_settings_lowered_after_a_save_do_not_stall_the_promoter(queue: Queue) -> None:
+    _, first = Schedules(queue).save(spec("long", every_seconds=1,
+                                          job={"type": "echo", "timeout_seconds": 800,
+                                               "data": {"x": "y" * 1000}}))
+    lowered = Queue(queue.settings.model_copy(update={"max_timeout_seconds": 60,
+                                                      "max_payload_bytes": 100}))
+    try:
+        assert Schedules(lowered).fire_due(now_ms=first).made == 1
+    finally:
+        lowered.redis.close()
+    (job,) = schedule_jobs(queue, "long")
+    assert job["timeout"] == "60"

@@ -219,9 +219,11 @@ class Schedules:
         not `occ` (catch_up 'one' and 'skip' after downtime: the latest missed one)."""
         s, k, spec = self.settings, self.keys, plan.spec
         job = spec.job
-        timeout = s.job_timeout(job.timeout_seconds, "job.timeout_seconds")
+        # checked when saved; settings lowered since then cap the timeout and let the data be,
+        # so the promoter never stalls on one schedule
+        timeout = min(job.timeout_seconds or s.default_timeout_seconds, s.max_timeout_seconds)
         meta = f"{job.priority}:{job.max_attempts or s.max_attempts}:{timeout}"
-        data = encode_data(job.data, s.max_payload_bytes, "job.data")
+        data = json.dumps(job.data, separators=(",", ":"), ensure_ascii=False)
         name = spec.name
         reply = self.queue.run(self.queue.calls.call(
             "schedule_fire",
