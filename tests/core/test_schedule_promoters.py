@@ -1,7 +1,7 @@
 """Schedules under real promoters (SPEC §12): three promotion loops in processes of their own
 racing on one every-second schedule (no lock between them), one SIGKILLed and restarted in
 the middle, make exactly one job per occurrence; and an occurrence's job is pending within
-1 s of its time (here: within 100 ms), each second."""
+1 s of its time (here: within half a second, typically milliseconds), each second."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def test_an_every_second_schedule_is_pending_within_a_second(queue: Queue) -> No
     assert len(jobs) >= 5
     assert [int(j["sfor"]) for j in jobs] == [first + i * 1000 for i in range(len(jobs))]
     lateness = [int(j["created"]) - int(j["sfor"]) for j in jobs]
-    assert all(0 <= late < 100 for late in lateness), lateness  # SPEC: < 1 s
+    assert all(0 <= late < 500 for late in lateness), lateness  # SPEC: < 1 s
+    assert sorted(lateness)[len(lateness) // 2] < 50, lateness  # typically milliseconds
     assert all(j["status"] == "pending" for j in jobs)
 
 
