@@ -28,6 +28,10 @@ WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next d
 MAX_SLEEP_SECONDS = 1.0  # look again at least this often anyway (and renew the lock)
 READ_COUNT = 100  # events read per wake
 LOCK_LEASE_MS = 10_000
+# Redis ends a blocked call's timeout only on its next check (every 100 ms at the default hz
+# 10), so the promoter blocks on the events stream until this long before a due moment and
+# sleeps the rest itself: a schedule's occurrence is made within ms of its time, not 100 ms
+BLOCK_SLACK_SECONDS = 0.1
 
 
 class Promoter:
@@ -81,7 +85,10 @@ class Promoter:
             wait = min(wait, started + MAX_SLEEP_SECONDS - now, deadline - now)
             if wait <= 0:
                 return
-            batch = self.follower.next(wait)
+            if wait <= BLOCK_SLACK_SECONDS:  # the last stretch: slept here, to the ms
+                time.sleep(wait)
+                return
+            batch = self.follower.next(wait - BLOCK_SLACK_SECONDS)
             if batch.skipped or batch.any_status(self.wake_on):
                 return  # the re-plan sees it all
 
