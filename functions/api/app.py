@@ -47,6 +47,8 @@ from boltq_core.errors import (
 )
 from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
 from boltq_core.jobs.queue import Queue, shared_queue
+from boltq_core.jobs.schedule_model import SCHEDULE_NAME_PATTERN, ScheduleJob, ScheduleSpec
+from boltq_core.jobs.schedules import Schedules
 from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
 from boltq_core.observability import tracing
 from boltq_core.observability.counters import InvocationCounter
@@ -339,6 +341,18 @@ class JobBatch(BaseModel):
     jobs: list[JobRequest] = Field(min_length=1, max_length=500)
 
 
+class ScheduleJobRequest(ScheduleJob):
+    model_config = _BODY
+    _numbers = field_validator("max_attempts", "timeout_seconds", mode="before")(_json_number)
+
+
+class ScheduleRequest(ScheduleSpec):
+    model_config = _BODY
+    job: ScheduleJobRequest
+    _numbers = field_validator("every_seconds", "max_runs", mode="before")(_json_number)
+    _times = field_validator("start_at", "end_at", mode="before")(_date_time)
+
+
 class RequeueBody(BaseModel):
     model_config = _BODY
     job_ids: list[Annotated[str, Field(min_length=1, max_length=ID_MAX)]] | None = Field(
@@ -368,6 +382,9 @@ WorkflowId = Annotated[str, PathParam(min_length=1, max_length=ID_MAX,
                                       description="a workflow id")]
 KeyName = Annotated[str, PathParam(min_length=1, max_length=64, pattern=NAME_PATTERN,
                                    description="the key's name")]
+ScheduleName = Annotated[str, PathParam(min_length=1, max_length=128,
+                                        pattern=SCHEDULE_NAME_PATTERN,
+                                        description="a schedule's name")]
 StatusFilter = Annotated[JobStatus | None, Query(description="only jobs in this status")]
 TypeFilter = Annotated[str | None, Query(
     min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN, description="only jobs of this type")]
@@ -476,13 +493,21 @@ _REPLY = {
     ("post", "/api/v1/dlq/{job_id}/requeue"): "Requeued",
     ("post", "/api/v1/dlq/requeue"): "RequeuedMany",
     ("delete", "/api/v1/dlq"): "Purged",
+    ("post", "/api/v1/schedules"): "ScheduleSaved",
+    ("get", "/api/v1/schedules"): "SchedulePage",
+    ("get", "/api/v1/schedules/{name}"): "ScheduleDetail",
+    ("delete", "/api/v1/schedules/{name}"): "ScheduleDeleted",
+    ("post", "/api/v1/schedules/{name}/pause"): "SchedulePaused",
+    ("post", "/api/v1/schedules/{name}/resume"): "SchedulePaused",
+    ("post", "/api/v1/schedules/{name}/trigger"): "ScheduleTriggered",
     ("post", "/api/v1/ws/tickets"): "WsTicket",
     ("get", "/api/v1/keys"): "ApiKeyList",
     ("post", "/api/v1/keys"): "ApiKeyCreated",
     ("delete", "/api/v1/keys/{name}"): "ApiKeyRevoked",
 }
 _CONFLICTS = frozenset({("post", "/api/v1/keys")})  # beside every .../cancel
-_SUBMITS = frozenset({"/api/v1/jobs", "/api/v1/jobs/batch", "/api/v1/workflows"})
+_SUBMITS = frozenset({"/api/v1/jobs", "/api/v1/jobs/batch", "/api/v1/workflows",
+                      "/api/v1/schedules"})
 _ERRORS = {
     400: "bad input, named in `error` (a field out of its limits, malformed JSON, bytes that "
          "are not UTF-8 in the body, query string or path)",
@@ -491,7 +516,8 @@ _ERRORS = {
     404: "no such id",
     409: "the object's state does not allow it (e.g. cancel a finished job, a key name "
          "that is taken)",
-    413: "`data` (or a step's `params`, a workflow's `metadata`) over MAX_PAYLOAD_BYTES",
+    413: "`data` (or a step's `params`, a workflow's `metadata`, a schedule's `job.data`) "
+         "over MAX_PAYLOAD_BYTES",
     415: "a body that is not application/json",
     503: "the store is unreachable or failing over: retry after `Retry-After` seconds",
 }
@@ -534,7 +560,7 @@ _PRIORITY = {"anyOf": [
 
 def _tighten_request_schemas(schemas: dict[str, Any], max_timeout: int) -> None:
     """The request bodies' limits the core applies beyond their pydantic models."""
-    for name in ("JobRequest", "StepRequest"):
+    for name in ("JobRequest", "StepRequest", "ScheduleJobRequest"):
         props = schemas.get(name, {}).get("properties", {})
         if "priority" in props:
             props["priority"] = {**_PRIORITY, "title": "Priority"}
@@ -658,7 +684,8 @@ def _reply_schemas() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         Error, Health, Submitted, SubmittedBatch, JobPage, Job, JobCancelled, QueueStats,
         WorkflowSubmitted, WorkflowPage, Workflow, WorkflowCancelled, WorkflowDeleted, Requeued,
-        RequeuedMany, Purged, WsTicket, ApiKeyInfo, ApiKeyList, ApiKeyCreated, ApiKeyRevoked]
+        RequeuedMany, Purged, WsTicket, ApiKeyInfo, ApiKeyList, ApiKeyCreated, ApiKeyRevoked,
+        *_schedule_replies()]
     _, top = models_json_schema([(m, "serialization") for m in models],
                                 ref_template="#/components/schemas/{model}")
     out: dict[str, Any] = top["$defs"]
@@ -667,6 +694,39 @@ def _reply_schemas() -> dict[str, Any]:
         props["status"] = {"$ref": "#/components/schemas/JobStatus"}
         props.pop("trace_context", None)
     return out
+
+
+def _schedule_replies() -> list[type[BaseModel]]:
+    """The schedule routes' replies (SPEC §12)."""
+    from typing import Literal
+
+    from boltq_core.jobs.schedule_model import Schedule, ScheduleDetail
+
+    class ScheduleSaved(BaseModel):
+        name: str
+        next_run_at: datetime | None = Field(description="null when paused or none is left")
+
+    class SchedulePage(BaseModel):
+        items: list[Schedule]
+        next_cursor: Annotated[str | None, Field(pattern=r"^[0-9]+$")]
+        count: int = Field(ge=0)
+
+    class ScheduleDeleted(BaseModel):
+        name: str
+        deleted: Literal[True]
+
+    class SchedulePaused(BaseModel):
+        name: str
+        paused: bool
+        next_run_at: datetime | None
+
+    class ScheduleTriggered(BaseModel):
+        name: str
+        job_id: str
+        status: JobStatus
+
+    return [ScheduleSaved, SchedulePage, ScheduleDetail, ScheduleDeleted, SchedulePaused,
+            ScheduleTriggered]
 
 
 @app.get("/api/v1/openapi.json", include_in_schema=False)
@@ -842,6 +902,63 @@ def revoke_api_key(name: KeyName) -> dict[str, Any]:
     q = queue()
     ApiKeys(q.redis, q.keys).revoke(name)
     return ok({"name": name, "revoked": True})
+
+
+# --- schedules (SPEC §12) -----------------------------------------------------------------
+
+
+def _iso(ms: int) -> str | None:
+    from boltq_core.timefmt import iso
+
+    return iso(ms) if ms >= 0 else None
+
+
+@app.post("/api/v1/schedules", tags=["schedules"])
+def save_schedule(schedule: ScheduleRequest) -> dict[str, Any]:
+    """Create or replace (by name) a schedule; a replacement keeps its history and pause."""
+    name, nxt = Schedules(queue()).save(schedule)
+    return ok({"name": name, "next_run_at": _iso(nxt)})
+
+
+@app.get("/api/v1/schedules", tags=["schedules"])
+def list_schedules(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    """Schedules by name, each with its next and last run, runs and pause state."""
+    page = Schedules(queue()).list(limit, cursor)
+    return ok({"items": [i.model_dump(mode="json") for i in page.items],
+               "next_cursor": page.next_cursor, "count": len(page.items)})
+
+
+@app.get("/api/v1/schedules/<name>", tags=["schedules"])
+def get_schedule(name: ScheduleName) -> dict[str, Any]:
+    """A schedule with its recent occurrences' job ids, newest first."""
+    return ok(Schedules(queue()).get(name).model_dump(mode="json"))
+
+
+@app.delete("/api/v1/schedules/<name>", tags=["schedules"])
+def delete_schedule(name: ScheduleName) -> dict[str, Any]:
+    """Delete a schedule (the jobs it made stay)."""
+    Schedules(queue()).delete(name)
+    return ok({"name": name, "deleted": True})
+
+
+@app.post("/api/v1/schedules/<name>/pause", tags=["schedules"])
+def pause_schedule(name: ScheduleName) -> dict[str, Any]:
+    Schedules(queue()).pause(name)
+    return ok({"name": name, "paused": True, "next_run_at": None})
+
+
+@app.post("/api/v1/schedules/<name>/resume", tags=["schedules"])
+def resume_schedule(name: ScheduleName) -> dict[str, Any]:
+    """Resume from now: what fell in the pause is not caught up."""
+    nxt = Schedules(queue()).resume(name)
+    return ok({"name": name, "paused": False, "next_run_at": _iso(nxt)})
+
+
+@app.post("/api/v1/schedules/<name>/trigger", tags=["schedules"])
+def trigger_schedule(name: ScheduleName) -> dict[str, Any]:
+    """Run its job once now (paused or not); its plan is unchanged."""
+    job_id, status = Schedules(queue()).trigger(name)
+    return ok({"name": name, "job_id": job_id, "status": status})
 
 
 def queue() -> Queue:

@@ -1,6 +1,7 @@
 """The `boltq` command: `boltq dev` (the local runtime) and a small client of the REST API:
 submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE,
-keys create|list|revoke.
+keys create|list|revoke;
+schedules list|show|create|delete|pause|resume|trigger (boltq_local.schedule_cli).
 
 The client talks to --url (BOLTQ_URL, default http://localhost:8080; an AWS stage URL works
 too) with --api-key (BOLTQ_API_KEY) sent as x-api-key."""
@@ -433,8 +434,10 @@ def parser() -> argparse.ArgumentParser:
                    help="submit: submit and read back by id; read: every GET; admin: all")
 
     from boltq_local.playground import add_parser as add_playground
+    from boltq_local.schedule_cli import add_parser as add_schedules
 
     add_playground(sub)
+    add_schedules(client)
     return p
 
 
@@ -450,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         from boltq_local.playground import cmd_playground
 
         return cmd_playground(a)
+    if a.command == "schedules":
+        from boltq_local.schedule_cli import cmd_schedules
+
+        COMMANDS["schedules"] = cmd_schedules
     try:
         return COMMANDS[a.command](Client(a.url, a.api_key), a)
     except ApiError as exc:

@@ -5,6 +5,7 @@ import { JobDetail, JobList } from './components/Jobs.jsx'
 import { WorkflowDetail, WorkflowList } from './components/Workflows.jsx'
 import Queues from './components/Queues.jsx'
 import DeadLetters from './components/DeadLetters.jsx'
+import Schedules from './components/Schedules.jsx'
 import Settings from './components/Settings.jsx'
 
 const NAV = [
@@ -13,6 +14,7 @@ const NAV = [
   ['workflows', 'Workflows'],
   ['queues', 'Queues'],
   ['dlq', 'Dead letters'],
+  ['schedules', 'Schedules'],
   ['settings', 'Settings'],
 ]
 
@@ -24,6 +26,7 @@ function Page({ route }) {
     case 'workflows': return id ? <WorkflowDetail key={id} id={id} /> : <WorkflowList />
     case 'queues': return <Queues />
     case 'dlq': return <DeadLetters />
+    case 'schedules': return <Schedules />
     case 'settings': return <Settings />
     default: return <p>Unknown page. <a href="#/submit">Go to Submit</a></p>
   }

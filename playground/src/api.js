@@ -61,4 +61,11 @@ export const api = {
   requeueDlq: (id) => request('POST', `/dlq/${enc(id)}/requeue`),
   requeueAllDlq: () => request('POST', '/dlq/requeue'),
   purgeDlq: () => request('DELETE', '/dlq'),
+  saveSchedule: (s) => request('POST', '/schedules', s),
+  listSchedules: (p = {}) => request('GET', '/schedules' + q(p)),
+  getSchedule: (name) => request('GET', `/schedules/${enc(name)}`),
+  deleteSchedule: (name) => request('DELETE', `/schedules/${enc(name)}`),
+  pauseSchedule: (name) => request('POST', `/schedules/${enc(name)}/pause`),
+  resumeSchedule: (name) => request('POST', `/schedules/${enc(name)}/resume`),
+  triggerSchedule: (name) => request('POST', `/schedules/${enc(name)}/trigger`),
 }

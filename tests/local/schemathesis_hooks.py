@@ -6,7 +6,10 @@ sent, keeping them schema-valid, so positive_data_acceptance checks everything e
 
 - a workflow's `depends_on` must name steps of the same workflow, without a cycle, and step ids
   must be unique: the steps get a chain of dependencies on earlier steps;
-- `run_at` must be at most 366 days ahead (like delay_seconds): it is moved into that window.
+- `run_at` must be at most 366 days ahead (like delay_seconds): it is moved into that window;
+- a schedule has exactly one of `cron` and `every_seconds`, a cron expression croniter takes,
+  a time zone zoneinfo knows and `end_at` after `start_at`: a valid expression, zone and window
+  are put in.
 
 Negative (schema-violating) requests are sent as generated."""
 
@@ -39,6 +42,20 @@ def _repair_run_at(job: Any) -> None:
         job["run_at"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
+def _repair_schedule(body: dict[str, Any]) -> None:
+    if isinstance(body.get("every_seconds"), int) and not isinstance(body.get("cron"), str):
+        body.pop("cron", None)
+    else:
+        body.pop("every_seconds", None)
+        body["cron"] = "*/5 * * * *"
+    if isinstance(body.get("timezone"), str):
+        body["timezone"] = "Europe/Berlin"
+    now = datetime.now(UTC)
+    for name, ahead in (("start_at", timedelta(hours=1)), ("end_at", timedelta(days=2))):
+        if isinstance(body.get(name), str):
+            body[name] = (now + ahead).isoformat()
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     meta = case.meta
@@ -51,6 +68,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _repair_workflow(case.body)
     elif path == "/api/v1/jobs":
         _repair_run_at(case.body)
+    elif path == "/api/v1/schedules":
+        _repair_schedule(case.body)
     elif path == "/api/v1/jobs/batch" and isinstance(case.body.get("jobs"), list):
         for job in case.body["jobs"]:
             _repair_run_at(job)

@@ -55,6 +55,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "store_connect_timeout_seconds": ("STORE_CONNECT_TIMEOUT_SECONDS",),
     "store_timeout_seconds": ("STORE_TIMEOUT_SECONDS",),
     "store_retry_seconds": ("STORE_RETRY_SECONDS",),
+    "schedule_grace_seconds": ("SCHEDULE_GRACE_SECONDS",),
+    "schedule_history": ("SCHEDULE_HISTORY",),
     # the functions'
     "api_key": ("BOLTQ_API_KEY",),
     "api_key_secret_arn": ("BOLTQ_API_KEY_SECRET_ARN",),
@@ -129,6 +131,10 @@ class Settings(BaseModel):
     store_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
     store_timeout_seconds: float = Field(5.0, gt=0, le=300)
     store_retry_seconds: float = Field(5.0, ge=0, le=300)
+    # schedules: an occurrence this late still counts as on time (catch_up "skip" runs it);
+    # how many recent occurrences a schedule lists
+    schedule_grace_seconds: float = Field(5.0, ge=0, le=86400)
+    schedule_history: int = Field(20, ge=1, le=1000)
 
     # --- the functions ---------------------------------------------------------------------
     # the bootstrap admin key; when set, access control is on (boltq_core.access)

@@ -68,6 +68,18 @@ class Keys:
     ws_cursor = property(lambda self: f"{self.tag}:ws:cursor")  # STRING last pushed event id
     ws_watched = property(lambda self: f"{self.tag}:ws:watched")  # ZSET subscribed conns
 
+    # schedules (jobs.schedules; jobs/lua/schedule_*.lua)
+    schedules = property(lambda self: f"{self.tag}:schedules")  # ZSET every name, score 0
+    schedules_due = property(lambda self: f"{self.tag}:schedules:due")  # ZSET name -> next ms
+
+    def schedule(self, name: str) -> str:
+        """HASH one schedule: its spec and state (schedule_save.lua documents the fields)."""
+        return f"{self.tag}:sched:{name}"
+
+    def schedule_recent(self, name: str) -> str:
+        """LIST a schedule's latest occurrences, newest first: "<ms>:<job id>[:t]"."""
+        return f"{self.tag}:sched_recent:{name}"
+
     def ws_conn(self, conn_id: str) -> str:
         """HASH one WebSocket connection (duties.subscriptions)."""
         return f"{self.tag}:ws:conn:{conn_id}"

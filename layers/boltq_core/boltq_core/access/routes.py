@@ -55,6 +55,13 @@ ROUTES: dict[tuple[str, str], frozenset[Scope]] = {
     ("GET", "/api/v1/keys"): ADMIN,
     ("POST", "/api/v1/keys"): ADMIN,
     ("DELETE", "/api/v1/keys/{name}"): ADMIN,
+    ("POST", "/api/v1/schedules"): ADMIN,
+    ("GET", "/api/v1/schedules"): READ,
+    ("GET", "/api/v1/schedules/{name}"): READ,
+    ("DELETE", "/api/v1/schedules/{name}"): ADMIN,
+    ("POST", "/api/v1/schedules/{name}/pause"): ADMIN,
+    ("POST", "/api/v1/schedules/{name}/resume"): ADMIN,
+    ("POST", "/api/v1/schedules/{name}/trigger"): ADMIN,
     # WebSocket: the connection is authorised once, at $connect, by a ticket; what it may
     # subscribe to is limited by the ticket's scope (ALL_TOPIC_SCOPES)
     (WS, "$connect"): ANY,

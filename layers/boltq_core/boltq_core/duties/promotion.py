@@ -1,6 +1,7 @@
-"""Promotion: moves due delayed and retrying jobs to ready, recovers expired leases and expires
-old finished jobs, each at the moment it falls due - sleeping on the events stream in between,
-so a new delayed job re-arms it at once (far finer than EventBridge's one-minute schedule).
+"""Promotion: moves due delayed and retrying jobs to ready, recovers expired leases, expires
+old finished jobs and makes the jobs of due schedule occurrences (jobs.schedules), each at the
+moment it falls due - sleeping on the events stream in between, so a new delayed job or
+schedule re-arms it at once (far finer than EventBridge's one-minute schedule).
 
 `promote_until` is what one promoter invocation does: under the namespace's promoter lock
 (overlapping invocations take turns; a second waits for the lock, so the hand-over between
@@ -19,6 +20,7 @@ from boltq_core.duties.events import EventFollower
 from boltq_core.duties.lock import Lock
 from boltq_core.duties.status_push import Poster, connect_pusher
 from boltq_core.jobs.queue import Queue
+from boltq_core.jobs.schedules import Schedules
 
 log = logging.getLogger("boltq.promoter")
 
@@ -26,6 +28,10 @@ WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next d
 MAX_SLEEP_SECONDS = 1.0  # look again at least this often anyway (and renew the lock)
 READ_COUNT = 100  # events read per wake
 LOCK_LEASE_MS = 10_000
+# Redis ends a blocked call's timeout only on its next check (every 100 ms at the default hz
+# 10), so the promoter blocks on the events stream until this long before a due moment and
+# sleeps the rest itself: a schedule's occurrence is made within ms of its time, not 100 ms
+BLOCK_SLACK_SECONDS = 0.1
 
 
 class Promoter:
@@ -39,7 +45,9 @@ class Promoter:
             # a new lease ends no sooner than the next look: a job starting to run cannot move
             # the plan up, so `running` events need no re-plan
             self.wake_on = WAKE_ON - {"running"}
-        self.totals = {"promoted": 0, "recovered": 0, "expired": 0, "passes": 0}
+        self.schedules = Schedules(queue)
+        self.totals = {"promoted": 0, "recovered": 0, "expired": 0, "scheduled": 0,
+                       "passes": 0}
 
     def run(self, deadline: float, still_mine: Any = lambda: True) -> dict[str, int]:
         """Promote until time.monotonic() reaches `deadline`, or `still_mine()` (the lock)
@@ -49,13 +57,16 @@ class Promoter:
             try:
                 started = time.monotonic()
                 r = self.queue.promote()
+                fired = self.schedules.fire_due()
                 self.totals["passes"] += 1
+                self.totals["scheduled"] += fired.made
                 for k in ("promoted", "recovered", "expired"):
                     self.totals[k] += getattr(r, k)
                 if not still_mine():
                     log.warning("promoter lock taken by another promoter; stopping")
                     break
-                self._sleep(deadline, started, r.next_wake_ms)
+                wakes = [w for w in (r.next_wake_ms, fired.next_wake_ms) if w >= 0]
+                self._sleep(deadline, started, min(wakes, default=-1))
                 failures = 0
             except Exception as exc:  # one failed pass must not end the loop
                 failures += 1
@@ -74,7 +85,10 @@ class Promoter:
             wait = min(wait, started + MAX_SLEEP_SECONDS - now, deadline - now)
             if wait <= 0:
                 return
-            batch = self.follower.next(wait)
+            if wait <= BLOCK_SLACK_SECONDS:  # the last stretch: slept here, to the ms
+                time.sleep(wait)
+                return
+            batch = self.follower.next(wait - BLOCK_SLACK_SECONDS)
             if batch.skipped or batch.any_status(self.wake_on):
                 return  # the re-plan sees it all
 

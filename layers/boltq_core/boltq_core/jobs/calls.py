@@ -92,7 +92,7 @@ def invalid(exc: ValidationError, where: str = "") -> InvalidInput:
 # the job hash fields a summary shows, status and type first (list_jobs.lua filters on them)
 SUMMARY_FIELDS = ("status", "type", "id", "priority", "attempts", "max_attempts", "timeout",
                   "created", "scheduled", "started", "finished", "err_cat", "err_msg", "progress",
-                  "wf", "step", "idem", "cancel", "requeued")
+                  "wf", "step", "idem", "cancel", "requeued", "sched", "sfor")
 MAX_PROGRESS_BYTES = 16384  # a progress report's JSON size cap
 MAX_PAGE = 100  # list routes' largest page: a page of summaries stays far below 6 MB
 

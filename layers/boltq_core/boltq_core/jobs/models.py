@@ -111,6 +111,8 @@ class JobSummary(BaseModel):
     step_id: str | None = None
     idempotency_key: str | None = None
     cancel_requested: bool = False
+    schedule: str | None = Field(None, description="the schedule that made it (SPEC §12)")
+    scheduled_for: datetime | None = Field(None, description="its schedule's occurrence time")
 
     @staticmethod
     def _fields(h: dict[str, str]) -> dict[str, Any]:
@@ -139,6 +141,8 @@ class JobSummary(BaseModel):
             "step_id": h.get("step"),
             "idempotency_key": h.get("idem"),
             "cancel_requested": h.get("cancel") == "1",
+            "schedule": h.get("sched"),
+            "scheduled_for": ms("sfor"),
         }
 
     @classmethod

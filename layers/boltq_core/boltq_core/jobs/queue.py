@@ -27,9 +27,11 @@ from boltq_core.store.connect import SyncClient, connect
 
 # scripts that may be sent again when their reply was lost: a repeat changes nothing (submit
 # and workflow_submit skip ids already stored, finish/extend/progress refuse a stale attempt,
-# claim answers a repeated claim id with what it leased, the rest only move what is due)
+# claim answers a repeated claim id with what it leased, schedule_fire refuses a repeated
+# plan as stale, the rest only move what is due)
 IDEMPOTENT = frozenset({"submit", "workflow_submit", "claim", "finish", "extend", "progress",
-                        "promote", "list_jobs"})
+                        "promote", "list_jobs", "schedule_fire", "schedule_pause",
+                        "schedule_delete"})
 
 
 

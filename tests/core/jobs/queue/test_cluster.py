@@ -97,3 +97,22 @@ def test_workflow_on_a_cluster(cq: Queue) -> None:
     assert [w["id"] for w in wf.list().items] == [wf_id]
     wf.delete(wf_id)
     assert wf.list().items == []
+
+
+def test_schedules_on_a_cluster(cq: Queue) -> None:
+    from boltq_core.jobs.schedules import Schedules
+
+    s = Schedules(cq)
+    k = cq.keys
+    slots = {cq.redis.keyslot(key) for key in (k.schedules, k.schedules_due, k.schedule("a"),
+                                                 k.schedule_recent("a"), *k.common)}
+    assert len(slots) == 1
+    _, first = s.save({"name": "a", "every_seconds": 1, "job": {"type": "echo"}})
+    assert s.fire_due(now_ms=first).made == 1
+    s.pause("a")
+    job_id, _ = s.trigger("a")
+    assert s.resume("a") >= first
+    assert [i.name for i in s.list().items] == ["a"]
+    assert s.get("a").recent[0].job_id == job_id
+    s.delete("a")
+    assert cq.get(job_id).schedule == "a"

@@ -1,0 +1,102 @@
+// End-to-end check of the playground's Schedules page in real headless Chromium against a
+// running `boltq dev`: list with next run, create (every N seconds and cron), pause, run now,
+// resume, delete. Usage: node e2e/schedules.mjs BASE_URL [ARTIFACT_DIR]
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+
+const base = (process.argv[2] || 'http://127.0.0.1:8080').replace(/\/$/, '')
+const artifacts = process.argv[3] || join(process.cwd(), '..', 'test-artifacts', 'playground')
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium'
+mkdirSync(artifacts, { recursive: true })
+const profile = mkdtempSync(join(tmpdir(), 'boltq-chromium-'))
+const TIMEOUT = 30000
+const pageErrors = []
+
+function check(cond, message) {
+  if (!cond) throw new Error(`expectation failed: ${message}`)
+}
+
+async function apiGet(path) {
+  const resp = await fetch(`${base}/api/v1${path}`)
+  return [resp.status, (await resp.json()).data]
+}
+
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
+  viewport: { width: 1280, height: 900 },
+})
+let failed = false
+try {
+  const page = context.pages()[0] || (await context.newPage())
+  page.setDefaultTimeout(TIMEOUT)
+  page.on('pageerror', (err) => pageErrors.push(String(err)))
+  const step = (name) => console.log(`e2e: ${name}`)
+  const row = (name) => page.locator(`tr[data-schedule="${name}"]`)
+
+  step('the schedules page starts empty')
+  await page.goto(`${base}/#/schedules`)
+  await page.locator('[data-testid=schedules-empty]').waitFor()
+
+  step('a bad name is refused with the field named, shown as text')
+  await page.locator('input[name=schedule-name]').fill('<img src=x onerror="window.__xss=1">')
+  await page.getByRole('button', { name: 'Save schedule' }).click()
+  await page.getByRole('alert').filter({ hasText: 'name:' }).waitFor()
+  check(await page.locator('main img').count() === 0, 'nothing injected')
+
+  step('create an every-second schedule; it lists its next run and runs')
+  await page.locator('input[name=schedule-name]').fill('e2e-every')
+  await page.locator('input[name=every]').fill('1')
+  await page.getByRole('button', { name: 'Save schedule' }).click()
+  await page.getByRole('status').filter({ hasText: 'Saved e2e-every' }).waitFor()
+  await row('e2e-every').locator('[data-testid=next-run] time').waitFor()
+  check((await row('e2e-every').innerText()).includes('every 1 s'), 'the row says when it runs')
+  const deadline = Date.now() + TIMEOUT
+  while (Number(await row('e2e-every').locator('[data-testid=runs]').innerText()) < 1) {
+    check(Date.now() < deadline, 'the schedule ran')
+    await new Promise((r) => setTimeout(r, 200))
+  }
+
+  step('create a cron schedule in a time zone')
+  await page.locator('input[name=schedule-name]').fill('e2e-cron')
+  await page.locator('select[name=kind]').selectOption('cron')
+  await page.locator('input[name=cron]').fill('30 2 * * *')
+  await page.locator('input[name=timezone]').fill('Europe/Berlin')
+  await page.getByRole('button', { name: 'Save schedule' }).click()
+  await row('e2e-cron').filter({ hasText: 'cron 30 2 * * * (Europe/Berlin)' }).waitFor()
+
+  step('pause, run now, resume')
+  await row('e2e-every').getByRole('button', { name: 'Pause' }).click()
+  await row('e2e-every').locator('[data-testid=state]').filter({ hasText: 'paused' }).waitFor()
+  check((await apiGet('/schedules/e2e-every'))[1].paused === true, 'the API agrees it is paused')
+  await row('e2e-every').getByRole('button', { name: 'Run now' }).click()
+  await page.getByRole('status').filter({ hasText: 'Triggered e2e-every' }).waitFor()
+  await row('e2e-every').getByRole('button', { name: 'Resume' }).click()
+  await row('e2e-every').locator('[data-testid=state]').filter({ hasText: 'active' }).waitFor()
+  await page.screenshot({ path: join(artifacts, 'schedules.png'), fullPage: true })
+
+  step('delete after confirming')
+  await row('e2e-every').getByRole('button', { name: 'Delete…' }).click()
+  await page.getByRole('button', { name: 'Yes, delete' }).click()
+  await page.getByRole('status').filter({ hasText: 'Deleted e2e-every' }).waitFor()
+  check(await row('e2e-every').count() === 0, 'the list no longer shows it')
+  check((await apiGet('/schedules/e2e-every'))[0] === 404, 'the API answers 404 for it')
+
+  check(await page.evaluate(() => window.__xss === undefined), 'no script ran')
+  check(pageErrors.length === 0, `no page errors: ${pageErrors.join(' | ')}`)
+  console.log('e2e: all passed')
+} catch (err) {
+  failed = true
+  console.error(String(err && err.stack ? err.stack : err))
+  for (const p of context.pages()) {
+    await p.screenshot({ path: join(artifacts, 'schedules-failure.png'), fullPage: true }).catch(() => {})
+  }
+} finally {
+  await context.close().catch(() => {})
+  rmSync(profile, { recursive: true, force: true })
+}
+process.exit(failed ? 1 : 0)
