@@ -29,7 +29,8 @@ LOCK_LEASE_MS = 10_000
 
 
 class Promoter:
-    """The promotion loop of one namespace."""
+    """The promotion loop of a deployment: every queue's due jobs, expired leases and old
+    finished jobs, in one pass over the known queues."""
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
@@ -48,7 +49,7 @@ class Promoter:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 started = time.monotonic()
-                r = self.queue.promote()
+                r = self.queue.promote_all()
                 self.totals["passes"] += 1
                 for k in ("promoted", "recovered", "expired"):
                     self.totals[k] += getattr(r, k)

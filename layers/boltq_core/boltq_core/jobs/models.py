@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from boltq_core.errors import InvalidInput, PayloadTooLarge
+from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN, queue_of
 from boltq_core.timefmt import from_ms
 
 
@@ -58,6 +59,7 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
+    queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     priority: PriorityField = 1
     delay_seconds: float = Field(0, ge=0, le=MAX_DELAY_SECONDS)
@@ -96,6 +98,7 @@ class JobSummary(BaseModel):
 
     id: str
     type: str
+    queue: str = DEFAULT_QUEUE
     priority: int
     status: str
     attempts: int
@@ -124,6 +127,7 @@ class JobSummary(BaseModel):
         return {
             "id": h["id"],
             "type": h["type"],
+            "queue": queue_of(h["id"]),
             "priority": int(h["priority"]),
             "status": h["status"],
             "attempts": int(h["attempts"]),
