@@ -5,10 +5,10 @@ Every transition already appends to its queue's events stream inside its script,
 submitting or finishing a job never waits on a socket. The pusher reads each stream after the
 id it stored last (the queue's ws:cursor), so the next invocation (or an overlapping one)
 carries on where the last stopped, looks the subscribers up in the ConnectionRegistry (the
-job, its workflow, "all"), and posts through the API Gateway Management API concurrently; a gone connection is pruned.
-While no connection has a subscription (the usual case) it reads no events at all: it keeps
-its cursor at the stream's end and only waits for the next event, so a busy queue nobody
-watches costs the store three small commands per coalescing interval.
+job, its workflow, "all"), and posts through the API Gateway Management API concurrently; a
+gone connection is pruned. While no connection has a subscription (the usual case) it reads
+no events at all: it keeps its cursors at the streams' ends and only waits for the next
+event, so a busy queue nobody watches costs the store three small commands per coalescing interval.
 
 With `coalesce_ms`, run_until coalesces wake-ups: the first event after a quiet spell is pushed
 at once, but after a pump that emptied the stream the next read waits until `coalesce_ms` have
