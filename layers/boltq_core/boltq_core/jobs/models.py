@@ -213,3 +213,32 @@ def encode_data(data: dict[str, Any], limit: int, field: str = "data") -> str:
 
 def to_epoch_ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
+
+
+class QueueInfo(BaseModel):
+    """One queue as GET /api/v1/queues lists it: its depths now and whether it is paused."""
+
+    name: str
+    paused: bool
+    pending: int  # ready to run now, the recovering ones included
+    running: int
+    scheduled: int
+    retrying: int
+    dead_letter: int
+
+    @classmethod
+    def of(cls, name: str, paused: bool, stats: QueueStats) -> QueueInfo:
+        return cls(name=name, paused=paused, pending=stats.pending_total, running=stats.running,
+                   scheduled=stats.scheduled, retrying=stats.retrying,
+                   dead_letter=stats.dead_letter)
+
+
+def add_stats(total: QueueStats, more: QueueStats) -> QueueStats:
+    """Two queues' stats summed (GET /api/v1/queues/stats: totals over every queue)."""
+    def add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add(out.get(k, {}), v) if isinstance(v, dict) else out.get(k, 0) + v
+        return out
+
+    return QueueStats(**add(total.model_dump(), more.model_dump()))

@@ -26,7 +26,15 @@ from boltq_core.jobs.calls import (
     pairs,
     parse_specs,
 )
-from boltq_core.jobs.models import PRIORITY_NAMES, Job, JobSpec, JobSummary, QueueStats
+from boltq_core.jobs.models import (
+    PRIORITY_NAMES,
+    Job,
+    JobSpec,
+    JobSummary,
+    QueueInfo,
+    QueueStats,
+    add_stats,
+)
 from boltq_core.jobs.scripts import Scripts
 from boltq_core.keys import DEFAULT_QUEUE, queue_of
 from boltq_core.store import failover
@@ -142,6 +150,19 @@ class Queue:
 
     def paused(self) -> bool:
         return bool(self.read(lambda: self.redis.exists(self.keys.paused), "paused"))
+
+    def info(self) -> QueueInfo:
+        """This queue's depths and whether it is paused."""
+        return QueueInfo.of(self.name, self.paused(), self.stats())
+
+    def stats_all(self) -> tuple[QueueStats, dict[str, QueueStats]]:
+        """The totals over every known queue, and each queue's own stats."""
+        each = {name: self.of(name).stats() for name in self.known_queues()}
+        total = each[DEFAULT_QUEUE]
+        for name, stats in each.items():
+            if name != DEFAULT_QUEUE:
+                total = add_stats(total, stats)
+        return total, each
 
     def run(self, call: Call) -> Any:
         """Run one script call, riding through a failover (boltq_core.store.failover): a lost reply

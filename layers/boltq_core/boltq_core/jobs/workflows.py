@@ -24,8 +24,6 @@ class StepSpec(BaseModel):
 
     id: str | None = Field(None, min_length=1, max_length=128)
     job_type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
-    # a step runs in its workflow's queue (the workflow advances inside that queue's scripts)
-    queue: str | None = Field(None, pattern=QUEUE_PATTERN)
     params: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     priority: PriorityField = 1
@@ -37,6 +35,7 @@ class WorkflowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
+    # every step runs in the workflow's queue: a workflow advances inside that queue's scripts
     queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -47,10 +46,6 @@ def validate_steps(spec: WorkflowSpec) -> tuple[list[str], dict[str, list[str]]]
     naming the step for duplicate ids, unknown references and cycles."""
     ids: list[str] = []
     for i, step in enumerate(spec.steps):
-        if step.queue is not None and step.queue != spec.queue:
-            raise InvalidInput(
-                f"steps[{i}].queue: a step runs in its workflow's queue ({spec.queue!r}); "
-                f"got {step.queue!r}", [{"field": f"steps[{i}].queue"}])
         sid = step.id or f"step-{i + 1}"
         if sid in ids:
             raise InvalidInput(
