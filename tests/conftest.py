@@ -30,7 +30,8 @@ def redis_url() -> Iterator[str]:
 
 
 def _drop_namespace(queue: Queue) -> None:
-    keys = list(queue.redis.scan_iter(match=queue.keys.tag + "*", count=1000))
+    # "{prefix" covers the default queue's tag "{prefix}" and every named queue's "{prefix:name}"
+    keys = list(queue.redis.scan_iter(match="{" + queue.settings.key_prefix + "*", count=1000))
     for i in range(0, len(keys), 500):
         queue.redis.unlink(*keys[i : i + 500])
 

@@ -50,6 +50,7 @@ from boltq_core.jobs.queue import Queue, shared_queue
 from boltq_core.jobs.schedule_model import SCHEDULE_NAME_PATTERN, ScheduleJob, ScheduleSpec
 from boltq_core.jobs.schedules import Schedules
 from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
+from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN
 from boltq_core.observability import tracing
 from boltq_core.observability.counters import InvocationCounter
 from boltq_core.store.connect import is_store_trouble
@@ -388,6 +389,9 @@ ScheduleName = Annotated[str, PathParam(min_length=1, max_length=128,
 StatusFilter = Annotated[JobStatus | None, Query(description="only jobs in this status")]
 TypeFilter = Annotated[str | None, Query(
     min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN, description="only jobs of this type")]
+QueueFilter = Annotated[str, Query(alias="queue", pattern=QUEUE_PATTERN,
+                                   description="the queue to list")]
+QueueName = Annotated[str, PathParam(pattern=QUEUE_PATTERN, description="a queue name")]
 
 # --- routes ------------------------------------------------------------------------------
 
@@ -482,7 +486,11 @@ _REPLY = {
     ("get", "/api/v1/jobs"): "JobPage",
     ("get", "/api/v1/jobs/{job_id}"): "Job",
     ("post", "/api/v1/jobs/{job_id}/cancel"): "JobCancelled",
-    ("get", "/api/v1/queues/stats"): "QueueStats",
+    ("get", "/api/v1/queues/stats"): "AllQueueStats",
+    ("get", "/api/v1/queues"): "QueueList",
+    ("get", "/api/v1/queues/{queue_name}"): "QueueDetail",
+    ("post", "/api/v1/queues/{queue_name}/pause"): "QueuePaused",
+    ("post", "/api/v1/queues/{queue_name}/resume"): "QueuePaused",
     ("post", "/api/v1/workflows"): "WorkflowSubmitted",
     ("get", "/api/v1/workflows"): "WorkflowPage",
     ("get", "/api/v1/workflows/{workflow_id}"): "Workflow",
@@ -513,7 +521,7 @@ _ERRORS = {
          "are not UTF-8 in the body, query string or path)",
     401: "no API key (x-api-key)",
     403: "a wrong or revoked API key, or one whose scope may not call this route",
-    404: "no such id",
+    404: "no such id or queue (or a path parameter no route takes)",
     409: "the object's state does not allow it (e.g. cancel a finished job, a key name "
          "that is taken)",
     413: "`data` (or a step's `params`, a workflow's `metadata`, a schedule's `job.data`) "
@@ -576,7 +584,7 @@ def _reply_schemas() -> dict[str, Any]:
     """JSON schemas of the replies' `data`, and of the error envelope."""
     from pydantic.json_schema import models_json_schema
 
-    from boltq_core.jobs.models import ErrorInfo, Job, JobSummary, QueueStats
+    from boltq_core.jobs.models import ErrorInfo, Job, JobSummary, QueueInfo, QueueStats
 
     class Error(BaseModel):
         """Every refusal: `error` names the field or the problem; `details` lists each."""
@@ -681,11 +689,24 @@ def _reply_schemas() -> dict[str, Any]:
         name: str
         revoked: Literal[True]
 
+    class AllQueueStats(QueueStats):
+        queues: dict[str, QueueStats] = Field(description="each queue's own, by name")
+
+    class QueueList(BaseModel):
+        queues: list[QueueInfo]
+
+    class QueueDetail(QueueInfo):
+        stats: QueueStats
+
+    class QueuePaused(BaseModel):
+        queue: str
+        paused: bool
+
     models: list[type[BaseModel]] = [
-        Error, Health, Submitted, SubmittedBatch, JobPage, Job, JobCancelled, QueueStats,
-        WorkflowSubmitted, WorkflowPage, Workflow, WorkflowCancelled, WorkflowDeleted, Requeued,
-        RequeuedMany, Purged, WsTicket, ApiKeyInfo, ApiKeyList, ApiKeyCreated, ApiKeyRevoked,
-        *_schedule_replies()]
+        Error, Health, Submitted, SubmittedBatch, JobPage, Job, JobCancelled, AllQueueStats,
+        QueueList, QueueDetail, QueuePaused, WorkflowSubmitted, WorkflowPage, Workflow,
+        WorkflowCancelled, WorkflowDeleted, Requeued, RequeuedMany, Purged, WsTicket, ApiKeyInfo,
+        ApiKeyList, ApiKeyCreated, ApiKeyRevoked, *_schedule_replies()]
     _, top = models_json_schema([(m, "serialization") for m in models],
                                 ref_template="#/components/schemas/{model}")
     out: dict[str, Any] = top["$defs"]
@@ -698,7 +719,6 @@ def _reply_schemas() -> dict[str, Any]:
 
 def _schedule_replies() -> list[type[BaseModel]]:
     """The schedule routes' replies (SPEC §12)."""
-    from typing import Literal
 
     from boltq_core.jobs.schedule_model import Schedule, ScheduleDetail
 
@@ -782,9 +802,11 @@ def list_jobs(
     type: TypeFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    queue_name: QueueFilter = DEFAULT_QUEUE,
 ) -> dict[str, Any]:
-    """Jobs, newest first, optionally filtered by status and type."""
-    page = queue().list_jobs(status.value if status else None, type, limit, cursor)
+    """The jobs of one queue (default: `default`), newest first, optionally filtered by status
+    and type."""
+    page = queue().of(queue_name).list_jobs(status.value if status else None, type, limit, cursor)
     return ok(page.public())
 
 
@@ -801,7 +823,44 @@ def cancel_job(job_id: JobId) -> dict[str, Any]:
 
 @app.get("/api/v1/queues/stats", tags=["queues"])
 def queue_stats() -> dict[str, Any]:
-    return ok(queue().stats().model_dump())
+    """Totals over every queue (the seed's shape), with each queue's own under `queues`."""
+    total, each = queue().stats_all()
+    return ok({**total.model_dump(), "queues": {n: st.model_dump() for n, st in each.items()}})
+
+
+@app.get("/api/v1/queues", tags=["queues"])
+def list_queues() -> dict[str, Any]:
+    """Every known queue with its depths and whether it is paused."""
+    q = queue()
+    return ok({"queues": [q.of(name).info().model_dump() for name in q.known_queues()]})
+
+
+@app.get("/api/v1/queues/<queue_name>", tags=["queues"])
+def get_queue(queue_name: QueueName) -> dict[str, Any]:
+    """One queue: its depths, whether it is paused and its stats."""
+    q = _known_queue(queue_name)
+    return ok({**q.info().model_dump(), "stats": q.stats().model_dump()})
+
+
+@app.post("/api/v1/queues/<queue_name>/pause", tags=["queues"])
+def pause_queue(queue_name: QueueName) -> dict[str, Any]:
+    """Pause a queue: it still accepts jobs, none is claimed until it is resumed (running jobs
+    finish)."""
+    queue().of(queue_name).pause()
+    return ok({"queue": queue_name, "paused": True})
+
+
+@app.post("/api/v1/queues/<queue_name>/resume", tags=["queues"])
+def resume_queue(queue_name: QueueName) -> dict[str, Any]:
+    queue().of(queue_name).resume()
+    return ok({"queue": queue_name, "paused": False})
+
+
+def _known_queue(name: str) -> Queue:
+    q = queue()
+    if name not in q.known_queues():
+        raise NotFound(f"queue {name!r} not found (no job was ever submitted to it)")
+    return q.of(name)
 
 
 @app.post("/api/v1/workflows", tags=["workflows"])
@@ -815,8 +874,11 @@ def submit_workflow(workflow: WorkflowRequest) -> dict[str, Any]:
 
 
 @app.get("/api/v1/workflows", tags=["workflows"])
-def list_workflows(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return ok(Workflows(queue()).list(limit, cursor).public())
+def list_workflows(
+    limit: Limit = 50, cursor: Cursor = None,
+    queue_name: QueueFilter = DEFAULT_QUEUE,
+) -> dict[str, Any]:
+    return ok(Workflows(queue().of(queue_name)).list(limit, cursor).public())
 
 
 @app.get("/api/v1/workflows/<workflow_id>", tags=["workflows"])
@@ -836,8 +898,12 @@ def delete_workflow(workflow_id: WorkflowId) -> dict[str, Any]:
 
 
 @app.get("/api/v1/dlq", tags=["dead-letter queue"])
-def list_dead_letters(limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    return ok(queue().dlq_list(limit, cursor).public())
+def list_dead_letters(
+    limit: Limit = 50, cursor: Cursor = None,
+    queue_name: QueueFilter = DEFAULT_QUEUE,
+) -> dict[str, Any]:
+    """The dead letters of one queue (default: `default`), most recent first."""
+    return ok(queue().of(queue_name).dlq_list(limit, cursor).public())
 
 
 @app.get("/api/v1/dlq/<job_id>", tags=["dead-letter queue"])

@@ -120,6 +120,8 @@ def cmd_submit(c: Client, a: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ApiError(0, f"--data: not valid JSON ({exc})") from None
     body: dict[str, Any] = {"type": a.type, "data": data}
+    if a.queue:
+        body["queue"] = a.queue
     if a.priority is not None:
         body["priority"] = int(a.priority) if a.priority.isdigit() else a.priority
     if a.delay is not None:
@@ -203,9 +205,38 @@ def cmd_stats(c: Client, a: argparse.Namespace) -> int:
     return 0
 
 
+QUEUE_COLUMNS = ("paused", "pending", "running", "scheduled", "retrying", "dead_letter")
+
+
+def cmd_queues(c: Client, a: argparse.Namespace) -> int:
+    out = c.call("GET", "/api/v1/queues")
+    if a.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = [[q["name"], *("yes" if q[k] is True else "" if q[k] is False else q[k]
+                          for k in QUEUE_COLUMNS)] for q in out["queues"]]
+    print(table(rows, ["queue", *QUEUE_COLUMNS]))
+    return 0
+
+
+def cmd_queue(c: Client, a: argparse.Namespace) -> int:
+    name = urllib.parse.quote(a.name, safe="")
+    if a.action == "show":
+        q = c.call("GET", f"/api/v1/queues/{name}")
+        if a.json:
+            print(json.dumps(q, indent=2))
+        else:
+            print(table([[q["name"], *(q[k] for k in QUEUE_COLUMNS)]], ["queue", *QUEUE_COLUMNS]))
+        return 0
+    out = c.call("POST", f"/api/v1/queues/{name}/{a.action}")
+    print(f"queue {out['queue']}: {'paused' if out['paused'] else 'running'}")
+    return 0
+
+
 def cmd_dlq(c: Client, a: argparse.Namespace) -> int:
     if a.action == "list":
-        page = c.call("GET", f"/api/v1/dlq?limit={a.limit}")
+        query = urllib.parse.urlencode({"limit": a.limit, "queue": a.queue})
+        page = c.call("GET", f"/api/v1/dlq?{query}")
         jobs = page.get("jobs") or page.get("items") or []
         if a.json:
             print(json.dumps(page, indent=2))
@@ -400,6 +431,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = client("submit", help="submit a job")
     s.add_argument("type")
+    s.add_argument("--queue", help="the queue (default: default)")
     s.add_argument("--data", default="{}", help="the job's data as JSON")
     s.add_argument("--priority", help="high|normal|low or 0|1|2")
     s.add_argument("--delay", type=float, help="seconds before it may start")
@@ -415,11 +447,16 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--interval", type=float, default=0.5)
 
     client("stats", help="queue depths and totals")
+    client("queues", help="every queue with its depths and whether it is paused")
+    qu = client("queue", help="show, pause or resume a queue")
+    qu.add_argument("action", choices=["show", "pause", "resume"])
+    qu.add_argument("name")
 
     q = client("dlq", help="the dead-letter queue")
     q.add_argument("action", choices=["list", "requeue", "purge"])
     q.add_argument("ids", nargs="*", help="requeue only these job ids")
     q.add_argument("--limit", type=int, default=50)
+    q.add_argument("--queue", default="default", help="list this queue's (default: default)")
 
     w = client("workflow", help="submit or show a workflow")
     w.add_argument("action", choices=["submit", "status"])
@@ -442,7 +479,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"submit": cmd_submit, "status": cmd_status, "stats": cmd_stats, "dlq": cmd_dlq,
-            "workflow": cmd_workflow, "keys": cmd_keys}
+            "workflow": cmd_workflow, "keys": cmd_keys, "queues": cmd_queues,
+            "queue": cmd_queue}
 
 
 def main(argv: list[str] | None = None) -> int:

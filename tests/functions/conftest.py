@@ -213,11 +213,12 @@ def response_headers(resp: dict[str, Any]) -> dict[str, str]:
 
 
 def namespace_keys(queue: Queue) -> list[str]:
-    """The namespace's stored keys, less {p}:metrics: every invocation is counted there, a
-    refused request included, and that is not stored data."""
-    metrics = queue.keys.tag + ":metrics"
-    return sorted(k for k in queue.redis.scan_iter(match=queue.keys.tag + "*", count=1000)
-                  if k != metrics)
+    """The deployment's stored keys (every queue's: "{p" covers "{p}" and "{p:queue}"), less
+    {p}:metrics: every invocation is counted there, a refused request included, and that is
+    not stored data."""
+    metrics = queue.keys.metrics
+    match = "{" + queue.settings.key_prefix + "*"
+    return sorted(k for k in queue.redis.scan_iter(match=match, count=1000) if k != metrics)
 
 
 @pytest.fixture

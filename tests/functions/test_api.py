@@ -418,7 +418,7 @@ def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
     public = {"/health"}
     ops = _operations(doc)
-    assert len(ops) == 28  # the seed's 17, 4 of access, 7 of schedules
+    assert len(ops) == 32  # the seed's 17, 4 of access, 7 of schedules, 4 of queues
     for method, path, op in ops:
         codes = set(op["responses"])
         where = f"{method} {path}"
@@ -456,6 +456,7 @@ def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
     params = {p["name"]: p for p in paths_op(doc, "get", "/api/v1/jobs")["parameters"]}
     assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 100)
     assert params["cursor"]["schema"]["pattern"] == "^[0-9]{1,15}$"
+    assert params["queue"]["schema"]["pattern"] == "^[A-Za-z0-9_.-]{1,64}$"
     assert params["status"]["schema"] == {**params["status"]["schema"],
                                           "$ref": "#/components/schemas/JobStatus"}
     assert set(schemas["JobStatus"]["enum"]) == {

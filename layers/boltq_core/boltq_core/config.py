@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from boltq_core.errors import ConfigError, InvalidInput
-from boltq_core.keys import Keys
+from boltq_core.keys import Keys, is_queue_name
 from boltq_core.secrets import read_secret
 
 # field -> environment variable(s), first one set wins
@@ -64,6 +64,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS",),
     "ws_management_endpoint": ("WS_MANAGEMENT_ENDPOINT",),
     "processors": ("BOLTQ_PROCESSORS",),
+    "worker_queues": ("WORKER_QUEUES",),
     "worker_idle_seconds": ("WORKER_IDLE_SECONDS",),
     "worker_stop_before_seconds": ("WORKER_STOP_BEFORE_SECONDS",),
     "worker_function_name": ("WORKER_FUNCTION_NAME",),
@@ -144,6 +145,9 @@ class Settings(BaseModel):
     cors_allow_origins: str = "*"  # comma-separated origins the api allows
     ws_management_endpoint: str | None = None  # where pushes go (default: from $connect)
     processors: str = ""  # comma-separated modules the worker imports to register processors
+    # the queues a worker serves: "name" or "name:weight", comma-separated; empty: every known
+    # queue, equal weights
+    worker_queues: str = ""
     worker_idle_seconds: float = Field(2.0, ge=0)  # a worker ends after this long idle
     worker_stop_before_seconds: float = Field(3.0, ge=0)  # margin before a worker's deadline
     worker_function_name: str = ""  # the function the poller invokes
@@ -173,6 +177,20 @@ class Settings(BaseModel):
     def keys(self) -> Keys:
         """The key layout of this namespace."""
         return Keys(self.key_prefix)
+
+    @property
+    def served_queues(self) -> list[tuple[str, int]]:
+        """WORKER_QUEUES as (queue, weight) pairs; [] means every known queue."""
+        out: list[tuple[str, int]] = []
+        for part in self.worker_queues.split(","):
+            name, _, weight = part.strip().partition(":")
+            if not name:
+                continue
+            if not is_queue_name(name) or not (weight or "1").isdigit() or int(weight or 1) < 1:
+                raise ConfigError(f"WORKER_QUEUES: {part.strip()!r} is not a queue name or "
+                                  "name:weight (weight a whole number from 1)")
+            out.append((name, int(weight or 1)))
+        return out
 
     @property
     def processor_modules(self) -> list[str]:

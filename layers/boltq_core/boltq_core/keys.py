@@ -1,16 +1,43 @@
-"""Every Redis key of one BoltQ namespace. Every key shares the hash tag "{prefix}", so a
-namespace lives in one cluster slot. jobs/lua/includes/common.lua documents the keys the job
-scripts get (COMMON, in KEYS order); the others are documented where they are used."""
+"""Every Redis key of a BoltQ deployment (key prefix) and of each of its named queues.
+
+Each queue is a namespace of its own with its own hash tag, so in cluster mode queues spread
+over the shards while one queue lives in one slot: the default queue's tag is "{prefix}" (the
+keys of a deployment from before named queues), a named queue's "{prefix:queue}". The keys of
+the deployment itself (fleet, metrics, WebSocket state, the list of known queues) carry the
+default queue's tag. A job or workflow id names its queue ("<queue>:<uuid>"; a bare uuid is
+in the default queue), so a job is found by id in one round trip whatever its queue.
+jobs/lua/includes/common.lua documents the keys the job scripts get (COMMON, in KEYS order);
+the others are documented where they are used."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-# the keys every script gets, in KEYS order (KEYS[1..22]); names ending in ':' are prefixes
+DEFAULT_QUEUE = "default"
+QUEUE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_QUEUE = re.compile(QUEUE_PATTERN)
+
+
+def is_queue_name(name: str) -> bool:
+    return bool(_QUEUE.match(name))
+
+
+def queue_of(some_id: str) -> str:
+    """The queue a job or workflow id belongs to ("<queue>:<uuid>"; a bare uuid: default)."""
+    name, sep, _ = some_id.rpartition(":")
+    return name if sep and name else DEFAULT_QUEUE
+
+
+def in_queue(queue: str, uuid: str) -> str:
+    """The id of a new job or workflow of `queue`."""
+    return uuid if queue == DEFAULT_QUEUE else f"{queue}:{uuid}"
+
+# the keys every script gets, in KEYS order (KEYS[1..23]); names ending in ':' are prefixes
 COMMON = (
     "ready:0", "ready:1", "ready:2", "scheduled", "retrying", "active", "completed",
     "cancelled", "dlq", "jobs", "stats", "events", "marker", "seq", "workflows", "wf_done",
-    "job:", "wf:", "idem:", "types", "suspects", "drain",
+    "job:", "wf:", "idem:", "types", "suspects", "drain", "paused",
 )
 _AT = {name: i for i, name in enumerate(COMMON)}
 
@@ -18,6 +45,7 @@ _AT = {name: i for i, name in enumerate(COMMON)}
 @dataclass(frozen=True)
 class Keys:
     prefix: str = "boltq"
+    queue: str = DEFAULT_QUEUE
     common: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -25,7 +53,17 @@ class Keys:
 
     @property
     def tag(self) -> str:
-        return "{" + self.prefix + "}"
+        if self.queue == DEFAULT_QUEUE:
+            return "{" + self.prefix + "}"
+        return "{" + self.prefix + ":" + self.queue + "}"
+
+    @property
+    def deployment(self) -> Keys:
+        """The keys of the deployment (the default queue's tag)."""
+        return self if self.queue == DEFAULT_QUEUE else Keys(self.prefix)
+
+    def of(self, queue: str) -> Keys:
+        return self if queue == self.queue else Keys(self.prefix, queue)
 
     def named(self, name: str) -> str:
         return self.common[_AT[name]]
@@ -46,6 +84,9 @@ class Keys:
     workflows = property(lambda self: self.named("workflows"))
     suspects = property(lambda self: self.named("suspects"))
     types = property(lambda self: self.named("types"))
+    paused = property(lambda self: self.named("paused"))  # STRING '1' while the queue is paused
+    # HASH the queue's settings (max_workers)
+    settings = property(lambda self: f"{self.tag}:settings")
 
     def job(self, job_id: str) -> str:
         return self.named("job:") + job_id
@@ -60,13 +101,21 @@ class Keys:
         """The record of one claim call, so a claim whose reply was lost can be asked again."""
         return f"{self.tag}:claim:{claim_id}"
 
-    # --- beside the job scripts' keys ---------------------------------------------------------
+    # --- beside the job scripts' keys (the deployment's, under the default queue's tag) --------
 
-    fleet = property(lambda self: f"{self.tag}:fleet")  # ZSET live worker tokens (duties.fleet)
-    metrics = property(lambda self: f"{self.tag}:metrics")  # HASH histograms, invocations
-    promoter_lock = property(lambda self: f"{self.tag}:promoter:lock")  # STRING lock holder
-    ws_cursor = property(lambda self: f"{self.tag}:ws:cursor")  # STRING last pushed event id
-    ws_watched = property(lambda self: f"{self.tag}:ws:watched")  # ZSET subscribed conns
+    # SET the names of every queue a job was ever submitted to (besides the default)
+    queues = property(lambda self: f"{self.deployment.tag}:queues")
+
+    # ZSET live worker tokens (duties.fleet)
+    fleet = property(lambda self: f"{self.deployment.tag}:fleet")
+    # HASH histograms, invocations
+    metrics = property(lambda self: f"{self.deployment.tag}:metrics")
+    # STRING the promoter lock's holder
+    promoter_lock = property(lambda self: f"{self.deployment.tag}:promoter:lock")
+    # STRING the last event id of this queue's stream the status pusher has pushed
+    ws_cursor = property(lambda self: f"{self.tag}:ws:cursor")
+    # ZSET subscribed connections
+    ws_watched = property(lambda self: f"{self.deployment.tag}:ws:watched")
 
     # schedules (jobs.schedules; jobs/lua/schedule_*.lua)
     schedules = property(lambda self: f"{self.tag}:schedules")  # ZSET every name, score 0
@@ -82,21 +131,22 @@ class Keys:
 
     def ws_conn(self, conn_id: str) -> str:
         """HASH one WebSocket connection (duties.subscriptions)."""
-        return f"{self.tag}:ws:conn:{conn_id}"
+        return f"{self.deployment.tag}:ws:conn:{conn_id}"
 
     def ws_sub(self, topic: str) -> str:
         """SET the connections subscribed to a topic."""
-        return f"{self.tag}:ws:sub:{topic}"
+        return f"{self.deployment.tag}:ws:sub:{topic}"
 
     # --- access (boltq_core.access) -----------------------------------------------------------
 
-    api_key_names = property(lambda self: f"{self.tag}:apikeys")  # HASH key name -> key id
+    # HASH key name -> key id
+    api_key_names = property(lambda self: f"{self.deployment.tag}:apikeys")
 
     def api_key(self, key_id: str) -> str:
         """HASH one API key: name, scope, sha256 (of the whole key; never the key), created."""
-        return f"{self.tag}:apikey:{key_id}"
+        return f"{self.deployment.tag}:apikey:{key_id}"
 
     def ws_ticket(self, ticket_hash: str) -> str:
         """STRING one WebSocket ticket (by the sha256 of the ticket): the JSON principal it
         was issued to; expires after WS_TICKET_SECONDS, deleted when used."""
-        return f"{self.tag}:ws:ticket:{ticket_hash}"
+        return f"{self.deployment.tag}:ws:ticket:{ticket_hash}"

@@ -1,13 +1,15 @@
-"""Following the namespace's events stream (every state change lands on it, inside its script):
-how the poller, the promoter and the status pusher learn that something happened without
-polling, and without paying a read per event in a burst.
+"""Following the events streams of every queue (every state change lands on its queue's
+stream, inside its script): how the poller and the promoter learn that something happened
+without polling, and without paying a read per event in a burst.
 
 - Pacer: after a read that returned events, the next read waits until `coalesce` seconds have
   passed, so a burst costs one read per interval; the first event after a quiet spell is taken
   at once, and a full read (more waiting) is followed at once.
-- EventFollower: a Pacer, a cursor and the blocking read (XREAD BLOCK, which consumes nothing
-  the workers need). A burst larger than one read skips to the stream's end: whoever acts on
-  the news looks at the state itself, which holds everything before it."""
+- EventFollower: a Pacer, a cursor per queue and the blocking read (XREAD BLOCK over every
+  queue's stream, which consumes nothing the workers need). A burst larger than one read skips
+  to the streams' end: whoever acts on the news looks at the state itself, which holds
+  everything before it. Queues created since the follower started are looked up every
+  REFRESH_SECONDS and followed from their first event."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from boltq_core.jobs.queue import Queue
 
 Event = tuple[str, dict[str, str]]  # (stream id, fields: k, id, wf, st, ty, ts[, p])
+REFRESH_SECONDS = 2.0  # how often a follower looks for new queues
 
 
 class Pacer:
@@ -53,29 +56,39 @@ class EventFollower:
         self.queue = queue
         self.count = count
         self.pacer = Pacer(coalesce_seconds)
-        self.cursor: str | None = None  # None: start at the stream's end (on the next read)
+        # queue -> the last id seen; None: start at the streams' end (on the next read)
+        self.cursor: dict[str, str] | None = None
+        self._looked = float("-inf")
         self.reads = 0
 
-    def end(self) -> str:
-        """The stream's last id ("0-0" when it is empty)."""
-        q = self.queue
-        last = q.read(lambda: q.redis.xrevrange(q.keys.events, count=1), "events")
-        return last[0][0] if last else "0-0"
+    def _cursors(self) -> dict[str, str]:
+        now = time.monotonic()
+        if self.cursor is None:
+            self._looked = now
+            self.cursor = self.queue.stream_ends(self.queue.known_queues())
+        elif now - self._looked >= REFRESH_SECONDS:
+            self._looked = now
+            for name in self.queue.known_queues():
+                self.cursor.setdefault(name, "0-0")  # new since: all its events are news
+        return self.cursor
 
     def next(self, timeout: float) -> Batch:
-        """The events after the cursor, waiting (pacing included) at most `timeout` seconds;
+        """The events after the cursors, waiting (pacing included) at most `timeout` seconds;
         an empty Batch when nothing came."""
-        if self.cursor is None:
-            self.cursor = self.end()
+        cursors = self._cursors()
         start = time.monotonic()
         if not self.pacer.hold(timeout):
             return Batch()
         left = timeout - (time.monotonic() - start)
-        events = self.queue.events(self.cursor, self.count, max(1, int(left * 1000)))
+        got = self.queue.read_streams(cursors, self.count, max(1, int(left * 1000)))
         self.reads += 1
+        events = [e for evs in got.values() for e in evs]
         if not events:
             return Batch()
-        full = len(events) >= self.count
+        full = any(len(evs) >= self.count for evs in got.values())
         self.pacer.read(len(events), full)
-        self.cursor = self.end() if full else events[-1][0]
+        if full:
+            cursors.update(self.queue.stream_ends(list(cursors)))
+        else:
+            cursors.update({name: evs[-1][0] for name, evs in got.items()})
         return Batch(events, skipped=full)

@@ -114,7 +114,7 @@ class Scaler:
         self.backlog: int | None = None  # ready jobs at the last check (None: none yet)
 
     def scale(self) -> int:
-        depth = self.q.ready_depth()
+        depth = self.q.backlog()
         # with workers running, only a backlog that outlived one check (POLLER_COALESCE_MS)
         # asks for more: a burst the live workers clear meanwhile starts none; the first
         # worker starts at once

@@ -35,7 +35,8 @@ BLOCK_SLACK_SECONDS = 0.1
 
 
 class Promoter:
-    """The promotion loop of one namespace."""
+    """The promotion loop of a deployment: every queue's due jobs, expired leases and old
+    finished jobs, in one pass over the known queues."""
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
@@ -56,7 +57,7 @@ class Promoter:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 started = time.monotonic()
-                r = self.queue.promote()
+                r = self.queue.promote_all()
                 fired = self.schedules.fire_due()
                 self.totals["passes"] += 1
                 self.totals["scheduled"] += fired.made

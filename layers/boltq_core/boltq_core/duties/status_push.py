@@ -1,14 +1,14 @@
-"""StatusPusher: tails the namespace's events stream and posts each state change to the
+"""StatusPusher: tails the events stream of every queue and posts each state change to the
 WebSocket connections subscribed to it (SPEC §5), off the path of whoever changed the state.
 
-Every transition already appends to the events stream inside its script, so submitting or
-finishing a job never waits on a socket. The pusher reads the stream after the id it stored
-last ({p}:ws:cursor), so the next invocation (or an overlapping one) carries on where the last
-stopped, looks the subscribers up in the ConnectionRegistry (the job, its workflow, "all"),
-and posts through the API Gateway Management API concurrently; a gone connection is pruned.
-While no connection has a subscription (the usual case) it reads no events at all: it keeps
-its cursor at the stream's end and only waits for the next event, so a busy queue nobody
-watches costs the store three small commands per coalescing interval.
+Every transition already appends to its queue's events stream inside its script, so
+submitting or finishing a job never waits on a socket. The pusher reads each stream after the
+id it stored last (the queue's ws:cursor), so the next invocation (or an overlapping one)
+carries on where the last stopped, looks the subscribers up in the ConnectionRegistry (the
+job, its workflow, "all"), and posts through the API Gateway Management API concurrently; a
+gone connection is pruned. While no connection has a subscription (the usual case) it reads
+no events at all: it keeps its cursors at the streams' ends and only waits for the next
+event, so a busy queue nobody watches costs the store three small commands per coalescing interval.
 
 With `coalesce_ms`, run_until coalesces wake-ups: the first event after a quiet spell is pushed
 at once, but after a pump that emptied the stream the next read waits until `coalesce_ms` have
@@ -34,6 +34,7 @@ log = logging.getLogger("boltq.push")
 
 # post(endpoint, connection id, payload bytes) -> False when the connection is gone
 Poster = Callable[[str, str, bytes], bool]
+QUEUES_REFRESH_SECONDS = 2.0  # how often the pusher looks for new queues
 START_BACK_MS = 60_000  # with no stored cursor, start this far back in the stream
 
 
@@ -117,7 +118,9 @@ class StatusPusher:
         self.coalesce = max(0.0, coalesce_ms) / 1000
         self.reads = 0  # stream reads that returned events
         self._last_read = 0  # events the last pump read
-        self.cursor_key = queue.keys.ws_cursor
+        self.cursor_key = queue.keys.ws_cursor  # the default queue's; each queue has its own
+        self._queues: list[str] = []
+        self._looked = float("-inf")
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="boltq-push")
         self.sent = 0
         self.pruned = 0
@@ -126,35 +129,53 @@ class StatusPusher:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def _position(self) -> tuple[str, bool, str | None]:
-        """(the stored cursor, whether any connection has a subscription, the stream's last
-        id), in one round trip."""
+    def _known(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._looked >= QUEUES_REFRESH_SECONDS:
+            self._looked = now
+            self._queues = self.queue.known_queues()
+        return self._queues
+
+    def _position(self) -> tuple[dict[str, str], bool, dict[str, str | None]]:
+        """(queue -> the stored cursor, whether any connection has a subscription, queue ->
+        its stream's last id), in one round trip."""
+        names = self._known()
         pipe = self.queue.redis.pipeline(transaction=False)
-        pipe.get(self.cursor_key)
+        for name in names:
+            pipe.get(self.queue.of(name).keys.ws_cursor)
         pipe.zcount(self.registry.watched_key, int(time.time() * 1000), "+inf")
-        pipe.xrevrange(self.queue.keys.events, count=1)
-        stored, watched, last = pipe.execute()
-        after = str(stored) if stored else f"{max(0, int(time.time() * 1000) - START_BACK_MS)}-0"
-        return after, int(watched) > 0, (last[0][0] if last else None)
+        for name in names:
+            pipe.xrevrange(self.queue.of(name).keys.events, count=1)
+        r = pipe.execute()
+        n = len(names)
+        start = f"{max(0, int(time.time() * 1000) - START_BACK_MS)}-0"
+        after = {name: str(stored) if stored else start for name, stored in zip(names, r[:n],
+                                                                              strict=True)}
+        last = {name: (x[0][0] if x else None) for name, x in zip(names, r[n + 1:], strict=True)}
+        return after, int(r[n]) > 0, last
 
     def pump(self, block_ms: int | None = None) -> int:
-        """Push the events after the stored cursor (waiting up to `block_ms` for some);
+        """Push the events after the stored cursors (waiting up to `block_ms` for some);
         returns how many messages were posted. With no subscription anywhere it reads no
-        events: it moves the cursor to the stream's end and waits for the next one."""
+        events: it moves the cursors to the streams' ends and waits for the next one."""
         after, watched, last = self._position()
         if not watched:
-            if last is not None and last != after:
-                self._advance(keys=[self.cursor_key], args=[last])
-            self._last_read = len(self.queue.events(last or after, 1, block_ms))
+            for name, end in last.items():
+                if end is not None and end != after[name]:
+                    self._advance(keys=[self.queue.of(name).keys.ws_cursor], args=[end])
+            got = self.queue.read_streams({n: last[n] or after[n] for n in after}, 1, block_ms)
+            self._last_read = sum(len(evs) for evs in got.values())
             return 0
-        events = self.queue.events(after, self.batch, block_ms)
-        self._last_read = len(events)
-        if not events:
+        got = self.queue.read_streams(after, self.batch, block_ms)
+        self._last_read = max((len(evs) for evs in got.values()), default=0)
+        if not got:
             return 0
         self.reads += 1
-        sent = self.push(events)
-        # only moves forward: a slower overlapping pusher never rewinds it
-        self._advance(keys=[self.cursor_key], args=[events[-1][0]])
+        sent = 0
+        for name, events in got.items():
+            sent += self.push(events)
+            # only moves forward: a slower overlapping pusher never rewinds it
+            self._advance(keys=[self.queue.of(name).keys.ws_cursor], args=[events[-1][0]])
         return sent
 
     def run_until(self, deadline: float, stop: Callable[[], bool] | None = None,
@@ -240,12 +261,12 @@ class StatusPusher:
         """The current public JSON of every job and workflow named in `events`."""
         jobs = sorted({f["id"] for f in events if f.get("k") == "j"})
         wfs = sorted({f["id"] for f in events if f.get("k") == "w"})
-        k = self.queue.keys
-        pipe = self.queue.redis.pipeline(transaction=False)
+        q = self.queue
+        pipe = q.redis.pipeline(transaction=False)
         for j in jobs:
-            pipe.hgetall(k.job(j))
+            pipe.hgetall(q.holding(j).keys.job(j))
         for w in wfs:
-            pipe.hmget(k.workflow(w), "id", "name", "status", "total", "done")
+            pipe.hmget(q.holding(w).keys.workflow(w), "id", "name", "status", "total", "done")
         rows = pipe.execute()
         out: dict[str, Any] = {}
         for j, h in zip(jobs, rows[: len(jobs)], strict=True):

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from boltq_core.config import Settings
 from boltq_core.errors import InvalidInput, invalid_input, validation_message
 from boltq_core.jobs.models import JobSpec, JobStatus, encode_data, to_epoch_ms
-from boltq_core.keys import Keys
+from boltq_core.keys import DEFAULT_QUEUE, Keys, in_queue, is_queue_name
 
 
 @dataclass(slots=True)
@@ -97,6 +97,14 @@ MAX_PROGRESS_BYTES = 16384  # a progress report's JSON size cap
 MAX_PAGE = 100  # list routes' largest page: a page of summaries stays far below 6 MB
 
 
+def check_queue_name(name: str, field: str = "queue") -> str:
+    """A queue name as SPEC §11 allows it, or InvalidInput naming `field`."""
+    if not isinstance(name, str) or not is_queue_name(name):
+        raise InvalidInput(f"{field}: a queue name is 1 to 64 letters, digits, '_', '.' or '-';"
+                           f" got {name!r}", [{"field": field}])
+    return name
+
+
 def check_page(limit: int, cursor: str | None) -> None:
     """The paging arguments every list takes: 1 <= limit <= MAX_PAGE, a numeric cursor."""
     if not 1 <= limit <= MAX_PAGE:
@@ -127,15 +135,16 @@ def parse_specs(items: Iterable[JobSpec | dict[str, Any]]) -> list[JobSpec]:
 
 
 class ScriptCalls:
-    """Builds the script calls of one namespace (key prefix) under one set of settings: each
+    """Builds the script calls of one queue (its own hash tag) under one set of settings: each
     method returns the Call (script, KEYS, ARGV) and, where a reply needs it, its parser. No I/O:
     the sync Queue and the asyncio AsyncQueue share them."""
 
     LIST_SCAN_BUDGET = 2000
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, queue: str = DEFAULT_QUEUE) -> None:
         self.settings = settings
-        self.keys = Keys(settings.key_prefix)
+        self.queue = queue
+        self.keys = Keys(settings.key_prefix, queue)
         self._common = list(self.keys.common)
         self._cfg = [
             settings.retention_seconds * 1000,
@@ -155,7 +164,7 @@ class ScriptCalls:
         """Encode and check jobs for submit (payload cap, timeout cap) and give them ids.
         Raises before anything is stored."""
         s = self.settings
-        ids = new_ids(len(specs))
+        ids = [in_queue(self.queue, i) for i in new_ids(len(specs))]
         out = []
         for i, spec in enumerate(specs):
             where = f"jobs[{i}]." if len(specs) > 1 else ""

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from boltq_core.errors import InvalidInput, PayloadTooLarge
+from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN, queue_of
 from boltq_core.timefmt import from_ms
 
 
@@ -58,6 +59,7 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
+    queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     priority: PriorityField = 1
     delay_seconds: float = Field(0, ge=0, le=MAX_DELAY_SECONDS)
@@ -96,6 +98,7 @@ class JobSummary(BaseModel):
 
     id: str
     type: str
+    queue: str = DEFAULT_QUEUE
     priority: int
     status: str
     attempts: int
@@ -126,6 +129,7 @@ class JobSummary(BaseModel):
         return {
             "id": h["id"],
             "type": h["type"],
+            "queue": queue_of(h["id"]),
             "priority": int(h["priority"]),
             "status": h["status"],
             "attempts": int(h["attempts"]),
@@ -213,3 +217,32 @@ def encode_data(data: dict[str, Any], limit: int, field: str = "data") -> str:
 
 def to_epoch_ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
+
+
+class QueueInfo(BaseModel):
+    """One queue as GET /api/v1/queues lists it: its depths now and whether it is paused."""
+
+    name: str
+    paused: bool
+    pending: int  # ready to run now, the recovering ones included
+    running: int
+    scheduled: int
+    retrying: int
+    dead_letter: int
+
+    @classmethod
+    def of(cls, name: str, paused: bool, stats: QueueStats) -> QueueInfo:
+        return cls(name=name, paused=paused, pending=stats.pending_total, running=stats.running,
+                   scheduled=stats.scheduled, retrying=stats.retrying,
+                   dead_letter=stats.dead_letter)
+
+
+def add_stats(total: QueueStats, more: QueueStats) -> QueueStats:
+    """Two queues' stats summed (GET /api/v1/queues/stats: totals over every queue)."""
+    def add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add(out.get(k, {}), v) if isinstance(v, dict) else out.get(k, 0) + v
+        return out
+
+    return QueueStats(**add(total.model_dump(), more.model_dump()))

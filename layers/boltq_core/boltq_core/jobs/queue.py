@@ -1,13 +1,18 @@
-"""Queue: the synchronous client of one namespace, used by the API, the promoter and tools."""
+"""Queue: the synchronous client of one queue, used by the API, the promoter and tools. Each
+named queue is a namespace of its own (its own hash tag, boltq_core.keys); `queue.of(name)`
+gives a sibling on the same connection pool, and the calls that name a job id go to the id's
+queue by themselves, so a caller holding the default queue reaches every job."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from boltq_core.config import Settings, shared_settings
 from boltq_core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
@@ -17,13 +22,25 @@ from boltq_core.jobs.calls import (
     ScriptCalls,
     Submitted,
     check_page,
+    check_queue_name,
     pairs,
     parse_specs,
 )
-from boltq_core.jobs.models import PRIORITY_NAMES, Job, JobSpec, JobSummary, QueueStats
+from boltq_core.jobs.models import (
+    PRIORITY_NAMES,
+    Job,
+    JobSpec,
+    JobSummary,
+    QueueInfo,
+    QueueStats,
+    add_stats,
+)
 from boltq_core.jobs.scripts import Scripts
+from boltq_core.keys import DEFAULT_QUEUE, queue_of
 from boltq_core.store import failover
 from boltq_core.store.connect import SyncClient, connect
+
+CLUSTER_POLL_SECONDS = 0.05  # how often read_streams looks again on a cluster (see there)
 
 # scripts that may be sent again when their reply was lost: a repeat changes nothing (submit
 # and workflow_submit skip ids already stored, finish/extend/progress refuse a stale attempt,
@@ -76,14 +93,78 @@ class PromoteResult:
 
 
 class Queue:
-    """Submit, read, cancel and manage jobs of one namespace."""
+    """Submit, read, cancel and manage the jobs of one queue (default: the default queue)."""
 
-    def __init__(self, settings: Settings | None = None, client: SyncClient | None = None):
+    def __init__(self, settings: Settings | None = None, client: SyncClient | None = None,
+                 name: str = DEFAULT_QUEUE, *, _root: Queue | None = None):
         self.settings = settings or Settings.from_env()
-        self.calls = ScriptCalls(self.settings)
+        self.name = name
+        self.calls = ScriptCalls(self.settings, name)
         self.keys = self.calls.keys
         self.redis = client if client is not None else connect(self.settings)
-        self._scripts = Scripts(self.redis)
+        self._root = _root or self
+        self._scripts = _root._scripts if _root else Scripts(self.redis)
+        if _root is None:
+            self._siblings: dict[str, Queue] = {name: self}
+            self._registered: set[str] = {DEFAULT_QUEUE}
+
+    # --- queues -----------------------------------------------------------------------------
+
+    def of(self, name: str) -> Queue:
+        """The queue `name` on the same connections (InvalidInput for a bad name)."""
+        root = self._root
+        q = root._siblings.get(name)
+        if q is None:
+            check_queue_name(name)
+            q = root._siblings[name] = Queue(self.settings, self.redis, name, _root=root)
+        return q
+
+    def holding(self, some_id: str) -> Queue:
+        """The queue a job or workflow id belongs to."""
+        name = queue_of(some_id)
+        return self if name == self.name else self.of(name)
+
+    def known_queues(self) -> list[str]:
+        """The default queue and every queue a job was ever submitted to, by name."""
+        names = self.read(lambda: self.redis.smembers(self.keys.queues), "queues")
+        return [DEFAULT_QUEUE, *sorted(set(names) - {DEFAULT_QUEUE})]
+
+    def register(self) -> None:
+        """Add this queue to the deployment's list (once per process: the list only grows)."""
+        root = self._root
+        if self.name not in root._registered:
+            self.read(lambda: self.redis.sadd(self.keys.queues, self.name), "queues")
+            root._registered.add(self.name)
+
+    def pause(self) -> None:
+        """Jobs are still accepted; none is claimed until resume() (running ones finish)."""
+        self.register()
+        self.read(lambda: self.redis.set(self.keys.paused, "1"), "pause")
+
+    def resume(self) -> None:
+        def send() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(self.keys.paused)
+            pipe.zadd(self.keys.marker, {"w": 0})  # wake the workers blocked on this queue
+            pipe.execute()
+
+        self.read(send, "resume")
+
+    def paused(self) -> bool:
+        return bool(self.read(lambda: self.redis.exists(self.keys.paused), "paused"))
+
+    def info(self) -> QueueInfo:
+        """This queue's depths and whether it is paused."""
+        return QueueInfo.of(self.name, self.paused(), self.stats())
+
+    def stats_all(self) -> tuple[QueueStats, dict[str, QueueStats]]:
+        """The totals over every known queue, and each queue's own stats."""
+        each = {name: self.of(name).stats() for name in self.known_queues()}
+        total = each[DEFAULT_QUEUE]
+        for name, stats in each.items():
+            if name != DEFAULT_QUEUE:
+                total = add_stats(total, stats)
+        return total, each
 
     def run(self, call: Call) -> Any:
         """Run one script call, riding through a failover (boltq_core.store.failover): a lost reply
@@ -119,7 +200,12 @@ class Queue:
         """Submit many jobs, one script call per `chunk` jobs. Every job is checked before any
         is stored, so bad input stores nothing. With several chunks, one thread sends a chunk
         while this one builds the next, so the client's work and the server's overlap."""
-        prepared = self.calls.prepare(parse_specs(items), traces)
+        specs = parse_specs(items)
+        if any(spec.queue != self.name for spec in specs):
+            return self._submit_by_queue(specs, traces, chunk)
+        prepared = self.calls.prepare(specs, traces)
+        if self.name != DEFAULT_QUEUE:
+            self.register()
         parts = [prepared[i : i + chunk] for i in range(0, len(prepared), chunk)]
         if len(parts) == 1:
             call, parse = self.calls.submit(parts[0])
@@ -133,6 +219,29 @@ class Queue:
             for future, parse in sent:
                 out += parse(future.result())
         return out
+
+    def _submit_by_queue(self, specs: list[JobSpec], traces: Sequence[str | None] | None,
+                         chunk: int) -> list[Submitted]:
+        """Jobs for several queues: each queue's part is one submit (its own slot); replies
+        in the order given. Every job is checked before any is stored."""
+        groups: dict[str, list[int]] = {}
+        for i, spec in enumerate(specs):
+            groups.setdefault(spec.queue, []).append(i)
+        prepared = {}
+        for name, idx in groups.items():
+            sub_traces = [traces[i] for i in idx] if traces else None
+            prepared[name] = self.of(name).calls.prepare([specs[i] for i in idx], sub_traces)
+        out: list[Submitted | None] = [None] * len(specs)
+        for name, idx in groups.items():
+            q = self.of(name)
+            if name != DEFAULT_QUEUE:
+                q.register()
+            part = prepared[name]
+            for start in range(0, len(part), chunk):
+                call, parse = q.calls.submit(part[start : start + chunk])
+                for i, sub in zip(idx[start : start + chunk], parse(q._store(call)), strict=True):
+                    out[i] = sub
+        return [s for s in out if s is not None]
 
     def _store(self, call: Call) -> Any:
         """Run a submit; with durable submit on (SUBMIT_WAIT_REPLICAS, SUBMIT_WAIT_AOF), in
@@ -179,7 +288,8 @@ class Queue:
     # --- read -------------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
-        h = self.read(lambda: self.redis.hgetall(self.keys.job(job_id)), "get")
+        key = self.holding(job_id).keys.job(job_id)
+        h = self.read(lambda: self.redis.hgetall(key), "get")
         if not h:
             raise NotFound(f"job {job_id!r} not found")
         return Job.from_hash(h)
@@ -206,6 +316,10 @@ class Queue:
             return sum(pipe.execute())
 
         return int(self.read(read, "ready depth"))
+
+    def backlog(self) -> int:
+        """ready_depth() summed over every known queue."""
+        return sum(self.of(name).ready_depth() for name in self.known_queues())
 
     def stats(self) -> QueueStats:
         k = self.keys
@@ -253,7 +367,8 @@ class Queue:
 
     def cancel(self, job_id: str) -> str:
         """Cancel a job: 'cancelled' at once, or 'running' when its worker was asked to stop."""
-        status, _changed = self.run(self.calls.cancel(job_id))
+        q = self.holding(job_id)
+        status, _changed = q.run(q.calls.cancel(job_id))
         if status == "missing":
             raise NotFound(f"job {job_id!r} not found")
         if status in ("completed", "failed", "cancelled") and not _changed:
@@ -263,6 +378,20 @@ class Queue:
     def promote(self, limit: int = 1000, janitor_limit: int = 1000) -> PromoteResult:
         """Move due jobs to ready, recover expired leases, expire old finished jobs."""
         return PromoteResult(*(int(x) for x in self.run(self.calls.promote(limit, janitor_limit))))
+
+    def promote_all(self, limit: int = 1000, janitor_limit: int = 1000) -> PromoteResult:
+        """promote() on every known queue (a script call each: each queue is its own slot);
+        the totals, and the earliest next wake of them all."""
+        total = PromoteResult(0, 0, 0, -1)
+        for name in self.known_queues():
+            r = self.of(name).promote(limit, janitor_limit)
+            total.promoted += r.promoted
+            total.recovered += r.recovered
+            total.expired += r.expired
+            if r.next_wake_ms >= 0:
+                total.next_wake_ms = (r.next_wake_ms if total.next_wake_ms < 0
+                                      else min(total.next_wake_ms, r.next_wake_ms))
+        return total
 
     # --- dead-letter queue ------------------------------------------------------------------
 
@@ -293,7 +422,13 @@ class Queue:
         return job
 
     def dlq_requeue(self, job_ids: Sequence[str]) -> list[str]:
-        done = self.run(self.calls.dlq("requeue", job_ids))
+        by_queue: dict[str, list[str]] = {}
+        for job_id in job_ids:
+            by_queue.setdefault(queue_of(job_id), []).append(job_id)
+        done: list[str] = []
+        for ids in by_queue.values():
+            q = self.holding(ids[0])
+            done += q.run(q.calls.dlq("requeue", ids))
         if len(job_ids) == 1 and not done:
             raise NotFound(f"job {job_ids[0]!r} is not in the dead-letter queue")
         return list(done)
@@ -323,6 +458,41 @@ class Queue:
         if not reply:
             return []
         return [(eid, fields) for eid, fields in reply[0][1]]
+
+    def read_streams(
+        self, after: dict[str, str], count: int = 100, block_ms: int | None = None
+    ) -> dict[str, list[tuple[str, dict[str, str]]]]:
+        """The events of several queues after their stream ids (queue -> id), waiting up to
+        `block_ms` for any: one XREAD on one server. A cluster cannot block across slots, so
+        there each stream is read without blocking and the reads are repeated every
+        CLUSTER_POLL_SECONDS until one returns events or the time is up."""
+        keys = {self.of(name).keys.events: name for name in after}
+        streams = {key: after[name] for key, name in keys.items()}
+        if len(streams) == 1 or not isinstance(self.redis, RedisCluster):
+            reply = self.read(lambda: self.redis.xread(streams, count=count, block=block_ms),
+                              "events")
+            return {keys[stream]: list(events) for stream, events in reply or []}
+        end = time.monotonic() + (block_ms or 0) / 1000
+        while True:
+            out = {}
+            for key, since in streams.items():
+                reply = self.read(lambda k=key, c=since: self.redis.xread({k: c}, count=count),
+                                  "events")
+                if reply:
+                    out[keys[key]] = list(reply[0][1])
+            left = end - time.monotonic()
+            if out or block_ms is None or left <= 0:
+                return out
+            time.sleep(min(left, CLUSTER_POLL_SECONDS))
+
+    def stream_ends(self, names: Sequence[str]) -> dict[str, str]:
+        """queue -> the last id of its events stream ("0-0" when it is empty)."""
+        out = {}
+        for name in names:
+            key = self.of(name).keys.events
+            last = self.read(lambda k=key: self.redis.xrevrange(k, count=1), "events")
+            out[name] = last[0][0] if last else "0-0"
+        return out
 
 
 # --- one Queue per warm Lambda container ------------------------------------------------------

@@ -13,6 +13,7 @@ from boltq_core.errors import Conflict, InvalidInput, NotFound
 from boltq_core.jobs.calls import check_page, invalid
 from boltq_core.jobs.models import JOB_TYPE_PATTERN, PriorityField, encode_data
 from boltq_core.jobs.queue import Page, Queue
+from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN, in_queue, queue_of
 from boltq_core.timefmt import iso
 
 MAX_STEPS = 200
@@ -34,6 +35,8 @@ class WorkflowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
+    # every step runs in the workflow's queue: a workflow advances inside that queue's scripts
+    queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -108,11 +111,16 @@ def _find_cycle(ids: list[str], children: dict[str, list[str]]) -> list[str] | N
 
 
 class Workflows:
-    """Submit, read, list, cancel and delete the workflows of one namespace."""
+    """Submit, read, list, cancel and delete the workflows of one queue; a workflow named by
+    id is found in its own queue."""
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
         self.keys = queue.keys
+
+    def _of(self, wf_id: str) -> Workflows:
+        q = self.queue.holding(wf_id)
+        return self if q is self.queue else Workflows(q)
 
     def submit(self, body: WorkflowSpec | dict[str, Any], trace: str | None = None) -> str:
         try:
@@ -120,8 +128,10 @@ class Workflows:
         except ValidationError as exc:
             raise invalid(exc) from None
         ids, children = validate_steps(spec)
+        if spec.queue != self.queue.name:
+            return Workflows(self.queue.of(spec.queue)).submit(spec, trace)
         s = self.queue.settings
-        wf_id = str(uuid.uuid4())
+        wf_id = in_queue(spec.queue, str(uuid.uuid4()))
         args: list[Any] = [
             wf_id,
             spec.name,
@@ -133,7 +143,7 @@ class Workflows:
             timeout = s.job_timeout(step.timeout_seconds, f"steps[{i}].timeout_seconds")
             args += [
                 sid,
-                str(uuid.uuid4()),
+                in_queue(spec.queue, str(uuid.uuid4())),
                 step.job_type,
                 encode_data(step.params, s.max_payload_bytes, f"steps[{i}].params"),
                 step.priority,
@@ -143,10 +153,14 @@ class Workflows:
                 json.dumps(children[sid]),
             ]
         ns = self.queue.calls
+        if spec.queue != DEFAULT_QUEUE:
+            self.queue.register()
         self.queue.run(ns.call("workflow_submit", [self.keys.workflow(wf_id)], args))
         return wf_id
 
     def get(self, wf_id: str) -> dict[str, Any]:
+        if (other := self._of(wf_id)) is not self:
+            return other.get(wf_id)
         h = self.queue.read(lambda: self.queue.redis.hgetall(self.keys.workflow(wf_id)),
                             "workflow")
         if not h:
@@ -214,6 +228,8 @@ class Workflows:
         return Page(items, next_cursor)
 
     def cancel(self, wf_id: str) -> str:
+        if (other := self._of(wf_id)) is not self:
+            return other.cancel(wf_id)
         status, changed = self.queue.run(
             self.queue.calls.call("workflow_cancel", [self.keys.workflow(wf_id)], [wf_id, "0"])
         )
@@ -224,6 +240,8 @@ class Workflows:
         return status
 
     def delete(self, wf_id: str) -> None:
+        if (other := self._of(wf_id)) is not self:
+            return other.delete(wf_id)
         status, _ = self.queue.run(
             self.queue.calls.call("workflow_cancel", [self.keys.workflow(wf_id)], [wf_id, "1"])
         )
@@ -240,6 +258,7 @@ def _summary(h: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": h["id"],
         "name": h["name"],
+        "queue": queue_of(h["id"]),
         "status": h["status"],
         "created_at": iso(h["created"]),
         "finished_at": iso(h.get("finished")),

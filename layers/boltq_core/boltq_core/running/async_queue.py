@@ -1,11 +1,20 @@
-"""AsyncQueue: the asyncio client the runner uses (claim, finish, progress) and the
-Waiter that blocks on Redis until new work arrives or a precise deadline passes."""
+"""AsyncQueue: the asyncio client the runner uses (claim, finish, progress) over the queues it
+serves, and the Waiter that blocks on Redis for all of them at once until new work arrives or
+a precise deadline passes.
+
+A runner serves the queues of WORKER_QUEUES (`name` or `name:weight`), or every known queue. Its
+claims go to them by smooth weighted round robin; a claim that comes back short goes on to the
+next queue at once, so a runner never idles while a queue it serves has ready work. Outcomes go
+to each job's own queue (the job id names it): one finish per queue, all in the claim's
+pipeline. Each queue is its own slot, so every script call stays in one slot."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,21 +23,76 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import NoScriptError
 
 from boltq_core.config import Settings
-from boltq_core.jobs.calls import Call, RawClaim, ScriptCalls
+from boltq_core.jobs.calls import Call, ScriptCalls
 from boltq_core.jobs.scripts import Scripts
+from boltq_core.keys import DEFAULT_QUEUE, queue_of
 from boltq_core.running.attempt import Claimed, ClaimReply, Outcome
 from boltq_core.store.connect import AsyncClient, connect_async, single_client_async
 
 log = logging.getLogger("boltq.queue")
 
+# a runner serving every known queue looks for new queues at most this often
+REFRESH_SECONDS = 2.0
+
 
 class AsyncQueue:
-    def __init__(self, settings: Settings | None = None, client: AsyncClient | None = None):
+    def __init__(self, settings: Settings | None = None, client: AsyncClient | None = None,
+                 queues: Sequence[tuple[str, int]] | None = None):
+        """`queues`: (name, weight) pairs to serve; default WORKER_QUEUES, and when that is
+        empty every known queue (looked up again every REFRESH_SECONDS)."""
         self.settings = settings or Settings.from_env()
-        self.calls = ScriptCalls(self.settings)
+        self.calls = ScriptCalls(self.settings)  # the default queue's
         self.keys = self.calls.keys
         self.redis = client if client is not None else connect_async(self.settings)
         self._scripts = Scripts(self.redis)
+        self._calls: dict[str, ScriptCalls] = {DEFAULT_QUEUE: self.calls}
+        fixed = list(queues) if queues is not None else self.settings.served_queues
+        self._fixed = bool(fixed)
+        self.served: list[tuple[str, int]] = []
+        self._credit: dict[str, int] = {}
+        self._serve(fixed or [(DEFAULT_QUEUE, 1)])
+        self._refreshed = float("-inf")
+        self._plans: dict[str, list[str]] = {}  # claim id -> the queues it goes to, in order
+        self.prefer: str | None = None  # the queue whose marker woke the waiter: claimed first
+
+    def calls_of(self, name: str) -> ScriptCalls:
+        calls = self._calls.get(name)
+        if calls is None:
+            calls = self._calls[name] = ScriptCalls(self.settings, name)
+        return calls
+
+    def _serve(self, queues: Sequence[tuple[str, int]]) -> None:
+        self.served = list(queues)
+        self._credit = {name: self._credit.get(name, 0) for name, _ in self.served}
+
+    async def refresh(self, force: bool = False) -> None:
+        """Serving every known queue: pick up queues that are new since the last look."""
+        now = time.monotonic()
+        if self._fixed or (not force and now - self._refreshed < REFRESH_SECONDS):
+            return
+        self._refreshed = now
+        names = await self.redis.smembers(self.keys.queues)
+        known = [DEFAULT_QUEUE, *sorted(set(names) - {DEFAULT_QUEUE})]
+        if known != [name for name, _ in self.served]:
+            self._serve([(name, 1) for name in known])
+
+    def markers(self) -> dict[str, str]:
+        """marker key -> queue, for every queue served."""
+        return {self.calls_of(name).keys.marker: name for name, _ in self.served}
+
+    def _order(self) -> list[str]:
+        """The queues in the order the next claim tries them: smooth weighted round robin
+        picks the first (over many claims each queue comes first in proportion to its weight);
+        the queue whose marker woke the waiter goes first."""
+        total = sum(w for _, w in self.served)
+        for name, weight in self.served:
+            self._credit[name] += weight
+        first = max(self.served, key=lambda qw: self._credit[qw[0]])[0]
+        self._credit[first] -= total
+        if self.prefer is not None and self.prefer in self._credit:
+            first, self.prefer = self.prefer, None
+        rest = sorted((n for n, _ in self.served if n != first), key=lambda n: -self._credit[n])
+        return [first, *rest]
 
     async def run(self, call: Call) -> Any:
         return await self._scripts[call.script](keys=call.keys, args=call.args)
@@ -38,48 +102,90 @@ class AsyncQueue:
         held: int = 0, runner: str = "", claim_id: str | None = None,
     ) -> ClaimReply:
         """Claim up to `count` jobs; `claim_id` makes a resend (after a lost reply) safe."""
-        call, parse = self.calls.claim(count, lease_s or self.settings.lease_seconds, max_timeout_s,
-                                    held=held, runner=runner, claim_id=claim_id)
-        return _reply(parse(await self.run(call)))
+        _, reply = await self.finish_and_claim((), count, max_timeout_s, held=held,
+                                               runner=runner, claim_id=claim_id,
+                                               lease_s=lease_s)
+        return reply
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[str]:
-        return list(await self.run(self.calls.finish(outcomes)))
+        calls = self._finish_calls(outcomes)
+        replies = await self._send([c for c, _ in calls])
+        return _in_order(len(outcomes), calls, replies)
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], count: int, max_timeout_s: float = 0,
         extra: Sequence[Sequence[Any]] = (), *, held: int = 0, runner: str = "",
-        claim_id: str | None = None,
+        claim_id: str | None = None, lease_s: float | None = None,
     ) -> tuple[list[str], ClaimReply]:
-        """Record outcomes and claim the next batch in one round trip: a pipeline of two
-        EVALSHA calls (redis-py's Script objects would add a SCRIPT EXISTS round trip to every
-        pipeline), plus the `extra` commands (bookkeeping such as metric increments, whose
-        replies nobody needs) riding along. Cluster clients refuse scripts in pipelines, so
-        there it takes two calls and the extras a third. Both scripts may be sent again after
-        a lost reply (finish refuses a stale attempt, claim answers a repeated `claim_id`)."""
-        claim_call, parse = self.calls.claim(count, self.settings.lease_seconds, max_timeout_s,
-                                          held=held, runner=runner, claim_id=claim_id)
-        if not outcomes and not extra:
-            return [], _reply(parse(await self.run(claim_call)))
-        calls = (self.calls.finish(outcomes), claim_call) if outcomes else (claim_call,)
-        if isinstance(self.redis, AsyncRedisCluster):
+        """Record outcomes and claim the next batch in one round trip: a pipeline of EVALSHA
+        calls (redis-py's Script objects would add a SCRIPT EXISTS round trip to every
+        pipeline), one finish per queue the outcomes belong to and the claim, plus the
+        `extra` commands (bookkeeping such as metric increments, whose replies nobody needs)
+        riding along. A claim that comes back short goes on to the next queue served (a round
+        trip each). Cluster clients refuse scripts in pipelines, so there each call is one
+        round trip. Every call may be sent again after a lost reply (finish refuses a stale
+        attempt, claim answers a repeated claim id with what it leased): a claim id sent again
+        goes to the same queues in the same order."""
+        await self.refresh()
+        claim_id = claim_id or uuid.uuid4().hex
+        order = self._plans.get(claim_id) or self._plans.setdefault(claim_id, self._order())
+        lease = lease_s or self.settings.lease_seconds
+        finishing = self._finish_calls(outcomes)
+        jobs: list[Claimed] = []
+        statuses: list[str] = []
+        next_wake, drain = -1, False
+        for i, name in enumerate(order):
+            call, parse = self.calls_of(name).claim(
+                count - len(jobs), lease, max_timeout_s, held=held + len(jobs), runner=runner,
+                claim_id=claim_id if i == 0 else f"{claim_id}.{i}")
+            if i == 0:
+                replies = await self._send([*(c for c, _ in finishing), call], extra)
+                statuses = _in_order(len(outcomes), finishing, replies[:-1])
+                raw = replies[-1]
+            else:
+                raw = await self.run(call)
+            wake, drained, got = parse(raw)
+            jobs += [Claimed(f) for f in got]
+            if wake >= 0:
+                next_wake = wake if next_wake < 0 else min(next_wake, wake)
+            drain = drain or drained
+            # a suspect runs alone, a drain claims nothing more: neither goes on
+            if len(jobs) >= count or drain or any(j.solo for j in jobs):
+                break
+        self._plans.pop(claim_id, None)
+        return statuses, ClaimReply(next_wake, drain, jobs)
+
+    def _finish_calls(self, outcomes: Sequence[Outcome]) -> list[tuple[Call, list[int]]]:
+        """One finish call per queue the outcomes belong to, with the outcomes' positions."""
+        if not outcomes:
+            return []
+        by_queue: dict[str, list[int]] = {}
+        for i, o in enumerate(outcomes):
+            by_queue.setdefault(queue_of(o.job_id), []).append(i)
+        return [(self.calls_of(name).finish([outcomes[i] for i in idx]), idx)
+                for name, idx in by_queue.items()]
+
+    async def _send(self, calls: Sequence[Call], extra: Sequence[Sequence[Any]] = ()) -> list[Any]:
+        """The script calls' replies, sent with the extras in one pipeline (one by one on a
+        cluster client)."""
+        if isinstance(self.redis, AsyncRedisCluster) or (len(calls) == 1 and not extra):
             replies = [await self.run(c) for c in calls]
             if extra:
                 await self.send(extra)
-        else:
-            pipe = self.redis.pipeline(transaction=False)
-            for c in calls:
-                pipe.evalsha(self._scripts.sha(c.script), len(c.keys), *c.keys, *c.args)
-            for cmd in extra:
-                pipe.execute_command(*cmd)
-            replies = await pipe.execute(raise_on_error=False)
-            for i, c in enumerate(calls):
-                if isinstance(replies[i], NoScriptError):  # the server lost its scripts
-                    replies[i] = await self.run(c)
-                elif isinstance(replies[i], Exception):
-                    raise replies[i]
-            _log_failed(extra, replies[len(calls):])
-        finished = list(replies[0]) if outcomes else []
-        return finished, _reply(parse(replies[len(calls) - 1]))
+            return replies
+        pipe = self.redis.pipeline(transaction=False)
+        for c in calls:
+            pipe.evalsha(self._scripts.sha(c.script), len(c.keys), *c.keys, *c.args)
+        for cmd in extra:
+            pipe.execute_command(*cmd)
+        replies = await pipe.execute(raise_on_error=False)
+        for i, c in enumerate(calls):
+            if isinstance(replies[i], NoScriptError):  # the server lost its scripts
+                replies[i] = await self.run(c)
+            elif isinstance(replies[i], Exception):
+                raise replies[i]
+        _log_failed(extra, replies[len(calls):])
+        return list(replies[: len(calls)])
 
     async def send(self, commands: Sequence[Sequence[Any]]) -> None:
         """Send commands whose replies nobody needs, in one pipeline (errors are logged)."""
@@ -91,7 +197,8 @@ class AsyncQueue:
         _log_failed(commands, await pipe.execute(raise_on_error=False))
 
     async def progress(self, job_id: str, attempt: int, value: Any) -> bool:
-        return bool(await self.run(self.calls.progress(job_id, attempt, value)))
+        call = self.calls_of(queue_of(job_id)).progress(job_id, attempt, value)
+        return bool(await self.run(call))
 
     async def aclose(self) -> None:
         await self.redis.aclose()
@@ -100,9 +207,13 @@ class AsyncQueue:
         return Waiter(self)
 
 
-def _reply(raw: RawClaim) -> ClaimReply:
-    next_wake_ms, drain, jobs = raw
-    return ClaimReply(next_wake_ms, drain, [Claimed(f) for f in jobs])
+def _in_order(n: int, calls: Sequence[tuple[Call, list[int]]], replies: Sequence[Any]) -> list[str]:
+    """The statuses of n outcomes, in their order, from one reply per queue's finish."""
+    out = [""] * n
+    for (_, idx), reply in zip(calls, replies, strict=True):
+        for i, status in zip(idx, reply, strict=True):
+            out[i] = status
+    return out
 
 
 def _log_failed(commands: Sequence[Sequence[Any]], replies: Sequence[Any]) -> None:
@@ -117,62 +228,94 @@ def _log_failed(commands: Sequence[Sequence[Any]], replies: Sequence[Any]) -> No
 WAIT_CHUNK_SECONDS = 5
 
 
+class _Blocker:
+    """One blocking connection (BZPOPMIN over `markers`, all on one node) and the connection
+    that ends its block (CLIENT UNBLOCK)."""
+
+    def __init__(self, markers: list[str], blocker: aredis.Redis, control: aredis.Redis,
+                 client_id: int) -> None:
+        self.markers, self.blocker, self.control, self.client_id = (markers, blocker, control,
+                                                                    client_id)
+
+    async def aclose(self) -> None:
+        for c in (self.blocker, self.control):
+            with contextlib.suppress(Exception):
+                await c.aclose()
+
+
 class Waiter:
-    """Blocks on the namespace's marker (BZPOPMIN) until a submit or a release wakes it, or a
-    deadline passes. Redis checks blocking timeouts only every 1/hz s (100 ms by default), so
-    the deadline is kept here and the blocked call is ended with CLIENT UNBLOCK. Any trouble
-    (a failover ended the block, the socket died) drops both connections: the next wait makes
-    new ones."""
+    """Blocks on the markers of every queue served (BZPOPMIN) until a submit or a release wakes
+    it, or a deadline passes. On one server a single BZPOPMIN covers every queue; in cluster
+    mode, where a blocking call cannot span slots, one blocked connection per queue waits, and
+    the first to return ends the others. Redis checks blocking timeouts only every 1/hz s
+    (100 ms by default), so the deadline is kept here and blocked calls are ended with CLIENT
+    UNBLOCK. Any trouble (a failover ended the block, a socket died) drops every connection:
+    the next wait makes new ones."""
 
     def __init__(self, queue: AsyncQueue) -> None:
         self._queue = queue
-        self._blocker: aredis.Redis | None = None
-        self._control: aredis.Redis | None = None
-        self._client_id: int | None = None
+        self._blockers: list[_Blocker] = []
+        self._markers: dict[str, str] = {}
 
-    async def _connect(self) -> None:
+    async def _connect(self, markers: dict[str, str]) -> None:
         client = self._queue.redis
-        node = None
+        settings = self._queue.settings
+        groups: list[tuple[list[str], tuple[str, int] | None]]
         if isinstance(client, AsyncRedisCluster):
             await client.initialize()
-            found = client.get_node_from_key(self._queue.keys.marker)
-            node = (found.host, found.port)
-        settings = self._queue.settings
+            groups = []
+            for key in markers:
+                found = client.get_node_from_key(key)
+                groups.append(([key], (found.host, found.port)))
+        else:
+            groups = [(list(markers), None)]
         from boltq_core.store.failover import AsyncStoreRetry
 
-        # the read timeout must outlast the longest block; no resend: the caller handles it
-        self._blocker = single_client_async(
-            settings, node, socket_timeout=WAIT_CHUNK_SECONDS + settings.store_timeout_seconds,
-            retry=AsyncStoreRetry(0))
-        self._control = single_client_async(settings, node, retry=AsyncStoreRetry(0))
-        self._client_id = int(await self._blocker.client_id())
+        self._markers = markers
+        for keys, node in groups:
+            # the read timeout must outlast the longest block; no resend: the caller handles it
+            blocker = single_client_async(
+                settings, node, socket_timeout=WAIT_CHUNK_SECONDS + settings.store_timeout_seconds,
+                retry=AsyncStoreRetry(0))
+            control = single_client_async(settings, node, retry=AsyncStoreRetry(0))
+            self._blockers.append(
+                _Blocker(keys, blocker, control, int(await blocker.client_id())))
 
     async def wait(self, timeout: float | None, stop: asyncio.Event | None = None) -> bool:
-        """True when woken by the marker; False on timeout or stop."""
-        if self._blocker is None:
-            await self._connect()
-        assert self._blocker is not None and self._control is not None
-        blocked = asyncio.ensure_future(
-            self._blocker.bzpopmin(self._queue.keys.marker, WAIT_CHUNK_SECONDS))
-        waits: set[asyncio.Future[Any]] = {blocked}
+        """True when woken by a marker; False on timeout or stop."""
+        await self._queue.refresh()
+        markers = self._queue.markers()
+        if markers != self._markers:
+            await self._reset()
+        if not self._blockers:
+            await self._connect(markers)
+        blocked = {asyncio.ensure_future(b.blocker.bzpopmin(b.markers, WAIT_CHUNK_SECONDS)): b
+                   for b in self._blockers}
+        waits: set[asyncio.Future[Any]] = set(blocked)
         stopper = None
         if stop is not None:
             stopper = asyncio.ensure_future(stop.wait())
             waits.add(stopper)
         try:
-            done, _ = await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
-            if blocked in done:
-                return blocked.result() is not None
-            if not await self._control.client_unblock(self._client_id):
-                # it returned just now, or it is not blocked where we think (it reconnected)
-                await asyncio.wait({blocked}, timeout=0.05)
-                if not blocked.done():
-                    blocked.cancel()
-                    await self._reset()
-                    return False
-            return (await blocked) is not None
+            await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
+            woke = False
+            for future, b in blocked.items():
+                if not future.done() and not await b.control.client_unblock(b.client_id):
+                    # it returned just now, or it is not blocked where we think (it reconnected)
+                    await asyncio.wait({future}, timeout=0.05)
+                    if not future.done():
+                        for f in blocked:
+                            f.cancel()
+                        await self._reset()
+                        return woke
+                popped = await future
+                if popped is not None:
+                    woke = True
+                    self._queue.prefer = self._markers.get(popped[0])
+            return woke
         except BaseException:
-            blocked.cancel()
+            for f in blocked:
+                f.cancel()
             await self._reset()
             raise
         finally:
@@ -180,11 +323,10 @@ class Waiter:
                 stopper.cancel()
 
     async def _reset(self) -> None:
-        for c in (self._blocker, self._control):
-            if c is not None:
-                with contextlib.suppress(Exception):
-                    await c.aclose()
-        self._blocker = self._control = None
+        for b in self._blockers:
+            await b.aclose()
+        self._blockers = []
+        self._markers = {}
 
     async def aclose(self) -> None:
         await self._reset()

@@ -18,6 +18,7 @@ from typing import Any
 
 from boltq_core.config import Settings
 from boltq_core.jobs.calls import ScriptCalls
+from boltq_core.keys import queue_of
 
 log = logging.getLogger("boltq.heartbeat")
 
@@ -31,7 +32,7 @@ class Heartbeat:
         self.interval = min(settings.lease_seconds / 3, 1.0)
         self._news = news
         self._client = client
-        self._calls = ScriptCalls(settings)
+        self._calls: dict[str, ScriptCalls] = {}  # per queue
         self._held: dict[str, tuple[int, float | None]] = {}  # id -> (attempt, until)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -74,15 +75,21 @@ class Heartbeat:
                 held = self._due()
                 if not held:
                     continue
-                call = self._calls.extend(held, self.settings.lease_seconds)
-                try:
-                    lost, cancel = scripts[call.script](keys=call.keys, args=call.args)
-                except Exception as exc:  # a blip must not end the heartbeat; leases outlast it
-                    log.warning("heartbeat failed: %s", exc)
-                    continue
-                self.beats += 1
-                if lost or cancel:
-                    self._news(list(lost), list(cancel))
+                by_queue: dict[str, list[tuple[str, int]]] = {}
+                for job in held:
+                    by_queue.setdefault(queue_of(job[0]), []).append(job)
+                for name, jobs in by_queue.items():  # one extend per queue (its own slot)
+                    calls = self._calls.get(name) or self._calls.setdefault(
+                        name, ScriptCalls(self.settings, name))
+                    call = calls.extend(jobs, self.settings.lease_seconds)
+                    try:
+                        lost, cancel = scripts[call.script](keys=call.keys, args=call.args)
+                    except Exception as exc:  # a blip must not end the heartbeat: leases outlast it
+                        log.warning("heartbeat failed: %s", exc)
+                        continue
+                    self.beats += 1
+                    if lost or cancel:
+                        self._news(list(lost), list(cancel))
         finally:
             if self._client is None:
                 client.close()

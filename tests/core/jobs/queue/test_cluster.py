@@ -116,3 +116,59 @@ def test_schedules_on_a_cluster(cq: Queue) -> None:
     assert s.get("a").recent[0].job_id == job_id
     s.delete("a")
     assert cq.get(job_id).schedule == "a"
+
+
+def test_named_queues_spread_over_the_nodes_and_run_end_to_end(cq: Queue) -> None:
+    names = [f"q{i}" for i in range(12)]
+    nodes = {cq.redis.get_node_from_key(cq.of(n).keys.marker).name for n in names}
+    assert len(nodes) == 3  # twelve queues, twelve hash tags: every node holds some
+    for n in names:
+        slots = {cq.redis.keyslot(k) for k in cq.of(n).keys.common}
+        assert len(slots) == 1
+    subs = cq.submit_many([{"type": "echo", "queue": n, "data": {"n": n}} for n in names] * 5)
+    run_worker(cq, until=lambda: all(cq.get(s.job_id).status == "completed" for s in subs),
+               timeout=30)
+    assert cq.get(subs[7].job_id).result == {"n": "q7"}
+    total, each = cq.stats_all()
+    assert total.totals["completed"] == 60 and each["q3"].totals["completed"] == 5
+
+
+def test_the_waiter_wakes_on_any_queue_of_a_cluster(cq: Queue) -> None:
+    import asyncio
+
+    from boltq_core.running.async_queue import AsyncQueue
+
+    names = [f"w{i}" for i in range(6)]
+
+    async def main() -> tuple[bool, str | None, float]:
+        aq = AsyncQueue(cq.settings, queues=[(n, 1) for n in names])
+        waiter = aq.waiter()
+        try:
+            async def later() -> None:
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(cq.submit, {"type": "echo", "queue": "w4"})
+
+            task = asyncio.create_task(later())
+            start = time.monotonic()
+            woke = await waiter.wait(10.0)
+            took = time.monotonic() - start
+            await task
+            return woke, aq.prefer, took
+        finally:
+            await waiter.aclose()
+            await aq.aclose()
+
+    woke, prefer, took = asyncio.run(main())
+    assert woke and prefer == "w4" and took < 5.0
+
+
+def test_the_promoter_follows_every_queue_on_a_cluster(cq: Queue) -> None:
+    from boltq_core.duties.events import EventFollower
+
+    cq.submit({"type": "echo", "queue": "f1"})
+    cq.submit({"type": "echo", "queue": "f2"})
+    follower = EventFollower(cq, 100, 0)
+    assert follower.next(0.05).events == []  # starts at every stream's end
+    cq.submit({"type": "echo", "queue": "f2", "delay_seconds": 5})
+    batch = follower.next(2.0)
+    assert [f["st"] for _, f in batch.events] == ["scheduled"]

@@ -4,8 +4,8 @@
   job ends 'cancelled'. A finished job is left as it is.
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23]     job:<id>
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24]     job:<id>
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      job id
   Output: {status after the call, changed (0|1)}; status 'missing' for an unknown id.

@@ -9,13 +9,15 @@
   that holds jobs is asked to drain (flag 1): it gets no new jobs and claims again once it holds
   none, so suspects are never starved by busy workers.
 
-  Safe to send again: the ids a claim leased are kept (KEYS[23], for a lease), and the same
+  A paused queue (KEYS[23]) leases nothing.
+
+  Safe to send again: the ids a claim leased are kept (KEYS[24], for a lease), and the same
   claim id sent again is answered with those jobs instead of leasing more, so a claim whose
   reply was lost in a failover is repeated without stranding its jobs until their leases end.
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23]     claim:<claim id>  (LIST) id, attempt, id, attempt, ... this claim leased
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24]     claim:<claim id>  (LIST) id, attempt, id, attempt, ... this claim leased
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      count
     ARGV[6]      lease ms
@@ -52,6 +54,12 @@ if #prev > 0 then
       out[#out + 1] = rcall('HGETALL', jkey)
     end
   end
+  out[1] = next_wake()
+  return out
+end
+
+-- a paused queue leases nothing (its jobs wait; the ones running finish)
+if rcall('EXISTS', key.paused) == 1 then
   out[1] = next_wake()
   return out
 end

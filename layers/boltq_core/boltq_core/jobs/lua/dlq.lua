@@ -2,8 +2,8 @@
   dlq: requeue or purge dead-letter jobs.
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23..]   job:<id> for each named id (mode 'requeue')
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24..]   job:<id> for each named id (mode 'requeue')
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      mode: 'requeue' (the ids that follow), 'requeue_all' or 'purge'
     ARGV[6]      limit for 'requeue_all' / 'purge' (the caller loops until 0)

@@ -6,8 +6,8 @@
   A job asked to cancel while running ends 'cancelled' whatever its processor returned.
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23..]   job:<id> for each outcome
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24..]   job:<id> for each outcome
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      n
     ARGV[6..]    7 fields per outcome: job id, attempt, kind ('c' completed | 'r' retry |

@@ -7,11 +7,11 @@
   and the occurrence time: a job already stored under it is not made again.
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23]     sched:<name> (HASH, see schedule_save)
-    KEYS[24]     schedules:due (ZSET)
-    KEYS[25]     sched_recent:<name> (LIST) "<ms>:<job id>[:t]", newest first, capped
-    KEYS[26]     job:<id> of the occurrence's job
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24]     sched:<name> (HASH, see schedule_save)
+    KEYS[25]     schedules:due (ZSET)
+    KEYS[26]     sched_recent:<name> (LIST) "<ms>:<job id>[:t]", newest first, capped
+    KEYS[27]     job:<id> of the occurrence's job
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      mode: 'due' (make the occurrence's job), 'skip' (advance only: a missed
                  occurrence under catch_up 'skip'), 'trigger' (a job now; the plan untouched)

@@ -4,11 +4,11 @@
   planned against the old spec is refused as stale (schedule_fire).
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23]     sched:<name> (HASH) the schedule: spec (JSON), next (ms, '' = none), last
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24]     sched:<name> (HASH) the schedule: spec (JSON), next (ms, '' = none), last
                  (ms), runs, paused ('1'), ver, created, updated (ms)
-    KEYS[24]     schedules (ZSET) every name, score 0
-    KEYS[25]     schedules:due (ZSET) name -> next run ms, for the unpaused ones with a next
+    KEYS[25]     schedules (ZSET) every name, score 0
+    KEYS[26]     schedules:due (ZSET) name -> next run ms, for the unpaused ones with a next
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      name   ARGV[6] spec (JSON)   ARGV[7] next run ms (-1 = none)
   Output: {next run ms (-1 = none: paused or no occurrence left), created (0|1)}

@@ -4,9 +4,9 @@
   reply was lost (a failover, a cut connection) is resent without creating duplicates.
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23..22+n]  job:<id> for each job, in order
-    KEYS[23+n..]    idem:<key> for each job that has an idempotency key, in order
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24..23+n]  job:<id> for each job, in order
+    KEYS[24+n..]    idem:<key> for each job that has an idempotency key, in order
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      n, the number of jobs
     ARGV[6..]    6 fields per job: id, type, data (JSON), "priority:max_attempts:timeout s:

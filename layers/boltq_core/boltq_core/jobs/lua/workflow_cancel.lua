@@ -4,8 +4,8 @@
   its finished step jobs are deleted too (running step jobs finish, then expire).
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23]     wf:<id>
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24]     wf:<id>
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      workflow id   ARGV[6] delete ('1' | '0')
   Output: {status after the call ('missing' for an unknown id), changed (0|1)}

@@ -3,8 +3,8 @@
   Safe to send again: a workflow id already stored is left as it is (its reply was lost).
 
   Input:
-    KEYS[1..22]  the namespace layout (includes/common.lua)
-    KEYS[23]     wf:<id>
+    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[24]     wf:<id>
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      workflow id   ARGV[6] name   ARGV[7] metadata JSON   ARGV[8] trace ('' = none)
     ARGV[9]      n steps

@@ -1,8 +1,8 @@
 --[[
   Shared prologue of every BoltQ script: the namespace key layout and settings.
 
-  Every key below carries the same hash tag, "{<prefix>}", so a whole namespace lives in one
-  cluster slot. KEYS[17..19] are key *prefixes* (they end in ':'): a script appends a job or
+  Every key below carries the same hash tag, the queue's ("{<prefix>}" for the default queue,
+  "{<prefix>:<queue>}" for a named one), so a whole queue lives in one cluster slot. KEYS[17..19] are key *prefixes* (they end in ':'): a script appends a job or
   workflow id to them only for ids it discovers itself (popped from a list, children of a
   workflow step); keys the caller can name are passed whole after the common ones, from
   KEYS[KEY0 + 1]; the call's own arguments start at ARGV[ARG0 + 1].
@@ -30,6 +30,8 @@
                                   jobs: each runs alone next (a claim by a runner holding none)
   KEYS[22]    drain       (STRING) the runner asked to finish what it holds so that it can take
                                   a suspect alone (expires after a lease)
+  KEYS[23]    paused      (STRING) '1' while the queue is paused: jobs are accepted, none is
+                                  claimed (running ones finish)
 
   ARGV[1] retention ms   ARGV[2] events stream max length   ARGV[3] dead-letter max size
   ARGV[4] how many job types get their own stats label
@@ -46,9 +48,9 @@ local key = {
   stats = KEYS[11], events = KEYS[12], marker = KEYS[13], seq = KEYS[14],
   workflows = KEYS[15], wf_done = KEYS[16],
   job = KEYS[17], wf = KEYS[18], idem = KEYS[19],
-  types = KEYS[20], suspects = KEYS[21], drain = KEYS[22],
+  types = KEYS[20], suspects = KEYS[21], drain = KEYS[22], paused = KEYS[23],
 }
-local KEY0, ARG0 = 22, 4
+local KEY0, ARG0 = 23, 4
 local config = {
   retention = tonumber(ARGV[1]), events_max = tonumber(ARGV[2]), dlq_max = tonumber(ARGV[3]),
   types_max = tonumber(ARGV[4]),
