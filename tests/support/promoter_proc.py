@@ -2,7 +2,7 @@
 promotion loop (duties.promotion.Promoter) on a namespace, without the promoter lock, so
 several of them race as they would if the lock failed them.
 
-    python -m tests.core.promoter_proc REDIS_URL PREFIX SECONDS"""
+    python -m tests.support.promoter_proc REDIS_URL PREFIX SECONDS"""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from boltq_core import Queue
 from boltq_core.duties.promotion import Promoter, promote_until
 from boltq_core.jobs.schedules import Schedules
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 pytestmark = pytest.mark.slow
 
 
@@ -36,7 +36,7 @@ def spawn(queue: Queue) -> Iterator[Callable[[float], subprocess.Popen[str]]]:
 
     def start(seconds: float) -> subprocess.Popen[str]:
         p = subprocess.Popen(
-            [sys.executable, "-m", "tests.core.promoter_proc", queue.settings.url,
+            [sys.executable, "-m", "tests.support.promoter_proc", queue.settings.url,
              queue.settings.key_prefix, str(seconds)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
