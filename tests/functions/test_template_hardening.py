@@ -98,15 +98,19 @@ def test_boltq_dev_reads_no_secret_of_the_template() -> None:
     """Locally the template's ARNs name nothing: boltq dev blanks them (values come from the
     shell), so a local start never calls Secrets Manager."""
     from boltq_local.environment import function_env
+    from boltq_local.signing import LocalCredentials
 
+    creds = LocalCredentials.generate().environment()
     tpl = load(TEMPLATE)
     for fn in tpl.functions.values():
         env = function_env(fn, {}, store_url="redis://127.0.0.1:1/0", embedded=True,
-                           api_port=8080, num_workers=2, overrides={})
+                           api_port=8080, num_workers=2, overrides={}, credentials=creds,
+                           cors_origins="http://localhost:8080")
         assert env["REDIS_AUTH_TOKEN_SECRET_ARN"] == "" and env["BOLTQ_API_KEY_SECRET_ARN"] == ""
         shell = {"BOLTQ_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:x"}
         env = function_env(fn, shell, store_url="redis://127.0.0.1:1/0", embedded=True,
-                           api_port=8080, num_workers=2, overrides={})
+                           api_port=8080, num_workers=2, overrides={}, credentials=creds,
+                           cors_origins="http://localhost:8080")
         assert env["BOLTQ_API_KEY_SECRET_ARN"] == shell["BOLTQ_API_KEY_SECRET_ARN"]
     assert tpl.functions["WorkerFunction"].reserved_concurrency is None  # 0: unreserved
     tpl = load(TEMPLATE, {"WorkerReservedConcurrency": "7"})
