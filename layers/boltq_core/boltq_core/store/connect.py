@@ -70,8 +70,24 @@ def connect(settings: Settings) -> SyncClient:
     if settings.redis_cluster:
         from redis.cluster import RedisCluster
 
-        return RedisCluster.from_url(settings.url, **_cluster(opts))
+        return _closes_its_nodes(RedisCluster.from_url(settings.url, **_cluster(opts)))
     return harden(redis.Redis.from_url(settings.url, **opts))
+
+
+def _closes_its_nodes(client: Any) -> Any:
+    """A sync cluster client whose close() also closes the connections of every node: redis-py
+    closes the nodes' clients but not their pools (the pools are handed to them, so they do not
+    own them), and the sockets stay open until garbage collection."""
+    plain_close = client.close
+
+    def close() -> None:
+        for node in client.get_nodes():
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
+        plain_close()
+
+    client.close = close
+    return client
 
 
 def connect_async(settings: Settings) -> AsyncClient:

@@ -172,3 +172,13 @@ def test_the_promoter_follows_every_queue_on_a_cluster(cq: Queue) -> None:
     cq.submit({"type": "echo", "queue": "f2", "delay_seconds": 5})
     batch = follower.next(2.0)
     assert [f["st"] for _, f in batch.events] == ["scheduled"]
+
+
+def test_closing_a_cluster_client_closes_every_nodes_connections(cluster: ValkeyCluster) -> None:
+    q = Queue(Settings(redis_url=cluster.url, redis_cluster=True,
+                       key_prefix=f"c-{uuid.uuid4().hex[:8]}"))
+    q.submit({"type": "echo"})  # loads the script on every node
+    pools = [n.redis_connection.connection_pool for n in q.redis.get_nodes()]
+    assert any(c._sock is not None for p in pools for c in p._available_connections)
+    q.redis.close()
+    assert all(c._sock is None for p in pools for c in p._available_connections)
