@@ -1,6 +1,8 @@
-"""Reading the metrics: every boltq_* family of one namespace - the job counters of {p}:stats,
-the depths, live workers and the metrics hash (metric_layout) - from one pipelined read, as
-data the exposition (render) and the prometheus_client collector both turn into text."""
+"""Reading the metrics: every boltq_* family of a deployment - each queue's job counters (its
+stats hash) and depths, labelled `queue_name`, and the deployment's live workers and metrics
+hash (metric_layout) - from one pipelined read, as data the exposition (render) and the
+prometheus_client collector both turn into text. (The seed's `queue` label of
+boltq_jobs_in_queue names a priority or a state, so the named queue is `queue_name`.)"""
 
 from __future__ import annotations
 
@@ -22,50 +24,61 @@ class Family:
     samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
 
 
+PER_QUEUE = 8  # replies per queue in the pipeline below
+
+
 def snapshot(queue: Any) -> list[Family]:
-    """Every boltq_* family of one namespace, from one pipelined read."""
+    """Every boltq_* family of the deployment, from one pipelined read."""
     k = queue.keys
+    names = queue.known_queues()
     pipe = queue.redis.pipeline(transaction=False)
-    for p in range(3):
-        pipe.llen(k.ready(p))
-    for key in (k.scheduled, k.active, k.retrying, k.dlq):
-        pipe.zcard(key)
-    pipe.hgetall(k.stats)
+    for name in names:
+        qk = queue.of(name).keys
+        for p in range(3):
+            pipe.llen(qk.ready(p))
+        for key in (qk.scheduled, qk.active, qk.retrying, qk.dlq):
+            pipe.zcard(key)
+        pipe.hgetall(qk.stats)
     pipe.hgetall(k.metrics)
-    r = pipe.execute()
+    replies = pipe.execute()
+    per_queue = {name: replies[i * PER_QUEUE:(i + 1) * PER_QUEUE] for i, name in enumerate(names)}
+    metrics_hash = replies[-1]
     try:  # the server's memory (one INFO per push; absent when the store does not say)
         info = queue.redis.info("memory")
         used = info.get("used_memory") if isinstance(info, dict) else None
     except Exception:
         used = None
-    depth = Family("boltq_jobs_in_queue", "gauge", "Jobs waiting or held, per queue")
-    for name, n in zip(PRIORITY_NAMES, r[0:3], strict=True):
-        depth.samples.append(("", {"queue": name}, n))
-    for name, n in zip(("scheduled", "running", "retrying", "dead_letter"), r[3:7], strict=True):
-        depth.samples.append(("", {"queue": name}, n))
+    depth = Family("boltq_jobs_in_queue", "gauge", "Jobs waiting or held, per priority or state")
     submitted = Family("boltq_jobs_submitted", "counter", "Jobs accepted")
     processed = Family("boltq_jobs_processed", "counter", "Jobs that reached an end state")
     retried = Family("boltq_jobs_retried", "counter", "Attempts scheduled for a retry")
     requeued = Family("boltq_jobs_requeued", "counter", "Dead letters put back in the queue")
-    for c in counters(r[7]):
-        if c.kind == "submitted":
-            prio = int(c.label)
-            label = PRIORITY_NAMES[prio] if 0 <= prio < 3 else c.label
-            submitted.samples.append(("", {"type": c.type, "priority": label}, c.value))
-        elif c.kind == "processed":
-            processed.samples.append(("", {"type": c.type, "status": c.label}, c.value))
-        elif c.kind == "retried":
-            retried.samples.append(("", {"type": c.type}, c.value))
-        elif c.kind == "requeued":
-            requeued.samples.append(("", {"type": c.type}, c.value))
     dead = Family("boltq_dead_letter_size", "gauge", "Jobs in the dead-letter queue")
-    dead.samples.append(("", {}, r[6]))
+    for qname, r in per_queue.items():
+        q = {"queue_name": qname}
+        for name, n in zip(PRIORITY_NAMES, r[0:3], strict=True):
+            depth.samples.append(("", {"queue": name, **q}, n))
+        for name, n in zip(("scheduled", "running", "retrying", "dead_letter"), r[3:7],
+                           strict=True):
+            depth.samples.append(("", {"queue": name, **q}, n))
+        for c in counters(r[7]):
+            if c.kind == "submitted":
+                prio = int(c.label)
+                label = PRIORITY_NAMES[prio] if 0 <= prio < 3 else c.label
+                submitted.samples.append(("", {"type": c.type, "priority": label, **q}, c.value))
+            elif c.kind == "processed":
+                processed.samples.append(("", {"type": c.type, "status": c.label, **q}, c.value))
+            elif c.kind == "retried":
+                retried.samples.append(("", {"type": c.type, **q}, c.value))
+            elif c.kind == "requeued":
+                requeued.samples.append(("", {"type": c.type, **q}, c.value))
+        dead.samples.append(("", q, r[6]))
     workers = Family("boltq_active_workers", "gauge", "Live worker invocations")
     workers.samples.append(("", {}, Fleet(queue.redis, k).live()))
     invocations = Family("boltq_function_invocations", "counter", "Function invocations")
     errors = Family("boltq_job_errors", "counter", "Failed attempts, per type and error category")
     hist: dict[str, dict[str, dict[str, int]]] = {"p": {}, "w": {}}
-    for fld, value in sorted(r[8].items()):
+    for fld, value in sorted(metrics_hash.items()):
         parts = str(fld).split("|")
         if parts[0] == "inv" and len(parts) == 2:
             invocations.samples.append(("", {"function": parts[1]}, int(value)))
