@@ -4,6 +4,7 @@ import { live } from './ws.js'
 import { QueueList } from './components/Queues.jsx'
 import Submit from './components/Submit.jsx'
 import { JobDetail, JobList } from './components/Jobs.jsx'
+import DeadLetters from './components/DeadLetters.jsx'
 import { FakeWebSocket, fakeFetch } from './test/fakes.js'
 
 const info = (over = {}) => ({ name: 'emails', paused: false, pending: 4, running: 1, scheduled: 2, retrying: 0, dead_letter: 3, ...over })
@@ -123,5 +124,28 @@ describe('Jobs and their queue', () => {
     vi.stubGlobal('fetch', fakeFetch([['GET', '/jobs/emails%3Aj1', job()]]))
     render(<JobDetail id="emails:j1" />)
     expect((await screen.findByTestId('job-queue')).textContent).toBe('emails')
+  })
+})
+
+describe('Dead letters of a queue', () => {
+  it('lists the chosen queue\'s, requeues one, and keeps the default-queue-only bulk actions off', async () => {
+    const dead = job({ status: 'failed', attempts: 3, last_error: { category: 'permanent', message: 'boom' } })
+    const f = fakeFetch([
+      ['GET', '/queues', { queues: [info({ name: 'default' }), info()] }],
+      ['GET', '/dlq', (_b, url) => ({ items: url.includes('queue=emails') ? [dead] : [], next_cursor: null })],
+      ['POST', '/dlq/emails%3Aj1/requeue', { requeued: ['emails:j1'] }],
+    ])
+    vi.stubGlobal('fetch', f)
+    render(<DeadLetters />)
+    await screen.findByTestId('dlq-empty')
+    expect(f.calls.find((c) => c.url.includes('/dlq')).url).toContain('queue=default')
+    await screen.findByRole('option', { name: 'emails' })
+    fireEvent.change(screen.getByLabelText('queue filter'), { target: { value: 'emails' } })
+    await screen.findByText('emails:j1')
+    expect(screen.getByRole('button', { name: 'Requeue all' }).disabled).toBe(true)
+    expect(screen.getByRole('button', { name: 'Purge…' }).disabled).toBe(true)
+    expect(screen.getByTestId('bulk-note').textContent).toMatch(/default queue/)
+    fireEvent.click(screen.getByRole('button', { name: 'Requeue' }))
+    await screen.findByText('Requeued emails:j1.')
   })
 })
