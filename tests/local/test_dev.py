@@ -69,7 +69,7 @@ def test_openapi_docs_home_and_metrics(dev: DevProcess) -> None:
                                   base=f"http://127.0.0.1:{dev.metrics_port}")
     assert status == 200 and hdrs["Content-Type"].startswith("text/plain")
     assert 'boltq_jobs_submitted_total{priority="high",queue_name="default",type="echo"}' in text
-    assert 'boltq_jobs_in_queue{queue="normal"}' in text
+    assert 'boltq_jobs_in_queue{queue="normal",queue_name="default"}' in text
     assert "boltq_active_workers" in text
 
 

@@ -1,9 +1,10 @@
 import { useCallback, useState } from 'react'
 import { api } from '../api.js'
 import { useLive, usePoll } from '../hooks.js'
-import { ConfirmButton, ErrorBox, Json, Pager, Time, useCursorStack } from './common.jsx'
+import { ConfirmButton, DEFAULT_QUEUE, ErrorBox, Json, Pager, QueueSelect, Time, useCursorStack } from './common.jsx'
 
 export default function DeadLetters() {
+  const [queue, setQueue] = useState(DEFAULT_QUEUE)
   const [page, setPage] = useState(null)
   const [error, setError] = useState(null)
   const [selected, setSelected] = useState(null)
@@ -12,12 +13,12 @@ export default function DeadLetters() {
 
   const load = useCallback(async () => {
     try {
-      setPage(await api.listDlq({ limit: 20, cursor: pager.cursor }))
+      setPage(await api.listDlq({ queue, limit: 20, cursor: pager.cursor }))
       setError(null)
     } catch (err) {
       setError(err)
     }
-  }, [pager.cursor])
+  }, [queue, pager.cursor])
   usePoll(load, 5000, [load])
   useLive({ topic: 'all' }, (m) => { if (m.type === 'job_update' && m.status === 'failed') load() })
 
@@ -41,13 +42,19 @@ export default function DeadLetters() {
   }
 
   const items = page ? page.items : []
+  // the API's requeue-all and purge act on the default queue's dead letters only
+  const bulk = queue === DEFAULT_QUEUE && items.length > 0
   return (
     <section>
       <h2>Dead letters</h2>
+      <div className="filters">
+        <QueueSelect value={queue} onChange={(v) => { setQueue(v); setSelected(null); pager.reset() }} />
+      </div>
       <div className="toolbar">
-        <button type="button" disabled={!items.length} onClick={() => act(api.requeueAllDlq, (r) => `Requeued ${r.requeued} job(s).`)}>Requeue all</button>
+        <button type="button" disabled={!bulk} onClick={() => act(api.requeueAllDlq, (r) => `Requeued ${r.requeued} job(s).`)}>Requeue all</button>
         <ConfirmButton name="purge" label="Purge…" question="Delete every dead letter for good?" yes="Yes, purge"
-          disabled={!items.length} onConfirm={() => act(api.purgeDlq, (r) => `Purged ${r.purged} dead letter(s).`)} />
+          disabled={!bulk} onConfirm={() => act(api.purgeDlq, (r) => `Purged ${r.purged} dead letter(s).`)} />
+        {queue !== DEFAULT_QUEUE && <span className="muted" data-testid="bulk-note"> Requeue all and purge act on the default queue; requeue this queue's one by one.</span>}
       </div>
       {notice && <p className="notice" role="status">{notice}</p>}
       <ErrorBox error={error} />

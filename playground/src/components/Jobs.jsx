@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api } from '../api.js'
 import { useLive, usePoll, useSocketState } from '../hooks.js'
-import { CANCELLABLE, ErrorBox, Json, PRIORITY_NAMES, Pager, Status, TERMINAL, Time, useCursorStack } from './common.jsx'
+import { CANCELLABLE, DEFAULT_QUEUE, ErrorBox, Json, PRIORITY_NAMES, Pager, QueueSelect, Status, TERMINAL, Time, useCursorStack } from './common.jsx'
 
 const STATUSES = ['pending', 'scheduled', 'running', 'retrying', 'completed', 'failed', 'cancelled']
 const PAGE = 20
 
 export function JobList() {
+  const [queue, setQueue] = useState(DEFAULT_QUEUE)
   const [status, setStatus] = useState('')
   const [type, setType] = useState('')
   const [page, setPage] = useState(null)
@@ -17,12 +18,12 @@ export function JobList() {
 
   const load = useCallback(async () => {
     try {
-      setPage(await api.listJobs({ status, type: type.trim(), limit: PAGE, cursor: pager.cursor }))
+      setPage(await api.listJobs({ queue, status, type: type.trim(), limit: PAGE, cursor: pager.cursor }))
       setError(null)
     } catch (err) {
       setError(err)
     }
-  }, [status, type, pager.cursor])
+  }, [queue, status, type, pager.cursor])
 
   useEffect(() => { load() }, [load])
   // pushes refresh the page (debounced); without a socket, poll
@@ -39,6 +40,7 @@ export function JobList() {
     <section>
       <h2>Jobs</h2>
       <div className="filters">
+        <QueueSelect value={queue} onChange={(v) => { setQueue(v); pager.reset() }} />
         <label>Status
           <select aria-label="status filter" value={status} onChange={(e) => { setStatus(e.target.value); pager.reset() }}>
             <option value="">any</option>
@@ -52,11 +54,12 @@ export function JobList() {
       {page && page.items.length === 0 && <p className="muted">No jobs.</p>}
       {page && page.items.length > 0 && (
         <table className="list" data-testid="job-list">
-          <thead><tr><th>id</th><th>type</th><th>status</th><th>priority</th><th>attempts</th><th>created</th></tr></thead>
+          <thead><tr><th>id</th><th>queue</th><th>type</th><th>status</th><th>priority</th><th>attempts</th><th>created</th></tr></thead>
           <tbody>
             {page.items.map((j) => (
               <tr key={j.id} data-job-id={j.id}>
                 <td><a href={`#/jobs/${j.id}`}><code>{j.id}</code></a></td>
+                <td data-testid="job-queue">{j.queue ?? DEFAULT_QUEUE}</td>
                 <td>{j.type}</td>
                 <td><Status value={j.status} /></td>
                 <td>{PRIORITY_NAMES[j.priority] ?? j.priority}</td>
@@ -140,6 +143,7 @@ export function JobDetail({ id }) {
         </div>
       )}
       <dl className="fields">
+        <dt>queue</dt><dd data-testid="job-queue">{job.queue ?? DEFAULT_QUEUE}</dd>
         <dt>type</dt><dd>{job.type}</dd>
         <dt>priority</dt><dd>{PRIORITY_NAMES[job.priority] ?? job.priority}</dd>
         <dt>attempts</dt><dd>{job.attempts} of {job.max_attempts}</dd>

@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useCallback, useState } from 'react'
 import { api } from '../api.js'
 import { usePoll } from '../hooks.js'
 import { ErrorBox } from './common.jsx'
@@ -45,6 +45,65 @@ export function ThroughputChart({ points, width = 600, height = 120 }) {
   )
 }
 
+// The named queues (SPEC §11): each one's depths, paused or not, and pause/resume. Every value
+// is text (React text nodes): a queue's name came from whoever submitted a job.
+export function QueueList() {
+  const [queues, setQueues] = useState(null)
+  const [error, setError] = useState(null)
+  const [notice, setNotice] = useState(null)
+
+  const load = useCallback(async () => {
+    try {
+      setQueues((await api.listQueues()).queues)
+    } catch (err) {
+      setError(err)
+    }
+  }, [])
+  usePoll(load, 2000, [load])
+
+  const act = async (fn, text) => {
+    setError(null)
+    try {
+      setNotice(text(await fn()))
+      await load()
+    } catch (err) {
+      setError(err)
+    }
+  }
+
+  return (
+    <>
+      <h3>Named queues</h3>
+      {notice && <p className="notice" role="status">{notice}</p>}
+      <ErrorBox error={error} />
+      {queues && queues.length === 0 && <p className="muted" data-testid="queues-empty">No queue has had a job yet.</p>}
+      {queues && queues.length > 0 && (
+        <table className="list" data-testid="queue-list">
+          <thead><tr><th>queue</th><th>pending</th><th>running</th><th>scheduled</th><th>retrying</th><th>dead letters</th><th>state</th><th /></tr></thead>
+          <tbody>
+            {queues.map((q) => (
+              <tr key={q.name} data-queue={q.name}>
+                <td><code>{q.name}</code></td>
+                <td data-testid="pending">{q.pending}</td>
+                <td data-testid="running">{q.running}</td>
+                <td>{q.scheduled}</td>
+                <td>{q.retrying}</td>
+                <td>{q.dead_letter}</td>
+                <td data-testid="state">{q.paused ? 'paused' : 'active'}</td>
+                <td className="actions">
+                  {q.paused
+                    ? <button type="button" onClick={() => act(() => api.resumeQueue(q.name), (r) => `Resumed ${r.queue}.`)}>Resume</button>
+                    : <button type="button" onClick={() => act(() => api.pauseQueue(q.name), (r) => `Paused ${r.queue}; its jobs wait until it is resumed.`)}>Pause</button>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  )
+}
+
 export default function Queues() {
   const [stats, setStats] = useState(null)
   const [error, setError] = useState(null)
@@ -64,6 +123,8 @@ export default function Queues() {
   return (
     <section>
       <h2>Queues</h2>
+      <QueueList />
+      <h3>All queues together</h3>
       <ErrorBox error={error} />
       {stats && (
         <>

@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { api } from '../api.js'
 import { go } from '../hooks.js'
-import { ErrorBox } from './common.jsx'
+import { ErrorBox, QUEUE_RE } from './common.jsx'
 
 export const TEMPLATES = {
   echo: { message: 'hello from the playground' },
@@ -28,6 +28,7 @@ export default function Submit() {
   const [data, setData] = useState(JSON.stringify(TEMPLATES.echo, null, 2))
   const [priority, setPriority] = useState('normal')
   const [delay, setDelay] = useState('')
+  const [queue, setQueue] = useState('')
   const [error, setError] = useState(null)
   const [busy, setBusy] = useState(false)
   const [submitted, setSubmitted] = useState(null)
@@ -45,6 +46,12 @@ export default function Submit() {
     const [value, problem] = parseData(data)
     if (problem) return setError(problem)
     const job = { type: type.trim(), data: value, priority }
+    if (queue.trim() !== '') {
+      if (!QUEUE_RE.test(queue.trim())) {
+        return setError('Queue must be 1 to 64 letters, digits, "_", "." or "-" (e.g. emails); leave it empty for the default queue')
+      }
+      job.queue = queue.trim()
+    }
     if (delay !== '') {
       const n = Number(delay)
       if (!Number.isFinite(n) || n < 0) return setError('Delay must be a number of seconds >= 0')
@@ -81,6 +88,9 @@ export default function Submit() {
           <select name="priority" value={priority} onChange={(e) => setPriority(e.target.value)}>
             <option value="high">high</option><option value="normal">normal</option><option value="low">low</option>
           </select>
+        </label>
+        <label>Queue (optional, default: default)
+          <input name="queue" value={queue} placeholder="default" onChange={(e) => setQueue(e.target.value)} />
         </label>
         <label>Delay (seconds, optional)
           <input name="delay" type="number" min="0" step="any" value={delay} onChange={(e) => setDelay(e.target.value)} />

@@ -1,10 +1,40 @@
 import { useEffect, useState } from 'react'
+import { api } from '../api.js'
 import { useSocketState } from '../hooks.js'
 import { live } from '../ws.js'
 
 export const TERMINAL = ['completed', 'failed', 'cancelled', 'skipped']
 export const CANCELLABLE = ['pending', 'scheduled', 'retrying', 'running']
 export const PRIORITY_NAMES = { 0: 'high', 1: 'normal', 2: 'low' }
+// a queue name as the API takes it (keys.py QUEUE_PATTERN)
+export const QUEUE_RE = /^[A-Za-z0-9_.-]{1,64}$/
+export const DEFAULT_QUEUE = 'default'
+
+// The known queues' names for a selector; `default` is always there (a fresh store knows none),
+// and a failed read just leaves the list as it was: the selector is a convenience.
+export function useQueueNames() {
+  const [names, setNames] = useState([DEFAULT_QUEUE])
+  useEffect(() => {
+    let alive = true
+    api.listQueues().then((r) => {
+      if (alive) setNames([...new Set([DEFAULT_QUEUE, ...r.queues.map((q) => q.name)])])
+    }).catch(() => {})
+    return () => { alive = false }
+  }, [])
+  return names
+}
+
+export function QueueSelect({ value, onChange }) {
+  const names = useQueueNames()
+  const options = names.includes(value) ? names : [...names, value]
+  return (
+    <label>Queue
+      <select aria-label="queue filter" value={value} onChange={(e) => onChange(e.target.value)}>
+        {options.map((n) => <option key={n} value={n}>{n}</option>)}
+      </select>
+    </label>
+  )
+}
 
 export function Status({ value }) {
   return <span className={`status status-${value || 'unknown'}`} data-status={value}>{value || '?'}</span>

@@ -1,0 +1,110 @@
+// End-to-end check of the playground's named queues in real headless Chromium against a
+// running `boltq dev`: submit into a named queue from the form, see the queue listed, pause it
+// (its job waits, pending), resume it (the job completes), list the queue's jobs.
+// Usage: node e2e/queues.mjs BASE_URL [ARTIFACT_DIR]
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+
+const base = (process.argv[2] || 'http://127.0.0.1:8080').replace(/\/$/, '')
+const artifacts = process.argv[3] || join(process.cwd(), '..', 'test-artifacts', 'playground')
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium'
+mkdirSync(artifacts, { recursive: true })
+const profile = mkdtempSync(join(tmpdir(), 'boltq-chromium-'))
+const TIMEOUT = 30000
+const QUEUE = 'e2e-mail'
+const pageErrors = []
+
+function check(cond, message) {
+  if (!cond) throw new Error(`expectation failed: ${message}`)
+}
+
+async function apiGet(path) {
+  const resp = await fetch(`${base}/api/v1${path}`)
+  return [resp.status, (await resp.json()).data]
+}
+
+async function until(what, fn) {
+  const deadline = Date.now() + TIMEOUT
+  for (;;) {
+    if (await fn()) return
+    check(Date.now() < deadline, what)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
+  viewport: { width: 1280, height: 900 },
+})
+let failed = false
+try {
+  const page = context.pages()[0] || (await context.newPage())
+  page.setDefaultTimeout(TIMEOUT)
+  page.on('pageerror', (err) => pageErrors.push(String(err)))
+  const step = (name) => console.log(`e2e: ${name}`)
+  const row = page.locator(`tr[data-queue="${QUEUE}"]`)
+  const cell = (id) => row.locator(`[data-testid=${id}]`)
+
+  step('a bad queue name is refused on the form, as text, without a request')
+  await page.goto(`${base}/#/submit`)
+  await page.locator('input[name=queue]').fill('<img src=x onerror="window.__xss=1">')
+  await page.getByRole('button', { name: 'Submit job' }).click()
+  await page.getByRole('alert').filter({ hasText: 'Queue must be 1 to 64' }).waitFor()
+  check(await page.locator('main img').count() === 0, 'nothing injected')
+  check((await apiGet('/queues'))[1].queues.every((q) => q.name !== '<img src=x onerror="window.__xss=1">'), 'nothing submitted')
+
+  step(`submit a delayed echo job into ${QUEUE} from the form`)
+  await page.locator('input[name=queue]').fill(QUEUE)
+  await page.locator('input[name=delay]').fill('4')
+  await page.getByRole('button', { name: 'Submit job' }).click()
+  await page.locator('[data-testid=job-queue]').filter({ hasText: QUEUE }).waitFor()
+  const jobId = decodeURIComponent(new URL(page.url()).hash.replace('#/jobs/', ''))
+  check(jobId.startsWith(`${QUEUE}:`), `the job's id names its queue: ${jobId}`)
+
+  step('the queue is listed; pause it before the job is due')
+  await page.goto(`${base}/#/queues`)
+  await row.waitFor()
+  await row.getByRole('button', { name: 'Pause' }).click()
+  await cell('state').filter({ hasText: 'paused' }).waitFor()
+  check((await apiGet(`/queues/${QUEUE}`))[1].paused === true, 'the API agrees it is paused')
+
+  step('once due, the job waits in the paused queue: pending 1')
+  await cell('pending').filter({ hasText: /^1$/ }).waitFor()
+  await new Promise((r) => setTimeout(r, 1500)) // time a worker would need to claim it
+  check((await apiGet(`/jobs/${jobId}`))[1].status === 'pending', 'no worker claimed it while paused')
+  check(await cell('pending').innerText() === '1', 'still pending')
+  await page.screenshot({ path: join(artifacts, 'queues.png'), fullPage: true })
+
+  step('resume it; the job completes')
+  await row.getByRole('button', { name: 'Resume' }).click()
+  await cell('state').filter({ hasText: 'active' }).waitFor()
+  await until('the job completed', async () => (await apiGet(`/jobs/${jobId}`))[1].status === 'completed')
+  await cell('pending').filter({ hasText: /^0$/ }).waitFor()
+
+  step("the jobs list shows the queue's jobs")
+  await page.goto(`${base}/#/jobs`)
+  await page.locator('select[aria-label="queue filter"] option', { hasText: QUEUE }).waitFor({ state: 'attached' })
+  await page.locator('select[aria-label="queue filter"]').selectOption(QUEUE)
+  const jobRow = page.locator(`tr[data-job-id="${jobId}"]`)
+  await jobRow.locator('[data-status=completed]').waitFor()
+  check(await jobRow.locator('[data-testid=job-queue]').innerText() === QUEUE, 'the row names its queue')
+
+  check(await page.evaluate(() => window.__xss === undefined), 'no script ran')
+  check(pageErrors.length === 0, `no page errors: ${pageErrors.join(' | ')}`)
+  console.log('e2e: all passed')
+} catch (err) {
+  failed = true
+  console.error(String(err && err.stack ? err.stack : err))
+  for (const p of context.pages()) {
+    await p.screenshot({ path: join(artifacts, 'queues-failure.png'), fullPage: true }).catch(() => {})
+  }
+} finally {
+  await context.close().catch(() => {})
+  rmSync(profile, { recursive: true, force: true })
+}
+process.exit(failed ? 1 : 0)
