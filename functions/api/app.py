@@ -917,8 +917,10 @@ def requeue_dead_letter(job_id: JobId) -> dict[str, Any]:
 
 
 @app.post("/api/v1/dlq/requeue", tags=["dead-letter queue"])
-def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
-    """Requeue the given dead letters, or all of them when no job_ids are given."""
+def requeue_dead_letters(body: RequeueBody | None = None,
+                         queue_name: QueueFilter = DEFAULT_QUEUE) -> dict[str, Any]:
+    """Requeue the given dead letters (whatever their queue), or all of one queue's (default:
+    `default`) when no job_ids are given."""
     q = queue()
     if body is not None and body.job_ids is not None:
         # an empty list requeues nothing (a client whose selection came out empty must not
@@ -928,12 +930,13 @@ def requeue_dead_letters(body: RequeueBody | None = None) -> dict[str, Any]:
         except NotFound:  # the core's answer for a single id; here the reply names those done
             done = []
         return ok({"requeued": len(done), "job_ids": done})
-    return ok({"requeued": q.dlq_requeue_all()})
+    return ok({"requeued": q.of(queue_name).dlq_requeue_all()})
 
 
 @app.delete("/api/v1/dlq", tags=["dead-letter queue"])
-def purge_dead_letters() -> dict[str, Any]:
-    return ok({"purged": queue().dlq_purge()})
+def purge_dead_letters(queue_name: QueueFilter = DEFAULT_QUEUE) -> dict[str, Any]:
+    """Delete every dead letter of one queue (default: `default`)."""
+    return ok({"purged": queue().of(queue_name).dlq_purge()})
 
 
 @app.post("/api/v1/ws/tickets", tags=["access"])

@@ -86,3 +86,17 @@ def test_bad_queue_names_are_a_400_naming_the_field_and_store_nothing(
 def test_an_unknown_queue_is_a_404(call_api: Call, fn_env: Queue) -> None:
     status, body = call_api("GET", "/api/v1/queues/never-used")
     assert status == 404 and "never-used" in body["error"]
+
+
+def test_requeue_all_and_purge_take_a_queue(call_api: Call, fn_env: Queue) -> None:
+    dead = [call_api("POST", "/api/v1/jobs", {"type": "no-such-type", "queue": q})[1]["data"][
+        "job_id"] for q in ("mail", "mail", "default")]
+    run_worker(fn_env, until=lambda: all(fn_env.get(j).status == "failed" for j in dead))
+    status, body = call_api("POST", "/api/v1/dlq/requeue", {}, query={"queue": "mail"})
+    assert status == 200 and body["data"]["requeued"] == 2
+    assert fn_env.get(dead[2]).status == "failed"  # the default queue's stays
+    run_worker(fn_env, until=lambda: all(fn_env.get(j).status == "failed" for j in dead))
+    status, body = call_api("DELETE", "/api/v1/dlq", query={"queue": "mail"})
+    assert status == 200 and body["data"]["purged"] == 2
+    _, body = call_api("GET", "/api/v1/dlq")
+    assert [j["id"] for j in body["data"]["items"]] == [dead[2]]
