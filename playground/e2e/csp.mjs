@@ -4,30 +4,17 @@
 // form completes, every page renders, Chromium reports no violation, and the policy is really
 // in force (an injected inline script does not run).
 // Usage: CSP="..." node e2e/csp.mjs BASE_URL
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { base, check, launch, newProfile, removeProfile } from './harness.mjs'
 
-const base = (process.argv[2] || 'http://127.0.0.1:8080').replace(/\/$/, '')
 const csp = process.env.CSP
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium'
-const profile = mkdtempSync(join(tmpdir(), 'boltq-chromium-csp-'))
+const profile = newProfile('csp-')
 const errors = []
 
-function check(cond, message) {
-  if (!cond) throw new Error(`expectation failed: ${message}`)
-}
-
 check(csp, 'CSP is set')
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
-    // a document fulfilled by the test (to add the header) has no address of its own, so
-    // Chromium would take its calls to 127.0.0.1 for a public page reaching a local network
-    '--disable-features=LocalNetworkAccessChecks'],
+const context = await launch(profile, {
+  // a document fulfilled by the test (to add the header) has no address of its own, so
+  // Chromium would take its calls to 127.0.0.1 for a public page reaching a local network
+  extraArgs: ['--disable-features=LocalNetworkAccessChecks'],
 })
 let failed = false
 try {
@@ -77,6 +64,6 @@ try {
   if (errors.length) console.error('page errors:', errors.join(' | '))
 } finally {
   await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  removeProfile(profile)
 }
 process.exit(failed ? 1 : 0)

@@ -2,28 +2,14 @@
 // running `boltq dev`: submit into a named queue from the form, see the queue listed, pause it
 // (its job waits, pending), resume it (the job completes), list the queue's jobs.
 // Usage: node e2e/queues.mjs BASE_URL [ARTIFACT_DIR]
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import {
+  apiStatus as apiGet, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+} from './harness.mjs'
 
-const base = (process.argv[2] || 'http://127.0.0.1:8080').replace(/\/$/, '')
-const artifacts = process.argv[3] || join(process.cwd(), '..', 'test-artifacts', 'playground')
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium'
-mkdirSync(artifacts, { recursive: true })
-const profile = mkdtempSync(join(tmpdir(), 'boltq-chromium-'))
-const TIMEOUT = 30000
+const profile = newProfile()
 const QUEUE = 'e2e-mail'
 const pageErrors = []
-
-function check(cond, message) {
-  if (!cond) throw new Error(`expectation failed: ${message}`)
-}
-
-async function apiGet(path) {
-  const resp = await fetch(`${base}/api/v1${path}`)
-  return [resp.status, (await resp.json()).data]
-}
 
 async function until(what, fn) {
   const deadline = Date.now() + TIMEOUT
@@ -34,13 +20,7 @@ async function until(what, fn) {
   }
 }
 
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-  viewport: { width: 1280, height: 900 },
-})
+const context = await launch(profile)
 let failed = false
 try {
   const page = context.pages()[0] || (await context.newPage())
@@ -105,6 +85,6 @@ try {
   }
 } finally {
   await context.close().catch(() => {})
-  rmSync(profile, { recursive: true, force: true })
+  removeProfile(profile)
 }
 process.exit(failed ? 1 : 0)

@@ -1,40 +1,18 @@
 // End-to-end check of the playground in real headless Chromium (playwright-core + the system
 // chromium) against a running `boltq dev`. Usage: node e2e/run.mjs BASE_URL [ARTIFACT_DIR]
 // Exits non-zero on the first failed expectation. Screenshots go to ARTIFACT_DIR.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import {
+  apiGet, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+} from './harness.mjs'
 
-const base = (process.argv[2] || 'http://127.0.0.1:8080').replace(/\/$/, '')
-const artifacts = process.argv[3] || join(process.cwd(), '..', 'test-artifacts', 'playground')
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium'
-mkdirSync(artifacts, { recursive: true })
-const profile = mkdtempSync(join(tmpdir(), 'boltq-chromium-'))
-const TIMEOUT = 30000
+const profile = newProfile()
 
 const origin = new URL(base)
 const offsite = []
 const pageErrors = []
 
-function check(cond, message) {
-  if (!cond) throw new Error(`expectation failed: ${message}`)
-}
-
-async function apiGet(path) {
-  const resp = await fetch(`${base}/api/v1${path}`)
-  const body = await resp.json()
-  check(body.success, `GET ${path}: ${JSON.stringify(body)}`)
-  return body.data
-}
-
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-  viewport: { width: 1280, height: 900 },
-})
+const context = await launch(profile)
 let failed = false
 try {
   // the page must not load anything from anywhere but the BoltQ it talks to
@@ -180,6 +158,6 @@ try {
   if (pageErrors.length) console.error('page errors:', pageErrors.join(' | '))
 } finally {
   await context.close().catch(() => {})
-  rmSync(profile, { recursive: true, force: true })
+  removeProfile(profile)
 }
 process.exit(failed ? 1 : 0)

@@ -6,24 +6,16 @@
 // this tab's session only unless "remember" is ticked.
 // Usage: node e2e/untrusted.mjs BASE_URL ARTIFACT_DIR [CHECK...] (default: every check);
 // prints "untrusted: CHECK passed" for each, then "untrusted: all passed".
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import {
+  artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+} from './harness.mjs'
 
-const base = (process.argv[2] || 'http://127.0.0.1:8080').replace(/\/$/, '')
-const artifacts = process.argv[3] || join(process.cwd(), '..', 'test-artifacts', 'playground')
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium'
-mkdirSync(artifacts, { recursive: true })
-const profile = mkdtempSync(join(tmpdir(), 'boltq-chromium-'))
-const TIMEOUT = 30000
+const profile = newProfile()
 
 // an <img> that, if it were ever parsed as HTML, would mark the page and name its field
 const payload = (field) => `<img src=x data-xss=${field} onerror=window.__xss=1>`
-
-function check(cond, message) {
-  if (!cond) throw new Error(`expectation failed: ${message}`)
-}
 
 async function api(method, path, body) {
   const resp = await fetch(`${base}/api/v1${path}`, {
@@ -198,13 +190,7 @@ for (const name of wanted) {
 // a fresh browser profile per check: no storage carries over from one to the next
 for (const name of wanted) {
   const dir = mkdtempSync(join(profile, `${name}-`))
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-    viewport: { width: 1280, height: 900 },
-  })
+  const context = await launch(dir)
   const page = context.pages()[0] || (await context.newPage())
   page.setDefaultTimeout(TIMEOUT)
   try {
@@ -218,6 +204,6 @@ for (const name of wanted) {
     await context.close().catch(() => {})
   }
 }
-rmSync(profile, { recursive: true, force: true })
+removeProfile(profile)
 if (!failed) console.log('untrusted: all passed')
 process.exit(failed ? 1 : 0)

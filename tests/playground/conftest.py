@@ -4,12 +4,17 @@ apt-get when it is not there)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.local.conftest import FAST_ENV, DevProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYGROUND = ROOT / "playground"
@@ -63,3 +68,49 @@ def chromium() -> str:
     if found is None:
         pytest.fail("Debian's chromium is needed (apt-get install chromium, as root)")
     return found
+
+
+@pytest.fixture
+def served(dist: Path, tmp_path: Path) -> Iterator[DevProcess]:
+    """A `boltq dev` serving the built playground (dist), stopped after the test."""
+    d = DevProcess(tmp_path / "data", env=FAST_ENV, args=["--no-build-playground", "--quiet"])
+    d.start()
+    try:
+        yield d
+    finally:
+        with contextlib.suppress(Exception):
+            d.stop()
+
+
+def node_e2e(script: str, *args: str, chromium: str, timeout: float,
+             env: dict[str, str] | None = None, merge_stderr: bool = False) -> tuple[int, str, str]:
+    """Run playground/e2e/<script> with node: (exit code, stdout, stderr). In a process group of
+    its own, so a timeout takes chromium down with node, and nothing of it outlives the test."""
+    proc = subprocess.Popen(["node", f"e2e/{script}", *args], cwd=PLAYGROUND,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                            text=True, env={**os.environ, "CHROMIUM": chromium, **(env or {})},
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, out, err or ""
+
+
+def page_test(served: DevProcess, chromium: str, name: str) -> None:
+    """One page's end-to-end script (e2e/<name>.mjs) against `served`: it passes and leaves its
+    screenshot (test-artifacts/playground/<name>.png)."""
+    shot = ARTIFACTS / f"{name}.png"
+    shot.unlink(missing_ok=True)
+    code, out, err = node_e2e(f"{name}.mjs", served.url, str(ARTIFACTS), chromium=chromium,
+                              timeout=300)
+    log = "\n".join(served.lines[-40:])
+    assert code == 0, f"e2e failed:\n{out}\n{err}\n--- boltq dev ---\n{log}"
+    assert "e2e: all passed" in out
+    assert shot.is_file() and shot.stat().st_size > 1000
+

@@ -6,18 +6,11 @@ is left out (the local server speaks plain HTTP; CloudFront serves HTTPS only)."
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from boltq_local.template import load_yaml
-from tests.local.conftest import FAST_ENV, DevProcess
-from tests.playground.conftest import PLAYGROUND, ROOT
+from tests.local.conftest import DevProcess
+from tests.playground.conftest import ROOT, node_e2e
 
 REST = "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
 WS = "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
@@ -33,34 +26,14 @@ def local_policy(origin: str) -> str:
                      if d.strip() != "upgrade-insecure-requests")
 
 
-@pytest.fixture
-def served(dist: Path, tmp_path: Path) -> Iterator[DevProcess]:
-    d = DevProcess(tmp_path / "data", env=FAST_ENV, args=["--no-build-playground", "--quiet"])
-    d.start()
-    try:
-        yield d
-    finally:
-        with contextlib.suppress(Exception):
-            d.stop()
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_playground_works_under_its_content_security_policy(served: DevProcess,
                                                                 chromium: str) -> None:
     policy = local_policy(served.url.rstrip("/"))
-    proc = subprocess.Popen(["node", "e2e/csp.mjs", served.url], cwd=PLAYGROUND,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CHROMIUM": chromium, "CSP": policy},
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, f"{out}\n{err}\n--- boltq dev ---\n" + "\n".join(
+    code, out, err = node_e2e("csp.mjs", served.url, chromium=chromium, timeout=300,
+                              env={"CSP": policy})
+    assert code == 0, f"{out}\n{err}\n--- boltq dev ---\n" + "\n".join(
         served.lines[-30:])
     assert "csp: all passed" in out

@@ -8,17 +8,14 @@ and assertions of each check (a fresh browser profile per check)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.local.conftest import FAST_ENV, DevProcess
-from tests.playground.conftest import ARTIFACTS, PLAYGROUND
+from tests.playground.conftest import ARTIFACTS, PLAYGROUND, node_e2e
 
 CHECKS = ["job-data", "results", "error-texts", "dead-letter-errors", "workflow-names",
           "step-ids", "settings-links", "key-for-the-session", "key-remembered"]
@@ -39,19 +36,9 @@ def served(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev
 
 
 def run_checks(served: DevProcess, chromium: str, *names: str) -> tuple[int, str]:
-    proc = subprocess.Popen(["node", "e2e/untrusted.mjs", served.url, str(ARTIFACTS), *names],
-                            cwd=PLAYGROUND, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "CHROMIUM": chromium},
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # nothing of it may outlive the test
-    return proc.returncode, out
+    code, out, _ = node_e2e("untrusted.mjs", served.url, str(ARTIFACTS), *names,
+                            chromium=chromium, timeout=240, merge_stderr=True)
+    return code, out
 
 
 @pytest.mark.timeout(300)
