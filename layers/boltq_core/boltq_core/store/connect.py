@@ -4,6 +4,7 @@ store's eviction policy."""
 
 from __future__ import annotations
 
+import functools
 import socket
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -68,26 +69,25 @@ def _cluster(opts: dict[str, Any]) -> dict[str, Any]:
 def connect(settings: Settings) -> SyncClient:
     opts = _options(settings, StoreRetry(settings.store_retry_seconds))
     if settings.redis_cluster:
-        from redis.cluster import RedisCluster
-
-        return _closes_its_nodes(RedisCluster.from_url(settings.url, **_cluster(opts)))
+        return _cluster_client().from_url(settings.url, **_cluster(opts))
     return harden(redis.Redis.from_url(settings.url, **opts))
 
 
-def _closes_its_nodes(client: Any) -> Any:
-    """A sync cluster client whose close() also closes the connections of every node: redis-py
-    closes the nodes' clients but not their pools (the pools are handed to them, so they do not
-    own them), and the sockets stay open until garbage collection."""
-    plain_close = client.close
+@functools.cache  # one class; redis.cluster is imported only for a cluster
+def _cluster_client() -> type:
+    """RedisCluster whose close() also closes the connections of every node: redis-py closes
+    the nodes' clients but not their pools (the pools are handed to them, so they do not own
+    them), and the sockets stay open until garbage collection."""
+    from redis.cluster import RedisCluster
 
-    def close() -> None:
-        for node in client.get_nodes():
-            if node.redis_connection is not None:
-                node.redis_connection.connection_pool.disconnect()
-        plain_close()
+    class ClusterClient(RedisCluster):
+        def close(self) -> None:
+            for node in self.get_nodes():
+                if node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
+            super().close()
 
-    client.close = close
-    return client
+    return ClusterClient
 
 
 def connect_async(settings: Settings) -> AsyncClient:
