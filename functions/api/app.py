@@ -832,14 +832,14 @@ def queue_stats() -> dict[str, Any]:
 def list_queues() -> dict[str, Any]:
     """Every known queue with its depths and whether it is paused."""
     q = queue()
-    return ok({"queues": [q.of(name).info().model_dump() for name in q.known_queues()]})
+    return ok({"queues": [q.of(name).info()[0].model_dump() for name in q.known_queues()]})
 
 
 @app.get("/api/v1/queues/<queue_name>", tags=["queues"])
 def get_queue(queue_name: QueueName) -> dict[str, Any]:
     """One queue: its depths, whether it is paused and its stats."""
-    q = _known_queue(queue_name)
-    return ok({**q.info().model_dump(), "stats": q.stats().model_dump()})
+    info, stats = _known_queue(queue_name).info()
+    return ok({**info.model_dump(), "stats": stats.model_dump()})
 
 
 @app.post("/api/v1/queues/<queue_name>/pause", tags=["queues"])

@@ -153,9 +153,10 @@ class Queue:
     def paused(self) -> bool:
         return bool(self.read(lambda: self.redis.exists(self.keys.paused), "paused"))
 
-    def info(self) -> QueueInfo:
-        """This queue's depths and whether it is paused."""
-        return QueueInfo.of(self.name, self.paused(), self.stats())
+    def info(self) -> tuple[QueueInfo, QueueStats]:
+        """This queue's depths and whether it is paused, and its stats: one read."""
+        stats, paused = self._stats()
+        return QueueInfo.of(self.name, paused, stats), stats
 
     def stats_all(self) -> tuple[QueueStats, dict[str, QueueStats]]:
         """The totals over every known queue, and each queue's own stats."""
@@ -322,6 +323,10 @@ class Queue:
         return sum(self.of(name).ready_depth() for name in self.known_queues())
 
     def stats(self) -> QueueStats:
+        return self._stats()[0]
+
+    def _stats(self) -> tuple[QueueStats, bool]:
+        """The stats and whether the queue is paused, from one pipelined read."""
         k = self.keys
 
         def read() -> list[Any]:
@@ -332,6 +337,7 @@ class Queue:
                 pipe.zcard(key)
             pipe.hgetall(k.stats)
             pipe.llen(k.suspects)
+            pipe.exists(k.paused)
             return list(pipe.execute())
 
         r = self.read(read, "stats")
@@ -361,7 +367,7 @@ class Queue:
             totals=totals,
             by_type=by_type,
             submitted_by_priority=by_prio,
-        )
+        ), bool(r[10])
 
     # --- change -----------------------------------------------------------------------------
 
