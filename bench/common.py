@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,3 +269,13 @@ def machine_info(client: redis.Redis) -> dict[str, str]:
         "pydantic": package_version("pydantic"),
         "redis-benchmark": bench.stdout.strip() or "not found",
     }
+
+
+def write_report(text: str, out: Path | None, elapsed: float,
+                 log: Callable[[str], None]) -> None:
+    """A benchmark's report: to `out`, or printed when there is none (a quick pass)."""
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text)
+        log(f"wrote {out} in {elapsed:.0f} s")

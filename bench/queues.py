@@ -40,6 +40,7 @@ from bench.common import (
     stats_delta,
     stop_processes,
     wait_quiet,
+    write_report,
 )
 from boltq_core import Queue, Settings
 from boltq_core.keys import DEFAULT_QUEUE
@@ -507,12 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     res = run(args.quick)
     text = render(res)
-    out = args.out or (None if args.quick else DEFAULT_OUT)
-    if out is None:
-        print(text)
-    else:
-        out.write_text(text)
-        log(f"wrote {out} in {res.elapsed:.0f} s")
+    write_report(text, args.out or (None if args.quick else DEFAULT_OUT), res.elapsed, log)
     return 0
 
 

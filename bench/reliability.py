@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `tests` impor
 import redis
 
 from bench import chaos, durability, failover, poison
-from bench.common import background_busy, machine_info
+from bench.common import background_busy, machine_info, write_report
 from bench.rcommon import log
 from bench.rresults import FULL, QUICK, Plan, Results
 from boltq_local.valkey import ValkeyServer
@@ -119,12 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     res = run(args)
     text = render(res)
-    out = args.out or (None if args.quick else DEFAULT_OUT)
-    if out is None:
-        print(text)
-    else:
-        out.write_text(text)
-        log(f"wrote {out} in {res.elapsed:.0f} s")
+    write_report(text, args.out or (None if args.quick else DEFAULT_OUT), res.elapsed, log)
     return 0
 
 

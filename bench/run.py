@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable, for w
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import baseline, drain, latency, memory, submit
-from bench.common import Server, background_busy, machine_info, target, wait_quiet
+from bench.common import Server, background_busy, machine_info, target, wait_quiet, write_report
 from bench.report import render
 from bench.results import DrainConfig, Results
 
@@ -174,12 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     res = run(args)
     text = render(res)
-    out = args.out or (None if args.quick else DEFAULT_OUT)
-    if out is None:
-        print(text)
-    else:
-        out.write_text(text)
-        log(f"wrote {out} in {res.elapsed:.0f} s")
+    write_report(text, args.out or (None if args.quick else DEFAULT_OUT), res.elapsed, log)
     return 0
 
 

@@ -4,7 +4,7 @@
 // Usage: node e2e/queues.mjs BASE_URL [ARTIFACT_DIR]
 import { join } from 'node:path'
 import {
-  apiStatus as apiGet, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+  apiStatus, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
 } from './harness.mjs'
 
 const profile = newProfile()
@@ -36,7 +36,7 @@ try {
   await page.getByRole('button', { name: 'Submit job' }).click()
   await page.getByRole('alert').filter({ hasText: 'Queue must be 1 to 64' }).waitFor()
   check(await page.locator('main img').count() === 0, 'nothing injected')
-  check((await apiGet('/queues'))[1].queues.every((q) => q.name !== '<img src=x onerror="window.__xss=1">'), 'nothing submitted')
+  check((await apiStatus('/queues'))[1].queues.every((q) => q.name !== '<img src=x onerror="window.__xss=1">'), 'nothing submitted')
 
   step(`submit a delayed echo job into ${QUEUE} from the form`)
   await page.locator('input[name=queue]').fill(QUEUE)
@@ -51,19 +51,19 @@ try {
   await row.waitFor()
   await row.getByRole('button', { name: 'Pause' }).click()
   await cell('state').filter({ hasText: 'paused' }).waitFor()
-  check((await apiGet(`/queues/${QUEUE}`))[1].paused === true, 'the API agrees it is paused')
+  check((await apiStatus(`/queues/${QUEUE}`))[1].paused === true, 'the API agrees it is paused')
 
   step('once due, the job waits in the paused queue: pending 1')
   await cell('pending').filter({ hasText: /^1$/ }).waitFor()
   await new Promise((r) => setTimeout(r, 1500)) // time a worker would need to claim it
-  check((await apiGet(`/jobs/${jobId}`))[1].status === 'pending', 'no worker claimed it while paused')
+  check((await apiStatus(`/jobs/${jobId}`))[1].status === 'pending', 'no worker claimed it while paused')
   check(await cell('pending').innerText() === '1', 'still pending')
   await page.screenshot({ path: join(artifacts, 'queues.png'), fullPage: true })
 
   step('resume it; the job completes')
   await row.getByRole('button', { name: 'Resume' }).click()
   await cell('state').filter({ hasText: 'active' }).waitFor()
-  await until('the job completed', async () => (await apiGet(`/jobs/${jobId}`))[1].status === 'completed')
+  await until('the job completed', async () => (await apiStatus(`/jobs/${jobId}`))[1].status === 'completed')
   await cell('pending').filter({ hasText: /^0$/ }).waitFor()
 
   step("the jobs list shows the queue's jobs")

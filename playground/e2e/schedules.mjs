@@ -3,7 +3,7 @@
 // resume, delete. Usage: node e2e/schedules.mjs BASE_URL [ARTIFACT_DIR]
 import { join } from 'node:path'
 import {
-  apiStatus as apiGet, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+  apiStatus, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
 } from './harness.mjs'
 
 const profile = newProfile()
@@ -52,7 +52,7 @@ try {
   step('pause, run now, resume')
   await row('e2e-every').getByRole('button', { name: 'Pause' }).click()
   await row('e2e-every').locator('[data-testid=state]').filter({ hasText: 'paused' }).waitFor()
-  check((await apiGet('/schedules/e2e-every'))[1].paused === true, 'the API agrees it is paused')
+  check((await apiStatus('/schedules/e2e-every'))[1].paused === true, 'the API agrees it is paused')
   await row('e2e-every').getByRole('button', { name: 'Run now' }).click()
   await page.getByRole('status').filter({ hasText: 'Triggered e2e-every' }).waitFor()
   await row('e2e-every').getByRole('button', { name: 'Resume' }).click()
@@ -66,7 +66,7 @@ try {
   // the list shows what it read last until its next read (on a loaded machine a moment later)
   await row('e2e-every').waitFor({ state: 'detached' }).catch(() => {})
   check(await row('e2e-every').count() === 0, 'the list no longer shows it')
-  check((await apiGet('/schedules/e2e-every'))[0] === 404, 'the API answers 404 for it')
+  check((await apiStatus('/schedules/e2e-every'))[0] === 404, 'the API answers 404 for it')
 
   check(await page.evaluate(() => window.__xss === undefined), 'no script ran')
   check(pageErrors.length === 0, `no page errors: ${pageErrors.join(' | ')}`)

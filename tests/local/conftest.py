@@ -129,16 +129,24 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, every: float
 FAST_ENV = {"LEASE_SECONDS": "2", "RETRY_BASE_SECONDS": "0.2", "RETRY_MAX_SECONDS": "1"}
 
 
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    """A `boltq dev` shared by a module's tests."""
-    d = DevProcess(tmp_path_factory.mktemp("boltq-data"), env=FAST_ENV)
+@contextlib.contextmanager
+def running_dev(data_dir: Path, env: dict[str, str] | None = None,
+                args: list[str] | None = None) -> Iterator[DevProcess]:
+    """A started `boltq dev` (FAST_ENV plus `env`), stopped however the block ends."""
+    d = DevProcess(data_dir, env={**FAST_ENV, **(env or {})}, args=args)
     d.start()
     try:
         yield d
     finally:
         with contextlib.suppress(Exception):
             d.stop()
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
+    """A `boltq dev` shared by a module's tests."""
+    with running_dev(tmp_path_factory.mktemp("boltq-data")) as d:
+        yield d
 
 
 def job_status(d: DevProcess, job_id: str) -> dict[str, Any]:

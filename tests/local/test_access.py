@@ -6,7 +6,6 @@ small a scope, and a refused request stores nothing; tickets open one WebSocket 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import redis
 
 from boltq_core.access.routes import ROUTES, SCOPES, WS, permits
 from boltq_local.template import load
-from tests.local.conftest import FAST_ENV, ROOT, DevProcess
+from tests.local.conftest import ROOT, DevProcess, running_dev
 
 BOOTSTRAP = "local-bootstrap-admin-key-0123456789"
 ADMIN = {"x-api-key": BOOTSTRAP}
@@ -38,14 +37,8 @@ BODIES: dict[tuple[str, str], Any] = {  # a valid body, so a refusal is the key'
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    d = DevProcess(tmp_path_factory.mktemp("boltq-access"),
-                   env={**FAST_ENV, "BOLTQ_API_KEY": BOOTSTRAP})
-    d.start()
-    try:
+    with running_dev(tmp_path_factory.mktemp("boltq-access"), {"BOLTQ_API_KEY": BOOTSTRAP}) as d:
         yield d
-    finally:
-        with contextlib.suppress(Exception):
-            d.stop()
 
 
 def store(d: DevProcess) -> redis.Redis:

@@ -5,7 +5,6 @@ stateful phases) finds nothing the document and the API disagree on."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.local.conftest import FAST_ENV, ROOT, DevProcess
+from tests.local.conftest import ROOT, DevProcess, running_dev
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +26,8 @@ API_KEY = "contract-test-key-0123456789"
 
 @pytest.fixture(scope="module")
 def keyed_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    d = DevProcess(tmp_path_factory.mktemp("boltq-contract"),
-                   env={**FAST_ENV, "BOLTQ_API_KEY": API_KEY})
-    d.start()
-    try:
+    with running_dev(tmp_path_factory.mktemp("boltq-contract"), {"BOLTQ_API_KEY": API_KEY}) as d:
         yield d
-    finally:
-        with contextlib.suppress(Exception):
-            d.stop()
 
 
 def raw_request(d: DevProcess, method: str, target: str, body: bytes | None = None,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.conftest import FAST_ENV, DevProcess
+from tests.local.conftest import running_dev, FAST_ENV, DevProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYGROUND = ROOT / "playground"
@@ -73,13 +73,8 @@ def chromium() -> str:
 @pytest.fixture
 def served(dist: Path, tmp_path: Path) -> Iterator[DevProcess]:
     """A `boltq dev` serving the built playground (dist), stopped after the test."""
-    d = DevProcess(tmp_path / "data", env=FAST_ENV, args=["--no-build-playground", "--quiet"])
-    d.start()
-    try:
+    with running_dev(tmp_path / "data", args=["--no-build-playground", "--quiet"]) as d:
         yield d
-    finally:
-        with contextlib.suppress(Exception):
-            d.stop()
 
 
 def node_e2e(script: str, *args: str, chromium: str, timeout: float,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.conftest import FAST_ENV, DevProcess
+from tests.local.conftest import running_dev, FAST_ENV, DevProcess
 from tests.playground.conftest import ARTIFACTS, PLAYGROUND, node_e2e
 
 CHECKS = ["job-data", "results", "error-texts", "dead-letter-errors", "workflow-names",
@@ -25,14 +25,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def served(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    d = DevProcess(tmp_path_factory.mktemp("data"), env=FAST_ENV,
-                   args=["--no-build-playground", "--quiet"])
-    d.start()
-    try:
+    with running_dev(tmp_path_factory.mktemp("data"), args=["--no-build-playground", "--quiet"]) as d:
         yield d
-    finally:
-        with contextlib.suppress(Exception):
-            d.stop()
 
 
 def run_checks(served: DevProcess, chromium: str, *names: str) -> tuple[int, str]:
