@@ -112,7 +112,8 @@ def http(method: str, url: str, body: Any = None, raw: bytes | None = None,
         with urllib.request.urlopen(req, timeout=30) as resp:
             status, text, hdrs = resp.status, resp.read(), dict(resp.headers)
     except urllib.error.HTTPError as exc:
-        status, text, hdrs = exc.code, exc.read(), dict(exc.headers)
+        with exc:  # it holds the response's socket: closed here, not at garbage collection
+            status, text, hdrs = exc.code, exc.read(), dict(exc.headers)
     try:
         value: Any = json.loads(text) if text else None
     except ValueError:

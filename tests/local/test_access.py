@@ -24,8 +24,9 @@ from tests.local.conftest import ROOT, DevProcess, running_dev
 BOOTSTRAP = "local-bootstrap-admin-key-0123456789"
 ADMIN = {"x-api-key": BOOTSTRAP}
 # keys the background duties (promoter, poller, pusher) write on their own, refused or not
-BACKGROUND = re.compile(r"^\{boltq\}:(promoter:lock|fleet|metrics|ws:cursor|ws:watched|stats|"
-                        r"events|claim:.*|marker|suspects)$")
+# (in any queue: a route that names a queue, e.g. resume, makes its marker, which a worker pops)
+BACKGROUND = re.compile(r"^\{boltq(:[^}]+)?\}:(promoter:lock|fleet|metrics|ws:cursor|ws:watched|"
+                        r"stats|events|claim:.*|marker|suspects)$")
 BODIES: dict[tuple[str, str], Any] = {  # a valid body, so a refusal is the key's doing
     ("POST", "/api/v1/jobs"): {"type": "echo", "data": {"n": 1}},
     ("POST", "/api/v1/jobs/batch"): {"jobs": [{"type": "echo", "data": {}}]},

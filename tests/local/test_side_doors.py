@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,27 @@ def credentials(dev: DevProcess) -> dict[str, str]:
     return dict(json.loads(path.read_text()))
 
 
+_MADE: list[Any] = []  # the boto3 clients a test made, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """A boto3 client keeps its sockets open until it is closed (or, at some later garbage
+    collection, warned about: a ResourceWarning that failed whichever test was running)."""
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def client(dev: DevProcess, service: str, endpoint: str | None = None,
            **override: str) -> Any:
     c = {**credentials(dev), **override}
-    return boto3.client(service, endpoint_url=endpoint or dev.url, region_name="us-east-1",
+    made = boto3.client(service, endpoint_url=endpoint or dev.url, region_name="us-east-1",
                         aws_access_key_id=c["AccessKeyId"],
                         aws_secret_access_key=c["SecretAccessKey"],
                         aws_session_token=c["SessionToken"], config=NO_RETRY)
+    _MADE.append(made)
+    return made
 
 
 def worker_runs(dev: DevProcess) -> int:
