@@ -3,7 +3,7 @@ functions/<name>/app.py (as Lambda's runtime does on a cold start), `--runs` tim
 
 Reports the median wall time of the import (perf_counter around `import app`) and the total that
 `python -X importtime` attributes to it, and the heaviest modules of the api function, into
-bench/coldstart.md. Budget: the api function's median import stays under 300 ms.
+bench/coldstart.md. Budget: the api function's median import is at most 200 ms (issue 15).
 
     .venv/bin/python bench/coldstart.py [--runs 7] [--out bench/coldstart.md]
 """
@@ -21,9 +21,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("api", "ws", "promoter", "poller", "worker")
-API_BUDGET_MS = 300.0
+API_BUDGET_MS = 200.0
 PROBE = (
     "import time; t = time.perf_counter(); import app; "
+    "print((time.perf_counter() - t) * 1000)"
+)
+
+# the libraries every api request needs, imported alone (the garbage collector off, as the api
+# has it): Powertools' logger and REST resolver with its validation, pydantic, redis-py. The api's
+# median less this is what BoltQ's own modules and the app's routes cost.
+FLOOR_PROBE = (
+    "import time; t = time.perf_counter(); import gc; gc.disable(); "
+    "from aws_lambda_powertools import Logger; "
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver; "
+    "import aws_lambda_powertools.event_handler.middlewares.openapi_validation; "
+    "import pydantic.main, redis; "
     "print((time.perf_counter() - t) * 1000)"
 )
 
@@ -39,9 +51,10 @@ def layer_python() -> str:
     py = LAYER_VENV / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(LAYER_VENV)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "-r",
-                        str(ROOT / "layers" / "boltq_core" / "requirements.txt"), "boto3"],
-                       check=True)
+        # the layer's requirements.txt pins with hashes, so boto3 (not in it) goes in apart
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--require-hashes", "-r",
+                        str(ROOT / "layers" / "boltq_core" / "requirements.txt")], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "boto3"], check=True)
     return str(py)
 
 
@@ -56,8 +69,8 @@ def env() -> dict[str, str]:
     return e
 
 
-def wall_ms(name: str) -> float:
-    out = subprocess.run([PYTHON, "-c", PROBE], cwd=ROOT / "functions" / name,
+def wall_ms(name: str, probe: str = PROBE) -> float:
+    out = subprocess.run([PYTHON, "-c", probe], cwd=ROOT / "functions" / name,
                          env=env(), capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -108,8 +121,10 @@ def main() -> int:
         print(f"{name:9s} median {rows[-1][1]:6.1f} ms  (min {min(walls):.1f}, "
               f"max {max(walls):.1f}; -X importtime {it:.1f} ms)")
 
+    floor = statistics.median(wall_ms("api", FLOOR_PROBE) for _ in range(args.runs))
+    print(f"libraries the api needs, alone: median {floor:.1f} ms")
     api_median = next(r[1] for r in rows if r[0] == "api")
-    verdict = "within" if api_median < API_BUDGET_MS else "OVER"
+    verdict = "within" if api_median <= API_BUDGET_MS else "OVER"
     lines = [
         "# Cold-start import time of the Lambda functions",
         "",
@@ -127,8 +142,12 @@ def main() -> int:
               for n, m, lo, hi, it in rows]
     lines += [
         "",
-        f"Budget: the api function imports in under {API_BUDGET_MS:.0f} ms — median "
-        f"{api_median:.1f} ms, {verdict} budget.",
+        f"Budget: the api function imports in at most {API_BUDGET_MS:.0f} ms — median "
+        f"{api_median:.1f} ms, {verdict} budget. The libraries every api request needs "
+        f"(Powertools' logger and",
+        f"REST resolver with validation, pydantic, redis-py), imported alone: median "
+        f"{floor:.1f} ms; BoltQ's modules and the",
+        "app's routes are the rest.",
         "",
         "What the api import spends its time on (`-X importtime`, cumulative, top level):",
         "",
@@ -140,12 +159,17 @@ def main() -> int:
         "",
         "Kept off the cold start: Powertools' OpenAPI models (~100 ms; built on the first",
         "request to `/api/v1/openapi.json` or `/api/v1/docs`), `Query()` parameter models, boto3",
-        "(ws/api never load it; poller and promoter load it on first use).",
+        "(ws/api never load it; poller and promoter load it on first use), the runner and the",
+        "processors (`boltq_core`'s names load on first use), the validators of the request and",
+        "reply models (`defer_build`: built on first use), and the garbage collector's passes",
+        "(off while the api's modules load, which are then frozen). With the `SnapStart`",
+        "parameter a restored api skips the import and builds those validators and the OpenAPI",
+        "document before the snapshot.",
         "",
     ]
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
-    return 0 if api_median < API_BUDGET_MS else 1
+    return 0 if api_median <= API_BUDGET_MS else 1
 
 
 if __name__ == "__main__":

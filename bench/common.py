@@ -26,7 +26,7 @@ from boltq_local.valkey import ValkeyServer
 # Commands a client sends itself (one per request); every other command in commandstats was
 # run from inside a Lua script. INFO and CONFIG are the benchmark's own probes.
 CLIENT_COMMANDS = frozenset({
-    "evalsha", "evalsha_ro", "eval", "eval_ro", "fcall", "fcall_ro", "bzpopmin", "brpop",
+    "evalsha", "evalsha_ro", "eval", "eval_ro", "fcall", "fcall_ro", "bzpopmin", "bzmpop", "brpop",
     "blpop", "script|exists", "script|load", "client|unblock", "client|id", "client|setinfo",
     "hello", "ping", "select", "auth",
 })
@@ -84,11 +84,13 @@ def drop_namespace(client: redis.Redis, tag: str) -> None:
 
 
 def preload_scripts(client: redis.Redis, names: Sequence[str]) -> None:
-    """Load the Lua scripts up front so no timed call pays for SCRIPT LOAD."""
-    from boltq_core.jobs.scripts import source
+    """Load the Lua scripts and the function library up front, so no timed call pays for
+    SCRIPT LOAD or FUNCTION LOAD."""
+    from boltq_core.jobs.scripts import Scripts, source
 
     for name in names:
         client.script_load(source(name))
+    Scripts(client).load()
 
 
 # --- INFO -------------------------------------------------------------------------------------
@@ -108,6 +110,15 @@ def command_stats(client: redis.Redis) -> dict[str, CommandStat]:
         name = key.removeprefix("cmdstat_")
         out[name] = CommandStat(int(value["calls"]), int(value["usec"]))
     return out
+
+
+def script_stat(stats: Mapping[str, CommandStat]) -> CommandStat | None:
+    """The scripts' calls and server time: EVALSHA and FCALL (jobs/scripts.py runs the
+    scripts on common.lua as functions where the server has them)."""
+    parts = [stats[k] for k in ("evalsha", "fcall") if k in stats]
+    if not parts:
+        return None
+    return CommandStat(sum(p.calls for p in parts), sum(p.usec for p in parts))
 
 
 def stats_delta(

@@ -20,6 +20,7 @@ from bench.common import (
     percentile,
     preload_scripts,
     reset,
+    script_stat,
     settings_for,
     spawn,
     stop_processes,
@@ -167,7 +168,7 @@ def cold_submit(server: Server, gaps_ms: tuple[float, ...], n: int) -> list[Cold
     out = []
     for gap in gaps_ms:
         builds, calls = [], []
-        before = command_stats(q.redis).get("evalsha")
+        before = script_stat(command_stats(q.redis))
         for _ in range(n):
             time.sleep(gap / 1000)
             with Stopwatch() as build:
@@ -176,7 +177,8 @@ def cold_submit(server: Server, gaps_ms: tuple[float, ...], n: int) -> list[Cold
                 q.run(call)
             builds.append(build.seconds)
             calls.append(sent.seconds)
-        after = command_stats(q.redis)["evalsha"]
+        after = script_stat(command_stats(q.redis))
+        assert after is not None
         usec = after.usec - (before.usec if before else 0)
         calls_n = after.calls - (before.calls if before else 0)
         out.append(ColdCost(gap, percentile(builds, 50) * 1e6, usec / calls_n,

@@ -176,12 +176,12 @@ def drain(target: Target, label: str, per_queue: dict[str, int], serve: Sequence
     root = Queue(settings)
     ids = {name: _submit(root, name, n) for name, n in per_queue.items()}
     before = _snapshot(nodes)
-    outs, busy = _run_workers(settings)
+    outs, busy = run_workers(settings)
     after = _snapshot(nodes)
     work = []
     for port, (s0, t0, c0), (s1, t1, c1) in zip(target.ports, before, after, strict=True):
         work.append(NodeWork(port, stats_delta(s1, s0), t1 - t0 - _probe_calls(s0, s1), c1 - c0))
-    seconds, completed = _span(root, ids)
+    seconds, completed = span(root, ids)
     root.redis.close()
     for n in nodes:
         n.close()
@@ -196,7 +196,7 @@ def _submit(root: Queue, name: str, n: int) -> list[str]:
     return [s.job_id for s in root.of(name).submit_many(jobs, chunk=1000)]
 
 
-def _run_workers(settings: Settings) -> tuple[list[dict], float]:
+def run_workers(settings: Settings) -> tuple[list[dict], float]:
     """The drain benchmark's worker processes (Settings' own concurrency and batch), released
     together; returns their reports and the machine's busy CPU seconds over the run."""
     ctx = spawn()
@@ -220,7 +220,7 @@ def _run_workers(settings: Settings) -> tuple[list[dict], float]:
     return outs, busy1 - busy0
 
 
-def _span(root: Queue, ids: dict[str, list[str]]) -> tuple[float, int]:
+def span(root: Queue, ids: dict[str, list[str]]) -> tuple[float, int]:
     """(last 'finished' - first 'started') over every queue's jobs, and how many completed."""
     started, finished, completed = [], [], 0
     for name, job_ids in ids.items():
@@ -245,7 +245,7 @@ def _span(root: Queue, ids: dict[str, list[str]]) -> tuple[float, int]:
 quiet_wait = [0.0]  # seconds to wait, at most, for other load < 15% before each run
 
 
-def _measured(res: Results, budget: list[int], fn: object, *args: object) -> Run:
+def measured(res: Results, budget: list[int], fn: object, *args: object) -> Run:
     """A run, redone (within the budget) when other load took a share of the CPUs."""
     while True:
         if quiet_wait[0]:
@@ -268,7 +268,7 @@ def one_vs_default(target: Target, plan: Plan, res: Results, budget: list[int]) 
         order = list(kinds) if rep % 2 == 0 else list(reversed(kinds))
         for kind in order:
             name = kinds[kind]
-            r = _measured(res, budget, drain, target, f"{target.name} {kind}",
+            r = measured(res, budget, drain, target, f"{target.name} {kind}",
                           {name: plan.one_jobs}, [name])
             res.one.setdefault((target.name, kind), []).append(r)
             log(f"{r.label}: {r.rate:,.0f} jobs/s")
@@ -300,7 +300,7 @@ def run(quick: bool) -> Results:
         res.placement = placement(target)
         per = plan.spread_jobs // len(QUEUES)
         for _ in range(plan.spread_reps):
-            r = _measured(res, budget, drain, target, "12 queues",
+            r = measured(res, budget, drain, target, "12 queues",
                           dict.fromkeys(QUEUES, per), list(QUEUES))
             res.spread.append(r)
             log(f"12 queues: {r.rate:,.0f} jobs/s, node shares "

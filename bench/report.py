@@ -206,7 +206,7 @@ def _commands(res: Results) -> str:
         f"tail). Commands sent by clients per job: {t.client_calls / t.jobs:.4f}; all "
         f"commands per job: {t.all_calls / t.jobs:.2f}.\n\n"
         + table(["command", "sent by", "calls/job", "server µs/job"], rows)
-        + "\n\n`evalsha` time includes the commands its script runs.")
+        + "\n\n`fcall` (or `evalsha`) time includes the commands its script runs.")
 
 
 def _latency(res: Results) -> str:

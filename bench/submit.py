@@ -14,6 +14,7 @@ from bench.common import (
     drop_namespace,
     preload_scripts,
     reset,
+    script_stat,
     settings_for,
     stats_delta,
 )
@@ -61,7 +62,7 @@ def run_submit(server: Server, jobs: int, chunk: int) -> SubmitResult:
         done = q.submit_many(payload, chunk=chunk)
     delta = stats_delta(command_stats(q.redis), before)
     assert len(done) == jobs and q.stats().pending_total == jobs
-    script = delta.get("evalsha")
+    script = script_stat(delta)
     result = SubmitResult(
         jobs=jobs, chunk=chunk, seconds=sw.seconds,
         build_seconds=build_seconds(q, payload, chunk),

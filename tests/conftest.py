@@ -4,6 +4,7 @@ fresh key namespace per test, so tests never see each other's jobs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -95,6 +96,10 @@ def run_worker(
                 await asyncio.sleep(0.01)
             return await task
         finally:
+            if not task.done():  # `until` raised: stop the runner, or asyncio.run waits on it
+                stop.set()
+                with contextlib.suppress(Exception):  # the test's own failure is reported
+                    await asyncio.wait_for(task, timeout=10)
             await aq.aclose()
 
     return asyncio.run(main())

@@ -13,6 +13,14 @@ CORS: CORS_ALLOW_ORIGINS (comma-separated, default "*")."""
 
 from __future__ import annotations
 
+import gc
+
+# Cold start: no cyclic garbage collection while the modules below load (they create a few
+# hundred thousand objects and no garbage worth a pass; the collector's passes cost ~25 ms of
+# the import). It is on again at the end of this module, with what was loaded frozen (kept out
+# of every later pass). pyproject.toml lets the imports below stand after this line (E402).
+gc.disable()
+
 import base64
 import binascii
 import functools
@@ -20,6 +28,7 @@ import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -45,10 +54,19 @@ from boltq_core.errors import (
     invalid_input,
     validation_message,
 )
-from boltq_core.jobs.models import JOB_TYPE_PATTERN, JobSpec, JobStatus
-from boltq_core.jobs.queue import Queue, shared_queue
+from boltq_core.jobs.groups import (
+    MAX_RATE,
+    MAX_RATE_SECONDS,
+    GroupLimits,
+    GroupRate,
+    Groups,
+    check_group,
+)
+from boltq_core.jobs.models import GROUP_PATTERN, JOB_TYPE_PATTERN, JobSpec, JobStatus
+from boltq_core.jobs.queue import MAX_WORKERS_LIMIT, Queue, shared_queue
 from boltq_core.jobs.schedule_model import SCHEDULE_NAME_PATTERN, ScheduleJob, ScheduleSpec
 from boltq_core.jobs.schedules import Schedules
+from boltq_core.jobs.snapstart import register as register_snapstart_hooks
 from boltq_core.jobs.workflows import MAX_STEPS, StepSpec, Workflows, WorkflowSpec
 from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN
 from boltq_core.observability import tracing
@@ -354,11 +372,40 @@ class ScheduleRequest(ScheduleSpec):
     _times = field_validator("start_at", "end_at", mode="before")(_date_time)
 
 
+class QueueSettingsRequest(BaseModel):
+    model_config = _BODY
+    max_workers: int | None = Field(
+        ge=1, le=MAX_WORKERS_LIMIT,
+        description="the most workers the poller starts for this queue's backlog; null: no "
+                    "cap of its own (NUM_WORKERS still caps the fleet)")
+    _numbers = field_validator("max_workers", mode="before")(_json_number)
+
+
 class RequeueBody(BaseModel):
     model_config = _BODY
     job_ids: list[Annotated[str, Field(min_length=1, max_length=ID_MAX)]] | None = Field(
         None, max_length=1000, description="jobs to requeue ([] requeues none); omit to "
                                            "requeue every dead letter")
+
+
+class GroupRateRequest(GroupRate):
+    model_config = _BODY
+    max: int = Field(ge=1, le=MAX_RATE, description="starts in any window")
+    # the window is kept in whole milliseconds: the schema says so (>= 0.001), not only the
+    # core's check
+    per_seconds: float = Field(ge=0.001, le=MAX_RATE_SECONDS, description="the window's length")
+    _numbers = field_validator("max", "per_seconds", mode="before")(_json_number)
+
+
+class GroupLimitsRequest(GroupLimits):
+    """A queue's default limits for each of its groups, or one group's own; null: no such
+    limit."""
+
+    model_config = _BODY
+    group_rate: GroupRateRequest | None = Field(
+        None, description="at most `max` starts of a group in any window of `per_seconds` "
+                          "(retries count)")
+    _numbers = field_validator("group_concurrency", mode="before")(_json_number)
 
 
 class KeyRequest(BaseModel):
@@ -392,6 +439,15 @@ TypeFilter = Annotated[str | None, Query(
 QueueFilter = Annotated[str, Query(alias="queue", pattern=QUEUE_PATTERN,
                                    description="the queue to list")]
 QueueName = Annotated[str, PathParam(pattern=QUEUE_PATTERN, description="a queue name")]
+# a group's name may hold '/': API Gateway routes it only URL-encoded (%2F: one path segment), so
+# the parameter is checked once decoded (the document states GROUP_PATTERN for the decoded name)
+GROUP_PATH_MAX = 3 * 128  # every character %XX-encoded
+GroupName = Annotated[str, PathParam(
+    min_length=1, max_length=GROUP_PATH_MAX,
+    description="a group name (`^[A-Za-z0-9_.:@/-]{1,128}$`); a '/' in it is sent URL-encoded "
+                "as %2F (a path segment cannot hold a bare '/')")]
+GroupCursor = Annotated[str | None, Query(
+    pattern=GROUP_PATTERN, description="the next_cursor of the previous page (a group name)")]
 
 # --- routes ------------------------------------------------------------------------------
 
@@ -422,13 +478,15 @@ def _server_url() -> str:
 
 
 def _openapi_json() -> str:
-    from boltq_core.config import Settings
+    return _document(_server_url(), _max_timeout())
 
-    try:  # the limits the routes apply come from the settings (e.g. MAX_JOB_TIMEOUT_SECONDS)
-        max_timeout = queue().settings.max_timeout_seconds
+
+def _max_timeout() -> int:
+    """The limits the routes apply come from the settings (e.g. MAX_JOB_TIMEOUT_SECONDS)."""
+    try:
+        return int(queue().settings.max_timeout_seconds)
     except BoltQError:
-        max_timeout = Settings.model_fields["max_timeout_seconds"].default
-    return _document(_server_url(), int(max_timeout))
+        return int(Settings.model_fields["max_timeout_seconds"].default)
 
 
 @functools.lru_cache(maxsize=8)  # one per stage and settings
@@ -454,6 +512,8 @@ def _document(server: str, max_timeout: int) -> str:
         for method, op in item.items():
             for param in op.get("parameters", []):
                 param["schema"] = _not_null(param["schema"])
+                if param["in"] == "path" and param["name"] == "group":
+                    param["schema"] = _GROUP_NAME  # the name as decoded from its %XX
             body = op.get("requestBody", {}).get("content", {}).get("application/json")
             if body:  # an optional body is absent, not JSON null
                 body["schema"] = _not_null(body["schema"])
@@ -478,6 +538,9 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+_GROUP_NAME = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": GROUP_PATTERN,
+               "title": "Group", "description": "a group name; a '/' in it goes as %2F"}
+
 # the reply schema (components/schemas) of each route's 200
 _REPLY = {
     ("get", "/health"): "Health",
@@ -491,6 +554,11 @@ _REPLY = {
     ("get", "/api/v1/queues/{queue_name}"): "QueueDetail",
     ("post", "/api/v1/queues/{queue_name}/pause"): "QueuePaused",
     ("post", "/api/v1/queues/{queue_name}/resume"): "QueuePaused",
+    ("put", "/api/v1/queues/{queue_name}/settings"): "QueueSettingsSaved",
+    ("put", "/api/v1/queues/{queue_name}/limits"): "QueueLimits",
+    ("put", "/api/v1/queues/{queue_name}/groups/{group}/limits"): "GroupLimitsSet",
+    ("delete", "/api/v1/queues/{queue_name}/groups/{group}/limits"): "GroupLimitsSet",
+    ("get", "/api/v1/queues/{queue_name}/groups"): "GroupPage",
     ("post", "/api/v1/workflows"): "WorkflowSubmitted",
     ("get", "/api/v1/workflows"): "WorkflowPage",
     ("get", "/api/v1/workflows/{workflow_id}"): "Workflow",
@@ -584,7 +652,9 @@ def _reply_schemas() -> dict[str, Any]:
     """JSON schemas of the replies' `data`, and of the error envelope."""
     from pydantic.json_schema import models_json_schema
 
+    from boltq_core.jobs.groups import GroupInfo
     from boltq_core.jobs.models import ErrorInfo, Job, JobSummary, QueueInfo, QueueStats
+    from boltq_core.jobs.queue import QueueSettings
 
     class Error(BaseModel):
         """Every refusal: `error` names the field or the problem; `details` lists each."""
@@ -639,6 +709,7 @@ def _reply_schemas() -> dict[str, Any]:
         params: dict[str, Any]
         depends_on: list[str]
         job_id: str
+        queue: str = Field(description="the queue the step's job runs in")
         status: str
         attempts: int
         result: Any = None
@@ -697,16 +768,39 @@ def _reply_schemas() -> dict[str, Any]:
 
     class QueueDetail(QueueInfo):
         stats: QueueStats
+        settings: QueueSettings
+        limits: GroupLimits | None = Field(description="its default group limits (null: none)")
 
     class QueuePaused(BaseModel):
         queue: str
         paused: bool
 
+    class QueueSettingsSaved(BaseModel):
+        queue: str
+        settings: QueueSettings
+
+    class QueueLimits(BaseModel):
+        queue: str
+        limits: GroupLimits | None = Field(description="its default group limits (null: none)")
+
+    class GroupLimitsSet(BaseModel):
+        queue: str
+        group: str
+        limits: GroupLimits | None = Field(description="the limits that apply to the group now")
+        own_limits: bool = Field(description="false: the queue's default applies")
+
+    class GroupPage(BaseModel):
+        items: list[GroupInfo]
+        next_cursor: Annotated[str | None, Field(pattern=GROUP_PATTERN)] = Field(
+            description="pass as `cursor` for the next page; null on the last")
+        count: int = Field(ge=0)
+
     models: list[type[BaseModel]] = [
         Error, Health, Submitted, SubmittedBatch, JobPage, Job, JobCancelled, AllQueueStats,
-        QueueList, QueueDetail, QueuePaused, WorkflowSubmitted, WorkflowPage, Workflow,
-        WorkflowCancelled, WorkflowDeleted, Requeued, RequeuedMany, Purged, WsTicket, ApiKeyInfo,
-        ApiKeyList, ApiKeyCreated, ApiKeyRevoked, *_schedule_replies()]
+        QueueList, QueueDetail, QueuePaused, QueueSettingsSaved, WorkflowSubmitted, WorkflowPage,
+        Workflow, WorkflowCancelled, WorkflowDeleted, Requeued, RequeuedMany, Purged, WsTicket,
+        ApiKeyInfo, ApiKeyList, ApiKeyCreated, ApiKeyRevoked, QueueLimits, GroupLimitsSet,
+        GroupPage, *_schedule_replies()]
     _, top = models_json_schema([(m, "serialization") for m in models],
                                 ref_template="#/components/schemas/{model}")
     out: dict[str, Any] = top["$defs"]
@@ -837,9 +931,13 @@ def list_queues() -> dict[str, Any]:
 
 @app.get("/api/v1/queues/<queue_name>", tags=["queues"])
 def get_queue(queue_name: QueueName) -> dict[str, Any]:
-    """One queue: its depths, whether it is paused and its stats."""
-    info, stats = _known_queue(queue_name).info()
-    return ok({**info.model_dump(), "stats": stats.model_dump()})
+    """One queue: its depths, whether it is paused, its stats, its settings and its default
+    group limits (null: none)."""
+    q = _known_queue(queue_name)
+    info, stats, settings = q.detail()
+    limits = Groups(q).limits()
+    return ok({**info.model_dump(), "stats": stats.model_dump(),
+               "settings": settings.model_dump(), "limits": limits.public() if limits else None})
 
 
 @app.post("/api/v1/queues/<queue_name>/pause", tags=["queues"])
@@ -854,6 +952,80 @@ def pause_queue(queue_name: QueueName) -> dict[str, Any]:
 def resume_queue(queue_name: QueueName) -> dict[str, Any]:
     queue().of(queue_name).resume()
     return ok({"queue": queue_name, "paused": False})
+
+
+@app.put("/api/v1/queues/<queue_name>/settings", tags=["queues"])
+def set_queue_settings(queue_name: QueueName, body: QueueSettingsRequest) -> dict[str, Any]:
+    """Replace a queue's settings: `max_workers` caps the workers the poller starts for its
+    backlog (null clears it). A queue not known yet becomes known."""
+    settings = queue().of(queue_name).configure(body.max_workers)
+    return ok({"queue": queue_name, "settings": settings.model_dump()})
+
+
+@app.put("/api/v1/queues/<queue_name>/limits", tags=["queues"])
+def set_queue_limits(queue_name: QueueName, body: GroupLimitsRequest) -> dict[str, Any]:
+    """Set the queue's default limits for each of its groups (SPEC §13): at most
+    `group_concurrency` jobs of a group running at once, at most `group_rate.max` starts of a
+    group in any window of `group_rate.per_seconds`. Both null clears them."""
+    Groups(queue().of(queue_name)).set_limits(body)
+    return ok({"queue": queue_name, "limits": _limits_or_none(body)})
+
+
+@app.put("/api/v1/queues/<queue_name>/groups/<group>/limits", tags=["queues"])
+def set_group_limits(queue_name: QueueName, group: GroupName,
+                     body: GroupLimitsRequest) -> dict[str, Any]:
+    """Give one group limits of its own: they replace the queue's default whole (a null here
+    is no such limit for this group). A '/' in the group's name is sent as %2F."""
+    name = _group_param(group)
+    Groups(queue().of(queue_name)).set_group_limits(name, body)
+    return ok({"queue": queue_name, "group": name, "limits": body.public(), "own_limits": True})
+
+
+@app.delete("/api/v1/queues/<queue_name>/groups/<group>/limits", tags=["queues"])
+def clear_group_limits(queue_name: QueueName, group: GroupName) -> dict[str, Any]:
+    """Clear a group's own limits: the queue's default (in `limits`, or null) applies to it
+    again. A '/' in the group's name is sent as %2F."""
+    name = _group_param(group)
+    groups = Groups(queue().of(queue_name))
+    groups.clear_group_limits(name)
+    default = groups.limits()
+    return ok({"queue": queue_name, "group": name,
+               "limits": default.public() if default else None, "own_limits": False})
+
+
+@app.get("/api/v1/queues/<queue_name>/groups", tags=["queues"])
+def list_groups(queue_name: QueueName, limit: Limit = 50,
+                cursor: GroupCursor = None) -> dict[str, Any]:
+    """A queue's groups by name (those with jobs ready or running, or limits of their own):
+    ready, running, whether a limit holds the group back and until when (null while held by
+    its concurrency: until one of its running jobs ends), the limits that apply to it."""
+    return ok(Groups(_known_queue(queue_name)).list(limit, cursor).public())
+
+
+def _limits_or_none(limits: GroupLimits) -> dict[str, Any] | None:
+    empty = limits.group_concurrency is None and limits.group_rate is None
+    return None if empty else limits.public()
+
+
+def _group_param(raw: str) -> str:
+    """The group path parameter decoded: API Gateway passes a %2F on as it came (no group
+    name holds a '%', so decoding once is never ambiguous)."""
+    return check_group(unquote(raw, errors="replace") if "%" in raw else raw)
+
+
+_GROUP_LIMITS_PATH = re.compile(r"(/api/v1/queues/[^/]+/groups/)(.+)(/limits)")
+
+
+def _group_in_one_segment(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a group's '/' in its path encoded again (%2F), when what delivered it
+    decoded the path (boltq dev does, as API Gateway does for its `path`): the route table
+    (the scope check) and the router then see the group as the one segment it was sent as."""
+    path = event.get("path")
+    m = _GROUP_LIMITS_PATH.fullmatch(path) if isinstance(path, str) else None
+    if m is None or "/" not in m.group(2):
+        return event
+    group = quote(m.group(2), safe="", errors="surrogateescape")
+    return {**event, "path": m.group(1) + group + m.group(3)}
 
 
 def _known_queue(name: str) -> Queue:
@@ -1040,8 +1212,25 @@ def queue() -> Queue:
 count_invocation = InvocationCounter("api")
 
 
+def _warm() -> None:
+    """Before a SnapStart snapshot (boltq_core.jobs.snapstart): do at init what the first
+    requests would, so every environment restored from the snapshot skips it - the request
+    bodies' validators (deferred at cold start), every route's parameters and the OpenAPI
+    models and document. It sends the store nothing (the settings only), and before_snapshot
+    closes any connection the init opened."""
+    for model in (JobRequest, JobBatch, StepRequest, WorkflowRequest, ScheduleJobRequest,
+                  ScheduleRequest, QueueSettingsRequest, RequeueBody, GroupRateRequest,
+                  GroupLimitsRequest, KeyRequest):
+        model.model_rebuild()
+    _document("/", _max_timeout())  # the routes' dependants, the reply schemas, the models
+
+
+register_snapstart_hooks(_warm)  # only in a Lambda runtime with SnapStart hooks; nothing elsewhere
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    event = _group_in_one_segment(event)
     q: Queue | None = None
     try:
         q = shared_queue()
@@ -1067,3 +1256,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
     finally:
         tracing.flush()
+
+
+gc.freeze()  # what the cold start loaded lives as long as the process: no pass looks at it again
+gc.enable()

@@ -1,10 +1,10 @@
 """poller: on a schedule (once a minute in AWS), it loops until shortly before its timeout
 (POLLER_STOP_BEFORE_SECONDS), blocked on the namespace's events stream, and starts the worker
 invocations the backlog needs with lambda:Invoke (InvocationType=Event) - one per
-JOBS_PER_WORKER ready jobs, at most NUM_WORKERS counting the live ones
-(boltq_core.duties.fleet.scale_until). Here: the Lambda client and the deadline.
-LAMBDA_ENDPOINT_URL points boto3 at the local runtime; it is unset in AWS. WORKER_FUNCTION_NAME
-names the worker function."""
+JOBS_PER_WORKER ready jobs, at most NUM_WORKERS counting the live ones, and for a queue with a
+max_workers setting at most that many for its backlog (boltq_core.duties.fleet.scale_until).
+Here: the Lambda client and the deadline. LAMBDA_ENDPOINT_URL points boto3 at the local
+runtime; it is unset in AWS. WORKER_FUNCTION_NAME names the worker function."""
 
 from __future__ import annotations
 

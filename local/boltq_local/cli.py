@@ -1,6 +1,6 @@
 """The `boltq` command: `boltq dev` (the local runtime) and a small client of the REST API:
-submit, status [--watch], stats, dlq list|requeue|purge, workflow submit FILE,
-keys create|list|revoke;
+submit, status [--watch], stats, queues, queue show|pause|resume|set, groups QUEUE,
+limits QUEUE [--group G], dlq list|requeue|purge, workflow submit FILE, keys create|list|revoke;
 schedules list|show|create|delete|pause|resume|trigger (boltq_local.schedule_cli).
 
 The client talks to --url (BOLTQ_URL, default http://localhost:8080; an AWS stage URL works
@@ -84,7 +84,7 @@ def short(value: Any, n: int = 60) -> str:
 
 
 def job_table(job: dict[str, Any]) -> str:
-    keys = ("id", "type", "status", "priority", "attempts", "max_attempts", "created_at",
+    keys = ("id", "type", "status", "priority", "group", "attempts", "max_attempts", "created_at",
             "scheduled_at", "started_at", "finished_at", "workflow_id", "step_id", "progress",
             "result", "last_error")
     rows = [[k, short(job[k], 90)] for k in keys if job.get(k) not in (None, "")]
@@ -122,6 +122,8 @@ def cmd_submit(c: Client, a: argparse.Namespace) -> int:
     body: dict[str, Any] = {"type": a.type, "data": data}
     if a.queue:
         body["queue"] = a.queue
+    if a.group:
+        body["group"] = a.group
     if a.priority is not None:
         body["priority"] = int(a.priority) if a.priority.isdigit() else a.priority
     if a.delay is not None:
@@ -227,9 +229,140 @@ def cmd_queue(c: Client, a: argparse.Namespace) -> int:
             print(json.dumps(q, indent=2))
         else:
             print(table([[q["name"], *(q[k] for k in QUEUE_COLUMNS)]], ["queue", *QUEUE_COLUMNS]))
+            most = (q.get("settings") or {}).get("max_workers")
+            print(f"max_workers: {'none' if most is None else most}")
+        return 0
+    if a.action == "set":
+        if a.max_workers is NOT_GIVEN:
+            print("boltq queue set: give --max-workers N (or none)", file=sys.stderr)
+            return 2
+        out = c.call("PUT", f"/api/v1/queues/{name}/settings", {"max_workers": a.max_workers})
+        if a.json:
+            print(json.dumps(out, indent=2))
+        else:
+            most = out["settings"]["max_workers"]
+            print(f"queue {out['queue']}: max_workers {'none' if most is None else most}")
         return 0
     out = c.call("POST", f"/api/v1/queues/{name}/{a.action}")
     print(f"queue {out['queue']}: {'paused' if out['paused'] else 'running'}")
+    return 0
+
+
+def limits_text(limits: dict[str, Any] | None) -> str:
+    """A group's limits in one cell: "concurrency 3, rate 10/60s", or "none"."""
+    if not limits:
+        return "none"
+    parts = []
+    if limits.get("group_concurrency") is not None:
+        parts.append(f"concurrency {limits['group_concurrency']}")
+    rate = limits.get("group_rate")
+    if rate:
+        parts.append(f"rate {rate['max']}/{rate['per_seconds']:g}s")
+    return ", ".join(parts) or "none"
+
+
+def cmd_groups(c: Client, a: argparse.Namespace) -> int:
+    name = urllib.parse.quote(a.queue, safe="")
+    query = {"limit": a.limit, **({"cursor": a.cursor} if a.cursor else {})}
+    out = c.call("GET", f"/api/v1/queues/{name}/groups?{urllib.parse.urlencode(query)}")
+    if a.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = []
+    for g in out["items"]:
+        until = g["limited_until"] or ("a running job ends" if g["limited"] else "")
+        own = " (own)" if g["own_limits"] else ""
+        rows.append([g["name"], g["ready"], g["running"], until, limits_text(g["limits"]) + own])
+    print(table(rows, ["group", "ready", "running", "limited until", "limits"]))
+    if out.get("next_cursor"):
+        print(f"more: --cursor {out['next_cursor']}")
+    return 0
+
+
+_KEEP: Any = object()  # an option left out: its value stays as it is
+
+
+def concurrency_arg(text: str) -> int | None:
+    """--concurrency N, or none (no such limit)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number or none: {text!r}") from None
+
+
+def rate_arg(text: str) -> dict[str, Any] | None:
+    """--rate MAX/SECONDS (e.g. 10/60, 5/1.5), or none (no such limit)."""
+    if text.strip().lower() == "none":
+        return None
+    most, sep, per = text.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        return {"max": int(most), "per_seconds": float(per)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not MAX/SECONDS (e.g. 10/60) or none: {text!r}") from None
+
+
+def cmd_limits(c: Client, a: argparse.Namespace) -> int:
+    """The queue's default limits, or (--group) one group's own; --clear gives the group back
+    to the queue's default. An option left out keeps what applies now (a group without limits
+    of its own starts from the default); both left out shows them."""
+    queue = urllib.parse.quote(a.queue, safe="")
+    given = {k: v for k, v in (("group_concurrency", a.concurrency), ("group_rate", a.rate))
+             if v is not _KEEP}
+    if a.group is None:
+        who, path = f"queue {a.queue}", f"/api/v1/queues/{queue}/limits"
+    else:
+        who = f"group {a.group}"
+        path = f"/api/v1/queues/{queue}/groups/{urllib.parse.quote(a.group, safe='')}/limits"
+    if a.clear:
+        if a.group is None or given:
+            raise ApiError(0, "--clear takes --group, and neither --concurrency nor --rate")
+        out = c.call("DELETE", path)
+        default = limits_text(out["limits"])
+        return _print_limits(a, out, f"{who}: no limits of its own (the queue's default: "
+                                     f"{default})")
+    current = None if len(given) == 2 else _current_limits(c, a.queue, a.group)
+    if not given:
+        print(json.dumps(current, indent=2) if a.json else f"{who}: {limits_text(current)}")
+        return 0
+    body = {"group_concurrency": None, "group_rate": None, **(current or {}), **given}
+    out = c.call("PUT", path, body)
+    return _print_limits(a, out, f"{who}: {limits_text(out['limits'])}")
+
+
+def _current_limits(c: Client, queue: str, group: str | None) -> dict[str, Any] | None:
+    """The limits that apply now: the queue's default, or those of a group (its own, else the
+    default); None: none."""
+    q = urllib.parse.quote(queue, safe="")
+    try:
+        return _applied(c, q, group)
+    except ApiError as exc:
+        if exc.status == 404:  # a queue no job was submitted to yet has no limits
+            return None
+        raise
+
+
+def _applied(c: Client, q: str, group: str | None) -> dict[str, Any] | None:
+    if group is not None:
+        cursor = None
+        while True:  # a group with limits of its own is always in the list
+            query = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = c.call("GET", f"/api/v1/queues/{q}/groups?{urllib.parse.urlencode(query)}")
+            for g in page["items"]:
+                if g["name"] == group:
+                    return g["limits"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+    return c.call("GET", f"/api/v1/queues/{q}")["limits"]
+
+
+def _print_limits(a: argparse.Namespace, out: dict[str, Any], text: str) -> int:
+    print(json.dumps(out) if a.json else text)
     return 0
 
 
@@ -247,14 +380,15 @@ def cmd_dlq(c: Client, a: argparse.Namespace) -> int:
         if page.get("next_cursor"):
             print(f"(more: {page['next_cursor']})")
         return 0
+    of_queue = urllib.parse.urlencode({"queue": a.queue})
     if a.action == "requeue":
         if a.ids:
             out = c.call("POST", "/api/v1/dlq/requeue", {"job_ids": a.ids})
         else:
-            out = c.call("POST", "/api/v1/dlq/requeue", {})
+            out = c.call("POST", f"/api/v1/dlq/requeue?{of_queue}", {})
         print(f"requeued {out['requeued']}")
         return 0
-    out = c.call("DELETE", "/api/v1/dlq")
+    out = c.call("DELETE", f"/api/v1/dlq?{of_queue}")
     print(f"purged {out['purged']}")
     return 0
 
@@ -361,6 +495,19 @@ def build_playground(folder: Path) -> None:
             return
 
 
+NOT_GIVEN = object()  # --max-workers left out (None is "none": no cap)
+
+
+def max_workers_arg(text: str) -> int | None:
+    """--max-workers: a number, or "none" (no cap of its own); the API checks the range."""
+    if text.strip().lower() in ("none", "null"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number or none, not {text!r}") from None
+
+
 def pairs(items: list[str] | None, flag: str) -> dict[str, str]:
     out = {}
     for item in items or []:
@@ -432,6 +579,7 @@ def parser() -> argparse.ArgumentParser:
     s = client("submit", help="submit a job")
     s.add_argument("type")
     s.add_argument("--queue", help="the queue (default: default)")
+    s.add_argument("--group", help="its group (fair share and limits: a tenant, a user, ...)")
     s.add_argument("--data", default="{}", help="the job's data as JSON")
     s.add_argument("--priority", help="high|normal|low or 0|1|2")
     s.add_argument("--delay", type=float, help="seconds before it may start")
@@ -448,15 +596,32 @@ def parser() -> argparse.ArgumentParser:
 
     client("stats", help="queue depths and totals")
     client("queues", help="every queue with its depths and whether it is paused")
-    qu = client("queue", help="show, pause or resume a queue")
-    qu.add_argument("action", choices=["show", "pause", "resume"])
+    qu = client("queue", help="show, pause, resume or set a queue")
+    qu.add_argument("action", choices=["show", "pause", "resume", "set"])
     qu.add_argument("name")
+    qu.add_argument("--max-workers", type=max_workers_arg, default=NOT_GIVEN, metavar="N|none",
+                    help="set: the most workers the poller starts for this queue (none: no cap)")
+
+    gr = client("groups", help="a queue's groups: ready, running, limited until, limits")
+    gr.add_argument("queue")
+    gr.add_argument("--limit", type=int, default=50)
+    gr.add_argument("--cursor", help="the group the page before ended with")
+    li = client("limits", help="show or set a queue's default group limits, or a group's own")
+    li.add_argument("queue")
+    li.add_argument("--group", help="set this group's own limits (they replace the default)")
+    li.add_argument("--concurrency", type=concurrency_arg, default=_KEEP, metavar="N|none",
+                    help="at most N jobs of a group running at once")
+    li.add_argument("--rate", type=rate_arg, default=_KEEP, metavar="MAX/SECONDS|none",
+                    help="at most MAX starts of a group in any SECONDS")
+    li.add_argument("--clear", action="store_true",
+                    help="with --group: drop its own limits (the queue's default applies)")
 
     q = client("dlq", help="the dead-letter queue")
     q.add_argument("action", choices=["list", "requeue", "purge"])
     q.add_argument("ids", nargs="*", help="requeue only these job ids")
     q.add_argument("--limit", type=int, default=50)
-    q.add_argument("--queue", default="default", help="list this queue's (default: default)")
+    q.add_argument("--queue", default="default",
+                   help="list, requeue or purge this queue's (default: default)")
 
     w = client("workflow", help="submit or show a workflow")
     w.add_argument("action", choices=["submit", "status"])
@@ -480,7 +645,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"submit": cmd_submit, "status": cmd_status, "stats": cmd_stats, "dlq": cmd_dlq,
             "workflow": cmd_workflow, "keys": cmd_keys, "queues": cmd_queues,
-            "queue": cmd_queue}
+            "queue": cmd_queue, "groups": cmd_groups, "limits": cmd_limits}
 
 
 def main(argv: list[str] | None = None) -> int:

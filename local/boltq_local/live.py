@@ -39,8 +39,12 @@ class JobChanges:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ends the follower and waits for it: a daemon thread still inside aiohttp while the
+        interpreter shuts down can crash it (SIGSEGV after the watch printed the job)."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         with contextlib.suppress(Exception):

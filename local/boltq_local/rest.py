@@ -37,6 +37,15 @@ class CompiledRoute:
         m = self.regex.fullmatch(path)
         return None if m is None else dict(zip(self.params, m.groups(), strict=True))
 
+    def match_raw(self, raw_path: str) -> dict[str, str] | None:
+        """As match, on the path as sent (percent-encoded), each parameter decoded: a %2F is
+        part of its segment, as API Gateway routes it, not a '/' between two."""
+        m = self.regex.fullmatch(raw_path)
+        if m is None:
+            return None
+        return {name: unquote(value, errors="surrogateescape")
+                for name, value in zip(self.params, m.groups(), strict=True)}
+
 
 def compile_route(route: RestRoute) -> CompiledRoute:
     pattern, params, static = "", [], 0
@@ -60,11 +69,23 @@ class RouteTable:
         self.routes = sorted((compile_route(r) for r in routes),
                              key=lambda c: (-c.static_chars, c.route.method == "ANY"))
 
-    def find(self, method: str, path: str) -> tuple[CompiledRoute | None, dict[str, str], bool]:
-        """(route, path params, path_known): path_known tells a 405-ish miss from a 404."""
+    def find(self, method: str, path: str, raw_path: str | None = None,
+             ) -> tuple[CompiledRoute | None, dict[str, str], bool]:
+        """(route, path params, path_known): path_known tells a 405-ish miss from a 404.
+        `raw_path` (percent-encoded) is tried when the decoded path matches no route: a %2F
+        inside a parameter's segment (a group name with a '/')."""
         known = False
         for c in self.routes:
             params = c.match(path)
+            if params is None:
+                continue
+            known = True
+            if c.route.method in (method, "ANY"):
+                return c, params, True
+        if known or raw_path is None or "%" not in raw_path:
+            return None, {}, known
+        for c in self.routes:
+            params = c.match_raw(raw_path)
             if params is None:
                 continue
             known = True
@@ -240,7 +261,7 @@ class RestGateway:
                 cors.pop("Access-Control-Allow-Origin")
         if request.method == "OPTIONS" and self.template.cors and self.routes.methods_for(path):
             return web.Response(status=200, headers=cors)
-        c, params, known = self.routes.find(request.method, path)
+        c, params, known = self.routes.find(request.method, path, request.rel_url.raw_path)
         if c is None:
             if request.method in ("GET", "HEAD") and not path.startswith("/api/"):
                 page = self.site.page(path)

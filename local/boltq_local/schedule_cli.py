@@ -28,6 +28,7 @@ def add_parser(client: Callable[..., argparse.ArgumentParser]) -> None:
     s.add_argument("--every", type=int, metavar="SECONDS", help="create: every N seconds")
     s.add_argument("--timezone", help="create: IANA time zone of --cron (default UTC)")
     s.add_argument("--type", help="create: the job's type")
+    s.add_argument("--queue", help="create: the queue its jobs go to (default: default)")
     s.add_argument("--data", default="{}", help="create: the job's data as JSON")
     s.add_argument("--priority", help="create: high|normal|low or 0|1|2")
     s.add_argument("--max-attempts", type=int, help="create: the job's max_attempts")
@@ -52,6 +53,8 @@ def _body(a: argparse.Namespace) -> dict[str, Any]:
     job = dict(body.get("job") or {})
     if a.type:
         job["type"] = a.type
+    if a.queue:
+        job["queue"] = a.queue
     if a.data != "{}" or "data" not in job:
         try:
             job["data"] = json.loads(a.data)
@@ -89,10 +92,10 @@ def cmd_schedules(c: Client, a: argparse.Namespace) -> int:
         if a.json:
             print(json.dumps(page, indent=2))
             return 0
-        rows = [[s["name"], _when(s), s["job"]["type"], s.get("next_run_at") or "-",
-                 s.get("last_run_at") or "-", s["runs"], "yes" if s["paused"] else "no"]
-                for s in page["items"]]
-        print(table(rows, ["name", "when", "job type", "next run", "last run", "runs",
+        rows = [[s["name"], _when(s), s["job"]["type"], s["job"].get("queue", "default"),
+                 s.get("next_run_at") or "-", s.get("last_run_at") or "-", s["runs"],
+                 "yes" if s["paused"] else "no"] for s in page["items"]]
+        print(table(rows, ["name", "when", "job type", "queue", "next run", "last run", "runs",
                            "paused"]))
         return 0
     if a.action == "show":

@@ -51,3 +51,42 @@ export function launch(profile, { extraArgs = [], viewport = { width: 1280, heig
     viewport,
   })
 }
+
+// wait until `fn()` is true (polled every 200 ms), failing with `what` after TIMEOUT
+export async function until(what, fn) {
+  const deadline = Date.now() + TIMEOUT
+  for (;;) {
+    if (await fn()) return
+    check(Date.now() < deadline, what)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+// Run one scenario in a fresh headless Chromium: `body(page, step)` drives the first page; the
+// page must raise no error. On a failure every page is saved as `<name>-failure.png`. Exits
+// the process: 0 when it passed, 1 when not.
+export async function scenario(name, body) {
+  const profile = newProfile()
+  const context = await launch(profile)
+  const pageErrors = []
+  let failed = false
+  try {
+    const page = context.pages()[0] || (await context.newPage())
+    page.setDefaultTimeout(TIMEOUT)
+    page.on('pageerror', (err) => pageErrors.push(String(err)))
+    await body(page, (what) => console.log(`e2e: ${what}`))
+    check(pageErrors.length === 0, `no page errors: ${pageErrors.join(' | ')}`)
+    console.log('e2e: all passed')
+  } catch (err) {
+    failed = true
+    console.error(String(err && err.stack ? err.stack : err))
+    for (const p of context.pages()) {
+      await p.screenshot({ path: join(artifacts, `${name}-failure.png`), fullPage: true })
+        .catch(() => {})
+    }
+  } finally {
+    await context.close().catch(() => {})
+    removeProfile(profile)
+  }
+  process.exit(failed ? 1 : 0)
+}

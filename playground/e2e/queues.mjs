@@ -4,29 +4,12 @@
 // Usage: node e2e/queues.mjs BASE_URL [ARTIFACT_DIR]
 import { join } from 'node:path'
 import {
-  apiStatus, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+  apiStatus, artifacts, base, check, scenario, until,
 } from './harness.mjs'
 
-const profile = newProfile()
 const QUEUE = 'e2e-mail'
-const pageErrors = []
 
-async function until(what, fn) {
-  const deadline = Date.now() + TIMEOUT
-  for (;;) {
-    if (await fn()) return
-    check(Date.now() < deadline, what)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
-const context = await launch(profile)
-let failed = false
-try {
-  const page = context.pages()[0] || (await context.newPage())
-  page.setDefaultTimeout(TIMEOUT)
-  page.on('pageerror', (err) => pageErrors.push(String(err)))
-  const step = (name) => console.log(`e2e: ${name}`)
+await scenario('queues', async (page, step) => {
   const row = page.locator(`tr[data-queue="${QUEUE}"]`)
   const cell = (id) => row.locator(`[data-testid=${id}]`)
 
@@ -75,16 +58,4 @@ try {
   check(await jobRow.locator('[data-testid=job-queue]').innerText() === QUEUE, 'the row names its queue')
 
   check(await page.evaluate(() => window.__xss === undefined), 'no script ran')
-  check(pageErrors.length === 0, `no page errors: ${pageErrors.join(' | ')}`)
-  console.log('e2e: all passed')
-} catch (err) {
-  failed = true
-  console.error(String(err && err.stack ? err.stack : err))
-  for (const p of context.pages()) {
-    await p.screenshot({ path: join(artifacts, 'queues-failure.png'), fullPage: true }).catch(() => {})
-  }
-} finally {
-  await context.close().catch(() => {})
-  removeProfile(profile)
-}
-process.exit(failed ? 1 : 0)
+})

@@ -3,19 +3,11 @@
 // resume, delete. Usage: node e2e/schedules.mjs BASE_URL [ARTIFACT_DIR]
 import { join } from 'node:path'
 import {
-  apiStatus, artifacts, base, check, launch, newProfile, removeProfile, TIMEOUT,
+  apiStatus, artifacts, base, check, scenario, TIMEOUT,
 } from './harness.mjs'
 
-const profile = newProfile()
-const pageErrors = []
 
-const context = await launch(profile)
-let failed = false
-try {
-  const page = context.pages()[0] || (await context.newPage())
-  page.setDefaultTimeout(TIMEOUT)
-  page.on('pageerror', (err) => pageErrors.push(String(err)))
-  const step = (name) => console.log(`e2e: ${name}`)
+await scenario('schedules', async (page, step) => {
   const row = (name) => page.locator(`tr[data-schedule="${name}"]`)
 
   step('the schedules page starts empty')
@@ -69,16 +61,4 @@ try {
   check((await apiStatus('/schedules/e2e-every'))[0] === 404, 'the API answers 404 for it')
 
   check(await page.evaluate(() => window.__xss === undefined), 'no script ran')
-  check(pageErrors.length === 0, `no page errors: ${pageErrors.join(' | ')}`)
-  console.log('e2e: all passed')
-} catch (err) {
-  failed = true
-  console.error(String(err && err.stack ? err.stack : err))
-  for (const p of context.pages()) {
-    await p.screenshot({ path: join(artifacts, 'schedules-failure.png'), fullPage: true }).catch(() => {})
-  }
-} finally {
-  await context.close().catch(() => {})
-  removeProfile(profile)
-}
-process.exit(failed ? 1 : 0)
+})

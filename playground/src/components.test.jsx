@@ -203,8 +203,8 @@ describe('DeadLetters', () => {
     fireEvent.click(screen.getByRole('button', { name: 'No' }))
     fireEvent.click(screen.getByRole('button', { name: 'Purge…' }))
     fireEvent.click(screen.getByRole('button', { name: 'Yes, purge' }))
-    expect(await screen.findByText('Purged 1 dead letter(s).')).toBeTruthy()
-    expect(f.calls.filter((c) => c.method === 'DELETE')).toHaveLength(1)
+    expect(await screen.findByText('Purged 1 dead letter(s) of queue default.')).toBeTruthy()
+    expect(f.calls.filter((c) => c.method === 'DELETE').map((c) => c.url.replace(/^.*\/api\/v1/, ''))).toEqual(['/dlq?queue=default'])
   })
 })
 

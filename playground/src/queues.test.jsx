@@ -128,24 +128,37 @@ describe('Jobs and their queue', () => {
 })
 
 describe('Dead letters of a queue', () => {
-  it('lists the chosen queue\'s, requeues one, and keeps the default-queue-only bulk actions off', async () => {
+  it('lists the chosen queue\'s, requeues one, and requeues all or purges that queue\'s', async () => {
     const dead = job({ status: 'failed', attempts: 3, last_error: { category: 'permanent', message: 'boom' } })
     const f = fakeFetch([
       ['GET', '/queues', { queues: [info({ name: 'default' }), info()] }],
       ['GET', '/dlq', (_b, url) => ({ items: url.includes('queue=emails') ? [dead] : [], next_cursor: null })],
       ['POST', '/dlq/emails%3Aj1/requeue', { requeued: ['emails:j1'] }],
+      ['POST', '/dlq/requeue', { requeued: 2 }],
+      ['DELETE', '/dlq', { purged: 3 }],
     ])
     vi.stubGlobal('fetch', f)
     render(<DeadLetters />)
     await screen.findByTestId('dlq-empty')
     expect(f.calls.find((c) => c.url.includes('/dlq')).url).toContain('queue=default')
+    expect(screen.getByRole('button', { name: 'Requeue all' }).disabled).toBe(true)  // none to act on
     await screen.findByRole('option', { name: 'emails' })
     fireEvent.change(screen.getByLabelText('queue filter'), { target: { value: 'emails' } })
     await screen.findByText('emails:j1')
-    expect(screen.getByRole('button', { name: 'Requeue all' }).disabled).toBe(true)
-    expect(screen.getByRole('button', { name: 'Purge…' }).disabled).toBe(true)
-    expect(screen.getByTestId('bulk-note').textContent).toMatch(/default queue/)
     fireEvent.click(screen.getByRole('button', { name: 'Requeue' }))
     await screen.findByText('Requeued emails:j1.')
+
+    fireEvent.click(screen.getByRole('button', { name: 'Requeue all' }))
+    await screen.findByText('Requeued 2 job(s) of queue emails.')
+    const requeue = f.calls.filter((c) => c.method === 'POST' && c.url.split('?')[0].endsWith('/dlq/requeue'))
+    expect(requeue.map((c) => c.url.replace(/^.*\/api\/v1/, ''))).toEqual(['/dlq/requeue?queue=emails'])
+    expect(requeue[0].body).toBeUndefined()  // no job_ids: every dead letter of the queue
+
+    fireEvent.click(screen.getByRole('button', { name: 'Purge…' }))
+    expect(screen.getByRole('alertdialog', { name: 'confirm purge' }).textContent).toContain('queue emails')
+    expect(f.calls.some((c) => c.method === 'DELETE')).toBe(false)
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, purge' }))
+    await screen.findByText('Purged 3 dead letter(s) of queue emails.')
+    expect(f.calls.filter((c) => c.method === 'DELETE').map((c) => c.url.replace(/^.*\/api\/v1/, ''))).toEqual(['/dlq?queue=emails'])
   })
 })

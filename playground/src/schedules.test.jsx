@@ -24,6 +24,26 @@ describe('Schedules', () => {
     expect(screen.getByText('<b>x</b>')).toBeTruthy()  // shown as text
     expect(container.querySelector('main b, table b')).toBeNull()
     expect(screen.getByRole('button', { name: 'Resume' })).toBeTruthy()
+    expect(screen.getAllByTestId('schedule-queue').map((td) => td.textContent)).toEqual(['default', 'default'])
+  })
+  it('saves a schedule into a named queue and shows each one\'s queue', async () => {
+    const f = fakeFetch([
+      ['GET', '/schedules', { items: [schedule({ job: { type: 'report', queue: 'reports' } })], next_cursor: null, count: 1 }],
+      ['POST', '/schedules', (body) => ({ name: body.name, next_run_at: '2027-01-01T00:00:10Z' })],
+    ])
+    vi.stubGlobal('fetch', f)
+    render(<Schedules />)
+    expect((await screen.findByTestId('schedule-queue')).textContent).toBe('reports')
+    fireEvent.change(screen.getByLabelText(/^Name/), { target: { value: 'rep' } })
+    fireEvent.change(screen.getByLabelText(/^Queue/), { target: { value: 'bad queue' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save schedule' }))
+    expect((await screen.findByRole('alert')).textContent).toMatch(/^Queue must be/)
+    expect(f.calls.filter((c) => c.method === 'POST')).toEqual([])
+    fireEvent.change(screen.getByLabelText(/^Queue/), { target: { value: 'reports' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Save schedule' }))
+    await screen.findByText(/Saved rep/)
+    const sent = f.calls.find((c) => c.method === 'POST' && c.url.endsWith('/schedules'))
+    expect(sent.body.job).toEqual({ type: 'echo', data: { message: 'from a schedule' }, queue: 'reports' })
   })
   it('creates, pauses and triggers through the API', async () => {
     const f = fakeFetch([

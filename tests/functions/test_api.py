@@ -418,7 +418,7 @@ def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
     public = {"/health"}
     ops = _operations(doc)
-    assert len(ops) == 32  # the seed's 17, 4 of access, 7 of schedules, 4 of queues
+    assert len(ops) == 37  # the seed's 17, 4 of access, 7 of schedules, 9 of queues
     for method, path, op in ops:
         codes = set(op["responses"])
         where = f"{method} {path}"
@@ -468,6 +468,13 @@ def test_openapi_document_states_what_the_api_does(call_api: Call) -> None:
     assert {b.get("type") for b in job["priority"]["anyOf"]} == {"integer", "string"}
     assert schemas["JobBatch"]["properties"]["jobs"]["maxItems"] == 500
     assert schemas["StepRequest"]["properties"]["depends_on"]["uniqueItems"] is True
+    settings = paths_op(doc, "put", "/api/v1/queues/{queue_name}/settings")
+    assert settings["x-boltq-scopes"] == ["admin"]
+    assert schemas["QueueSettingsRequest"]["required"] == ["max_workers"]
+    assert schemas["QueueSettingsRequest"]["additionalProperties"] is False
+    workers = schemas["QueueSettingsRequest"]["properties"]["max_workers"]["anyOf"]
+    assert workers[0]["minimum"] == 1 and workers[1] == {"type": "null"}
+    assert "settings" in schemas["QueueDetail"]["required"]
     assert schemas["RequeueBody"]["additionalProperties"] is False
     # list items are summaries; the single job keeps data and result
     assert not {"data", "result", "parent_results"} & set(schemas["JobSummary"]["properties"])

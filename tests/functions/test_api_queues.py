@@ -69,7 +69,7 @@ def test_pause_and_resume_a_queue(call_api: Call, fn_env: Queue) -> None:
     ("POST", "/api/v1/workflows", {"name": "w", "queue": "q r", "steps": [
         {"job_type": "echo"}]}, None, "queue"),
     ("POST", "/api/v1/workflows", {"name": "w", "queue": "q", "steps": [
-        {"job_type": "echo", "queue": "q"}]}, None, "steps.0.queue"),
+        {"job_type": "echo", "queue": "q/r"}]}, None, "steps.0.queue"),
 ])
 def test_bad_queue_names_are_a_400_naming_the_field_and_store_nothing(
     call_api: Call, fn_env: Queue, method: str, path: str, body: Any,
@@ -100,3 +100,54 @@ def test_requeue_all_and_purge_take_a_queue(call_api: Call, fn_env: Queue) -> No
     assert status == 200 and body["data"]["purged"] == 2
     _, body = call_api("GET", "/api/v1/dlq")
     assert [j["id"] for j in body["data"]["items"]] == [dead[2]]
+
+
+def test_a_queues_settings_are_set_shown_and_cleared(call_api: Call, fn_env: Queue) -> None:
+    call_api("POST", "/api/v1/jobs", {"type": "echo", "queue": "reports"})
+    _, body = call_api("GET", "/api/v1/queues/reports")
+    assert body["data"]["settings"] == {"max_workers": None}
+    status, body = call_api("PUT", "/api/v1/queues/reports/settings", {"max_workers": 2})
+    assert status == 200, body
+    assert body == {"success": True, "data": {"queue": "reports",
+                                              "settings": {"max_workers": 2}}}
+    _, body = call_api("GET", "/api/v1/queues/reports")
+    assert body["data"]["settings"] == {"max_workers": 2} and body["data"]["pending"] == 1
+    assert fn_env.of("reports").queue_settings().max_workers == 2
+    assert fn_env.of("default").queue_settings().max_workers is None  # its own, per queue
+    status, body = call_api("PUT", "/api/v1/queues/reports/settings", {"max_workers": None})
+    assert status == 200 and body["data"]["settings"] == {"max_workers": None}
+    _, body = call_api("GET", "/api/v1/queues/reports")
+    assert body["data"]["settings"] == {"max_workers": None}
+    assert fn_env.redis.exists(fn_env.of("reports").keys.settings) == 0
+
+
+def test_settings_make_a_queue_known(call_api: Call, fn_env: Queue) -> None:
+    status, body = call_api("PUT", "/api/v1/queues/later/settings", {"max_workers": 1})
+    assert status == 200, body
+    assert "later" in fn_env.known_queues()
+    _, body = call_api("GET", "/api/v1/queues/later")
+    assert body["data"]["settings"] == {"max_workers": 1} and body["data"]["pending"] == 0
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/v1/queues/q/settings", {"max_workers": 0}, "max_workers"),
+    ("/api/v1/queues/q/settings", {"max_workers": -3}, "max_workers"),
+    ("/api/v1/queues/q/settings", {"max_workers": 2.5}, "max_workers"),
+    ("/api/v1/queues/q/settings", {"max_workers": "3"}, "max_workers"),
+    ("/api/v1/queues/q/settings", {"max_workers": True}, "max_workers"),
+    ("/api/v1/queues/q/settings", {"max_workers": 10**7}, "max_workers"),
+    ("/api/v1/queues/q/settings", {}, "max_workers"),
+    ("/api/v1/queues/q/settings", {"max_workers": 1, "min_workers": 1}, "min_workers"),
+    ("/api/v1/queues/q/settings", [1], "body"),
+    ("/api/v1/queues/a%20b/settings", {"max_workers": 1}, "queue_name"),
+    ("/api/v1/queues/a:b/settings", {"max_workers": 1}, "queue_name"),
+])
+def test_bad_settings_are_a_400_naming_the_field_and_store_nothing(
+    call_api: Call, fn_env: Queue, path: str, body: Any, field: str,
+) -> None:
+    before = namespace_keys(fn_env)
+    status, reply = call_api("PUT", path, body)
+    assert status == 400, reply
+    assert field in reply["error"]
+    assert namespace_keys(fn_env) == before
+    assert fn_env.known_queues() == ["default"]

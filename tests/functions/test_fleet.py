@@ -1,5 +1,6 @@
 """The worker fleet follows the load both ways: the poller adds workers only for a backlog that
-outlives one check, and workers with spare capacity retire until one is left."""
+outlives one check, never more for a queue than its max_workers, and workers with spare
+capacity retire until one is left."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from boltq_core import Queue
-from boltq_core.duties.fleet import Fleet, Scaler, scale_until
+from boltq_core.duties.fleet import Fleet, Scaler, scale_until, workers_wanted
 from boltq_core.jobs.queue import shared_queue
 from tests.conftest import wait_for
 from tests.functions.conftest import LambdaContext, load_function
@@ -132,3 +133,36 @@ def test_a_retiring_worker_never_swallows_a_wake_up(
     waits = [(j.started_at - j.created_at).total_seconds() for j in jobs]
     assert max(waits) < 0.1, waits
     assert fleet.live() == 0
+
+
+def test_workers_wanted_caps_each_queue_with_a_max_workers() -> None:
+    assert workers_wanted({}, 50, 10) == 0
+    # no queue capped: the summed backlog, as one queue's (two 1-job queues: one worker)
+    assert workers_wanted({"a": (1, None), "b": (1, None)}, 50, 10) == 1
+    assert workers_wanted({"a": (120, None), "b": (500, None)}, 50, 10) == 10
+    assert workers_wanted({"a": (120, None), "b": (500, 1)}, 50, 10) == 3 + 1
+    assert workers_wanted({"a": (0, None), "b": (500, 2)}, 50, 10) == 2
+    assert workers_wanted({"a": (0, None), "b": (1, 5)}, 50, 10) == 1
+    assert workers_wanted({"a": (900, 7), "b": (900, 7)}, 50, 10) == 10  # NUM_WORKERS in all
+
+
+def test_a_queues_max_workers_caps_the_workers_the_poller_starts_for_it(
+    fn_env: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NUM_WORKERS", "10")
+    monkeypatch.setenv("JOBS_PER_WORKER", "50")
+    q = shared_queue()
+    q.of("reports").configure(max_workers=1)
+    q.submit_many([{"type": "echo", "queue": "reports"}] * 500)  # 10 workers' worth
+    q.submit_many([{"type": "echo"}] * 120)  # 3 workers' worth
+    invoked: list[dict[str, Any]] = []
+    scaler = Scaler(q, lambda **kw: invoked.append(kw), "boltq-worker")
+    fleet = Fleet(q.redis, q.keys)
+    assert scaler.scale() == 4  # 3 for the default queue, one for "reports"
+    assert len(invoked) == 4 and fleet.live() == 4
+    assert scaler.scale() == 0  # the cap holds on every pass while the backlog lasts
+
+    q.of("reports").configure(max_workers=3)
+    assert scaler.scale() == 2
+    q.of("reports").configure(max_workers=None)  # no cap of its own: NUM_WORKERS
+    assert scaler.scale() == 4 and fleet.live() == 10

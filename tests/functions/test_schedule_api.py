@@ -35,7 +35,7 @@ def test_schedule_routes(call_api: Call, fn_env: Queue) -> None:
 
     # an occurrence (the promoter's part), then the schedule lists its job
     plan = Schedules(fn_env)
-    first = int(plan._hash("tick")["next"])
+    first = int(plan._hash(fn_env, "tick")["next"])
     assert plan.fire_due(now_ms=first).made == 1
     status, body = call_api("GET", "/api/v1/schedules/tick")
     assert status == 200, body
@@ -84,6 +84,9 @@ def test_schedule_routes(call_api: Call, fn_env: Queue) -> None:
     ({"job": {"type": "echo", "surprise": 1}}, "job.surprise"),
     ({"job": {"type": "echo", "delay_seconds": 5}}, "job.delay_seconds"),
     ({"job": {"type": "echo", "timeout_seconds": 100000}}, "job.timeout_seconds"),
+    ({"job": {"type": "echo", "queue": "no spaces"}}, "job.queue"),
+    ({"job": {"type": "echo", "queue": "a:b"}}, "job.queue"),
+    ({"job": {"type": "echo", "queue": ""}}, "job.queue"),
     ({"name": "white space"}, "name"),
     ({"extra": True}, "extra"),
 ])
@@ -94,6 +97,43 @@ def test_bad_input_is_a_400_naming_the_field(call_api: Call, fn_env: Queue,
     assert status == 400, reply
     assert reply["error"].startswith(f"{field}:"), reply["error"]
     assert fn_env.redis.zcard(fn_env.keys.schedules) == 0
+
+
+def test_a_schedule_in_a_named_queue_through_the_api(call_api: Call, fn_env: Queue) -> None:
+    body = {"name": "rep", "every_seconds": 60, "job": {"type": "echo", "queue": "reports"}}
+    status, reply = call_api("POST", "/api/v1/schedules", body)
+    assert status == 200, reply
+    status, reply = call_api("POST", "/api/v1/schedules", NIGHTLY)  # the default queue
+    assert status == 200, reply
+    _, reply = call_api("GET", "/api/v1/schedules")
+    assert [(i["name"], i["job"]["queue"]) for i in reply["data"]["items"]] == [
+        ("nightly", "default"), ("rep", "reports")]
+    status, reply = call_api("POST", "/api/v1/schedules/rep/trigger")
+    assert status == 200 and reply["data"]["job_id"].startswith("reports:"), reply
+    _, job = call_api("GET", f"/api/v1/jobs/{reply['data']['job_id']}")
+    assert job["data"]["queue"] == "reports" and job["data"]["schedule"] == "rep"
+    nxt = int(fn_env.of("reports").redis.zscore(fn_env.of("reports").keys.schedules_due, "rep"))
+    assert Schedules(fn_env).fire_due(now_ms=nxt).made == 1
+    _, listed = call_api("GET", "/api/v1/jobs", query={"queue": "reports"})
+    assert listed["data"]["count"] == 2 and {j["schedule"] for j in listed["data"]["items"]} == {
+        "rep"}
+    _, queues = call_api("GET", "/api/v1/queues")
+    assert "reports" in [q["name"] for q in queues["data"]["queues"]]
+
+    # saved into another queue, it moves: one schedule, in the new queue
+    status, reply = call_api("POST", "/api/v1/schedules", {**body, "job": {"type": "echo",
+                                                                          "queue": "other"}})
+    assert status == 200, reply
+    _, reply = call_api("GET", "/api/v1/schedules")
+    assert [(i["name"], i["job"]["queue"]) for i in reply["data"]["items"]] == [
+        ("nightly", "default"), ("rep", "other")]
+    _, reply = call_api("GET", "/api/v1/schedules/rep")
+    assert reply["data"]["job"]["queue"] == "other" and reply["data"]["runs"] == 1
+    assert not fn_env.redis.exists(fn_env.of("reports").keys.schedule("rep"))
+    status, _ = call_api("DELETE", "/api/v1/schedules/rep")
+    assert status == 200
+    status, _ = call_api("GET", "/api/v1/schedules/rep")
+    assert status == 404
 
 
 def test_a_huge_job_is_a_413(call_api: Call, fn_env: Queue) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from boltq_local.template import load_yaml
+from boltq_local.template import load, load_yaml
 from tests.functions.conftest import FUNCTIONS, ROOT, load_function
 
 TEMPLATE = ROOT / "template.yaml"
@@ -340,3 +340,24 @@ def test_tracing_layer_only_when_traces_are_exported(template: dict[str, Any]) -
     assert "opentelemetry-sdk" in req
     core = (ROOT / "layers" / "boltq_core" / "requirements.txt").read_text()
     assert "opentelemetry" not in core
+
+
+def test_snapstart_is_a_parameter_of_the_api_function(template: dict[str, Any]) -> None:
+    """SnapStart (off by default) snapshots published versions: the api publishes one (the
+    alias `live`) whatever the parameter, so turning it on changes nothing else."""
+    param = template["Parameters"]["SnapStart"]
+    assert param["Default"] == "None"
+    assert param["AllowedValues"] == ["None", "PublishedVersions"]
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    assert api["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}
+    assert api["AutoPublishAlias"] == "live"
+    # the routes are Api events of the function itself: SAM points them at the alias
+    assert all(ev["Type"] == "Api" for ev in api["Events"].values())
+    assert not any("ApiFunction" in json.dumps(r) for k, r in template["Resources"].items()
+                   if k != "ApiFunction" and r["Type"].startswith("AWS::ApiGateway"))
+    # boltq dev reads it and runs the same code either way (SnapStart is AWS's alone)
+    for value in ("None", "PublishedVersions"):
+        tpl = load(TEMPLATE, {"SnapStart": value})
+        assert tpl.parameters["SnapStart"] == value
+        assert tpl.functions["ApiFunction"].handler == "app.handler"
+        assert {r.function for r in tpl.routes} >= {"ApiFunction"}

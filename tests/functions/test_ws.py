@@ -19,6 +19,8 @@ from boltq_core.access.routes import Scope
 from boltq_core.access.tickets import Tickets
 from boltq_core.duties.status_push import ManagementApiPoster, connect_pusher
 from boltq_core.duties.subscriptions import ConnectionRegistry
+from boltq_core.jobs.relay import Relay
+from boltq_core.jobs.workflows import Workflows
 from tests.conftest import run_worker
 from tests.functions.conftest import WS_ENDPOINT, body_of
 
@@ -296,6 +298,26 @@ def test_pusher_coalesces_a_burst_and_delivers_every_event(ws_calls: Any, fn_env
     got = [m["job_id"] for m in rec.to("all=")]
     assert got == ids  # every event, in stream order
     assert pusher.reads <= 12, pusher.reads  # ~0.5 s / 100 ms, not one read per submit
+
+
+def test_the_relays_wake_ups_are_not_pushed(ws_calls: Any, fn_env: Queue) -> None:
+    """A step in another queue leaves an outbox message, whose event ('o', status 'relay')
+    wakes the promoter: subscribers get the jobs' and workflows' changes, never that."""
+    q = fn_env
+    ws_calls("$connect", "all=")
+    ws_calls("subscribe", "all=", {"action": "subscribe", "topic": "all"})
+    rec = Recorder()
+    pusher = connect_pusher(q, rec)
+    wf_id = Workflows(q).submit({"name": "w", "steps": [{"job_type": "echo", "queue": "far"}]})
+    assert any(f.get("k") == "o" for _, f in q.redis.xrange(q.keys.events))
+    assert Relay(q).deliver_all() == 1
+    while pusher.pump(block_ms=50):
+        pass
+    pusher.close()
+    got = rec.to("all=")
+    assert [(m["type"], m["status"]) for m in got] == [
+        ("workflow_update", "running"), ("job_update", "pending")]
+    assert got[0]["workflow_id"] == wf_id and got[1]["job_id"].startswith("far:")
 
 
 def test_with_no_subscription_the_pusher_reads_no_events(ws_calls: Any, fn_env: Queue) -> None:

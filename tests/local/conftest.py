@@ -175,6 +175,39 @@ def submit(d: DevProcess, body: dict[str, Any]) -> str:
     return str(reply["data"]["job_id"])
 
 
+_BOTO_CLIENTS: list[Any] = []  # the boto3 clients a test made, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_boto_clients() -> Iterator[None]:
+    """A boto3 client keeps its sockets open until it is closed or, at some later garbage
+    collection, warned about: a ResourceWarning that fails whichever test is running then."""
+    yield
+    while _BOTO_CLIENTS:
+        _BOTO_CLIENTS.pop().close()
+
+
+def closed_after_test(client: Any) -> Any:
+    _BOTO_CLIENTS.append(client)
+    return client
+
+
+def signed_client(d: DevProcess, service: str, endpoint: str | None = None,
+                  **override: str) -> Any:
+    """A boto3 client with the credentials boltq dev hands its functions (each can be
+    overridden, e.g. SecretAccessKey), no retries, closed when the test ends."""
+    import boto3
+    from botocore.config import Config
+
+    path = Path(d.data_dir) / "lambda-credentials.json"
+    assert path.stat().st_mode & 0o077 == 0, "readable by others"
+    c = {**json.loads(path.read_text()), **override}
+    return closed_after_test(boto3.client(
+        service, endpoint_url=endpoint or d.url, region_name="us-east-1",
+        aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"], config=Config(retries={"max_attempts": 1})))
+
+
 def kill_quietly(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)

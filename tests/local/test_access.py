@@ -19,6 +19,7 @@ import redis
 
 from boltq_core.access.routes import ROUTES, SCOPES, WS, permits
 from boltq_local.template import load
+from tests.conftest import wait_for
 from tests.local.conftest import ROOT, DevProcess, running_dev
 
 BOOTSTRAP = "local-bootstrap-admin-key-0123456789"
@@ -26,7 +27,7 @@ ADMIN = {"x-api-key": BOOTSTRAP}
 # keys the background duties (promoter, poller, pusher) write on their own, refused or not
 # (in any queue: a route that names a queue, e.g. resume, makes its marker, which a worker pops)
 BACKGROUND = re.compile(r"^\{boltq(:[^}]+)?\}:(promoter:lock|fleet|metrics|ws:cursor|ws:watched|"
-                        r"stats|events|claim:.*|marker|suspects)$")
+                        r"stats|events|claim:.*|marker|suspects|idle|idlecap|inbox:.*)$")
 BODIES: dict[tuple[str, str], Any] = {  # a valid body, so a refusal is the key's doing
     ("POST", "/api/v1/jobs"): {"type": "echo", "data": {"n": 1}},
     ("POST", "/api/v1/jobs/batch"): {"jobs": [{"type": "echo", "data": {}}]},
@@ -50,6 +51,13 @@ def store(d: DevProcess) -> redis.Redis:
 
 def stored(r: redis.Redis) -> set[str]:
     return {k for k in r.scan_iter(count=1000) if not BACKGROUND.match(k)}
+
+
+def quiet(r: redis.Redis) -> bool:
+    """Nothing ready, running or waiting in the dev's default queue, every workflow done."""
+    tag = "{boltq}"
+    busy = sum(r.llen(f"{tag}:ready:{p}") for p in range(3)) + r.zcard(f"{tag}:active")
+    return busy == 0 and r.zcard(f"{tag}:workflows") == r.zcard(f"{tag}:wf_done")
 
 
 def make_key(d: DevProcess, name: str, scope: str) -> str:
@@ -125,6 +133,9 @@ def test_every_websocket_route_needs_a_ticket_of_its_scope(secured: DevProcess) 
     r = store(secured)
     read_key, submit_key = make_key(secured, "ws-read", "read"), make_key(secured, "ws-sub",
                                                                          "submit")
+    # the jobs and workflow the route walk let through have run to their end: from here on
+    # nothing but a connection could store a key
+    wait_for(lambda: quiet(r), timeout=20)
     for query, want in (("", 401), ("?ticket=bqt_wrong", 403), (f"?api_key={BOOTSTRAP}", 401),
                         ("?ticket=" + BOOTSTRAP, 403)):
         before = stored(r)

@@ -7,18 +7,16 @@ import asyncio
 import json
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import boto3
 import pytest
-from botocore.config import Config
 
 from tests.local.conftest import (
     DevProcess,
     job_status,
     kill_quietly,
+    signed_client,
     submit,
     wait_job,
     wait_until,
@@ -99,16 +97,6 @@ def test_bad_requests_get_clear_errors(dev: DevProcess) -> None:
     api = signed_client(dev, "apigatewaymanagementapi")
     with pytest.raises(api.exceptions.GoneException):
         api.post_to_connection(ConnectionId="gone-id", Data=b"hi")
-
-
-def signed_client(dev: DevProcess, service: str, endpoint: str | None = None) -> Any:
-    """A boto3 client with the credentials boltq dev hands its functions."""
-    c = json.loads((Path(dev.data_dir) / "lambda-credentials.json").read_text())
-    return boto3.client(service, endpoint_url=endpoint or dev.url, region_name="us-east-1",
-                        aws_access_key_id=c["AccessKeyId"],
-                        aws_secret_access_key=c["SecretAccessKey"],
-                        aws_session_token=c["SessionToken"],
-                        config=Config(retries={"max_attempts": 1}))
 
 
 def test_invoke_api_request_response(dev: DevProcess) -> None:

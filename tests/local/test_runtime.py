@@ -207,6 +207,23 @@ def test_cli_commands(dev: DevProcess, tmp_path: Path) -> None:
     assert r.returncode == 1 and "404" in r.stderr
 
 
+def test_a_watch_ends_its_websocket_thread_before_the_cli_exits(dev: DevProcess) -> None:
+    """A daemon thread still running aiohttp while the interpreter shuts down can crash it
+    (CI saw `boltq submit --watch` die of SIGSEGV after printing the finished job): stop()
+    ends the WebSocket follower before `watch` returns."""
+    from boltq_local.cli import Client
+    from boltq_local.live import JobChanges, ws_url_for
+
+    job_id = submit(dev, {"type": "echo", "data": {}, "delay_seconds": 60})
+    url = ws_url_for(dev.url)
+    assert url is not None
+    changes = JobChanges(Client(dev.url), url, job_id).start()
+    wait_until(changes.live.is_set)
+    changes.stop()
+    assert not changes._thread.is_alive()
+    assert not changes.live.is_set()
+
+
 def test_cli_unreachable() -> None:
     r = subprocess.run([sys.executable, "-m", "boltq_local.cli", "stats", "--url",
                         "http://127.0.0.1:9"], capture_output=True, text=True, timeout=30)

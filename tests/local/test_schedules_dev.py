@@ -75,6 +75,20 @@ def test_an_every_second_schedule_through_the_cli(dev: DevProcess) -> None:
     assert r.returncode == 1 and "HTTP 404" in r.stderr and "'tick' not found" in r.stderr
 
 
+def test_a_schedule_in_a_named_queue_runs_there(dev: DevProcess) -> None:
+    r = boltq(dev, "create", "rep", "--every", "1", "--type", "echo", "--queue", "cli-reports")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: len(schedule(dev, "rep")["recent"]) >= 1, timeout=10)
+    job = wait_job(dev, schedule(dev, "rep")["recent"][-1]["job_id"])  # made and run there
+    assert job["queue"] == "cli-reports" and job["id"].startswith("cli-reports:")
+    r = boltq(dev, "list")
+    assert r.returncode == 0 and "cli-reports" in r.stdout, r.stdout
+    r = boltq(dev, "create", "rep", "--every", "1", "--type", "echo", "--queue", "bad queue")
+    assert r.returncode == 1 and "HTTP 400: job.queue:" in r.stderr, r.stderr
+    r = boltq(dev, "delete", "rep")
+    assert r.returncode == 0, r.stderr
+
+
 def test_bad_input_through_the_cli_names_the_field(dev: DevProcess) -> None:
     r = boltq(dev, "create", "bad", "--cron", "99 * * * *", "--type", "echo")
     assert r.returncode == 1 and "HTTP 400: cron:" in r.stderr, r.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,15 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.local.conftest import DevProcess, http, submit, wait_job, wait_until
+from tests.local.conftest import (
+    DevProcess,
+    closed_after_test,
+    http,
+    signed_client,
+    submit,
+    wait_job,
+    wait_until,
+)
 from tests.local.test_dev import connected_ids
 
 NO_RETRY = Config(retries={"max_attempts": 1})
@@ -27,29 +34,6 @@ def credentials(dev: DevProcess) -> dict[str, str]:
     path = Path(dev.data_dir) / "lambda-credentials.json"
     assert path.stat().st_mode & 0o077 == 0, "readable by others"
     return dict(json.loads(path.read_text()))
-
-
-_MADE: list[Any] = []  # the boto3 clients a test made, closed after it
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    """A boto3 client keeps its sockets open until it is closed (or, at some later garbage
-    collection, warned about: a ResourceWarning that failed whichever test was running)."""
-    yield
-    while _MADE:
-        _MADE.pop().close()
-
-
-def client(dev: DevProcess, service: str, endpoint: str | None = None,
-           **override: str) -> Any:
-    c = {**credentials(dev), **override}
-    made = boto3.client(service, endpoint_url=endpoint or dev.url, region_name="us-east-1",
-                        aws_access_key_id=c["AccessKeyId"],
-                        aws_secret_access_key=c["SecretAccessKey"],
-                        aws_session_token=c["SessionToken"], config=NO_RETRY)
-    _MADE.append(made)
-    return made
 
 
 def worker_runs(dev: DevProcess) -> int:
@@ -92,17 +76,17 @@ def test_an_unsigned_invoke_runs_nothing(dev: DevProcess) -> None:
         assert status == 403, body
         assert hdrs["x-amzn-ErrorType"] == "InvalidSignatureException"
     # signed with botocore but the wrong secret, or a signature copied onto another body
-    bad = client(dev, "lambda", SecretAccessKey="not-the-secret")
+    bad = signed_client(dev, "lambda", SecretAccessKey="not-the-secret")
     with pytest.raises(bad.exceptions.ClientError) as err:
         bad.invoke(FunctionName="WorkerFunction", InvocationType="Event", Payload=b"{}")
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-    stranger = client(dev, "lambda", SessionToken="someone-elses")
+    stranger = signed_client(dev, "lambda", SessionToken="someone-elses")
     with pytest.raises(stranger.exceptions.ClientError):
         stranger.invoke(FunctionName="WorkerFunction", InvocationType="Event", Payload=b"{}")
     time.sleep(0.3)
     assert worker_runs(dev) == before
     # the same call signed with the functions' credentials runs it (the count can move)
-    out = client(dev, "lambda").invoke(FunctionName="WorkerFunction", InvocationType="Event",
+    out = signed_client(dev, "lambda").invoke(FunctionName="WorkerFunction", InvocationType="Event",
                                        Payload=b"{}")
     assert out["StatusCode"] == 202
     wait_until(lambda: worker_runs(dev) > before)
@@ -111,7 +95,7 @@ def test_an_unsigned_invoke_runs_nothing(dev: DevProcess) -> None:
 def test_a_replayed_signature_does_not_fit_another_request(dev: DevProcess) -> None:
     """A signed request captured and sent again with another body or to another function."""
     seen: dict[str, Any] = {}
-    lam = client(dev, "lambda")
+    lam = signed_client(dev, "lambda")
     lam.meta.events.register("before-send.lambda.Invoke",
                              lambda request, **_: seen.update(headers=dict(request.headers)))
     lam.invoke(FunctionName="ApiFunction", InvocationType="DryRun", Payload=b"{}")
@@ -134,7 +118,7 @@ def test_a_replayed_signature_does_not_fit_another_request(dev: DevProcess) -> N
 def test_signed_invoke_works_and_the_poller_still_fans_out(dev: DevProcess) -> None:
     event = {"httpMethod": "GET", "path": "/health", "resource": "/health",
              "headers": {}, "requestContext": {"stage": "prod"}, "body": None}
-    out = client(dev, "lambda").invoke(
+    out = signed_client(dev, "lambda").invoke(
         FunctionName="arn:aws:lambda:us-east-1:123456789012:function:ApiFunction",
         Payload=json.dumps(event).encode())
     assert out["StatusCode"] == 200 and json.loads(out["Payload"].read())["statusCode"] == 200
@@ -152,8 +136,8 @@ def test_the_file_works_as_a_credential_process(dev: DevProcess, tmp_path: Path,
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(k, raising=False)
-    lam = boto3.Session(profile_name="boltq-dev").client("lambda", endpoint_url=dev.url,
-                                                         config=NO_RETRY)
+    lam = closed_after_test(boto3.Session(profile_name="boltq-dev").client(
+        "lambda", endpoint_url=dev.url, config=NO_RETRY))
     assert lam.invoke(FunctionName="ApiFunction", InvocationType="DryRun")["StatusCode"] == 204
 
 
@@ -171,11 +155,11 @@ def test_connections_api_needs_the_signature(dev: DevProcess) -> None:
                                                        f"/prod/@connections/{cid}")
                 assert status == 403
             assert not ws.closed
-            wrong = client(dev, "apigatewaymanagementapi", SecretAccessKey="nope")
+            wrong = signed_client(dev, "apigatewaymanagementapi", SecretAccessKey="nope")
             with pytest.raises(wrong.exceptions.ClientError):
                 await asyncio.to_thread(wrong.post_to_connection, ConnectionId=ids[0],
                                         Data=b'{"pwned":2}')
-            right = client(dev, "apigatewaymanagementapi", endpoint=dev.url + "/prod")
+            right = signed_client(dev, "apigatewaymanagementapi", endpoint=dev.url + "/prod")
             hits = 0
             for cid in ids:
                 try:

@@ -36,7 +36,7 @@ def started(queue: Queue) -> list[tuple[str, int, int, int]]:
 
 
 def blocked_workers(queue: Queue) -> int:
-    return sum(1 for c in queue.redis.client_list() if c.get("cmd") == "bzpopmin")
+    return sum(1 for c in queue.redis.client_list() if c.get("cmd") == "bzmpop")
 
 
 def test_a_killed_workers_job_runs_again_within_the_lease_on_an_idle_worker(

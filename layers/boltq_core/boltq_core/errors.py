@@ -94,6 +94,7 @@ class ErrorCategory:
     VALIDATION = "validation"  # bad job data: straight to the dead-letter queue
     TIMEOUT = "timeout"  # the attempt overran timeout_seconds: retried
     UNKNOWN_TYPE = "unknown_type"  # no processor registered: straight to the dead-letter queue
+    RATE_LIMITED = "rate_limited"  # RateLimited: back to its group's front, attempt not charged
 
 
 class PermanentError(Exception):
@@ -113,6 +114,16 @@ class RetryAfter(Exception):
 
     def __init__(self, seconds: float, message: str = "") -> None:
         super().__init__(message or f"retry requested after {seconds}s")
+        self.seconds = max(0.0, float(seconds))
+
+
+class RateLimited(Exception):
+    """Raise from a processor when a downstream says "too many" (an HTTP 429): the job goes back
+    to the front of its group without using an attempt, and its whole group waits `seconds`
+    (SPEC §13)."""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        super().__init__(message or f"rate limited for {seconds}s")
         self.seconds = max(0.0, float(seconds))
 
 

@@ -33,13 +33,17 @@ def in_queue(queue: str, uuid: str) -> str:
     """The id of a new job or workflow of `queue`."""
     return uuid if queue == DEFAULT_QUEUE else f"{queue}:{uuid}"
 
-# the keys every script gets, in KEYS order (KEYS[1..23]); names ending in ':' are prefixes
+# the keys every script gets, in KEYS order (KEYS[1..34]); names ending in ':' are prefixes
 COMMON = (
     "ready:0", "ready:1", "ready:2", "scheduled", "retrying", "active", "completed",
     "cancelled", "dlq", "jobs", "stats", "events", "marker", "seq", "workflows", "wf_done",
     "job:", "wf:", "idem:", "types", "suspects", "drain", "paused",
+    "gring:0", "gring:1", "gring:2", "gwait", "gstate", "groups", "gq:",
+    "idle", "idlecap", "inbox:", "outbox",
 )
 _AT = {name: i for i, name in enumerate(COMMON)}
+# the gstate fields counting the named groups' ready jobs per priority (includes/groups.lua)
+GROUP_READY = ("ready:0", "ready:1", "ready:2")
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,28 @@ class Keys:
     suspects = property(lambda self: self.named("suspects"))
     types = property(lambda self: self.named("types"))
     paused = property(lambda self: self.named("paused"))  # STRING '1' while the queue is paused
+    # LIST messages for other queues (workflow steps there), delivered by jobs.relay
+    outbox = property(lambda self: self.named("outbox"))
+    # groups (SPEC §13; jobs/lua/includes/groups.lua documents them)
+    group_wait = property(lambda self: self.named("gwait"))
+    group_state = property(lambda self: self.named("gstate"))
+    groups = property(lambda self: self.named("groups"))
+
+    def group_ring(self, priority: int) -> str:
+        return self.named(f"gring:{priority}")
+
+    def group_ready(self, group: str, priority: int) -> str:
+        """LIST one group's ready job ids at one priority (the ungrouped jobs': ready:<p>)."""
+        return self.named("gq:") + f"{priority}:{group}" if group else self.ready(priority)
+
+    def group_starts(self, group: str) -> str:
+        """LIST the start times (ms) of a rate-limited group inside its window, oldest first."""
+        return self.named("gq:") + f"s:{group}"
     # HASH the queue's settings (max_workers)
     settings = property(lambda self: f"{self.tag}:settings")
+    # HASH schedule name -> its job's queue, for the schedules stored in a named queue (the
+    # deployment's; a name not in it is in the default queue: jobs.schedules)
+    schedule_queues = property(lambda self: f"{self.deployment.tag}:schedules:queues")
 
     def job(self, job_id: str) -> str:
         return self.named("job:") + job_id
@@ -96,6 +120,10 @@ class Keys:
 
     def idem(self, key: str) -> str:
         return self.named("idem:") + key
+
+    def inbox(self, runner: str) -> str:
+        """ZSET the jobs a submit handed to `runner` while it waited (lua/includes/lease.lua)."""
+        return self.named("inbox:") + runner
 
     def claim(self, claim_id: str) -> str:
         """The record of one claim call, so a claim whose reply was lost can be asked again."""

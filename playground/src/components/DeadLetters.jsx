@@ -42,8 +42,8 @@ export default function DeadLetters() {
   }
 
   const items = page ? page.items : []
-  // the API's requeue-all and purge act on the default queue's dead letters only
-  const bulk = queue === DEFAULT_QUEUE && items.length > 0
+  // requeue all and purge act on the queue shown (the API's ?queue=)
+  const bulk = items.length > 0
   return (
     <section>
       <h2>Dead letters</h2>
@@ -51,10 +51,9 @@ export default function DeadLetters() {
         <QueueSelect value={queue} onChange={(v) => { setQueue(v); setSelected(null); pager.reset() }} />
       </div>
       <div className="toolbar">
-        <button type="button" disabled={!bulk} onClick={() => act(api.requeueAllDlq, (r) => `Requeued ${r.requeued} job(s).`)}>Requeue all</button>
-        <ConfirmButton name="purge" label="Purge…" question="Delete every dead letter for good?" yes="Yes, purge"
-          disabled={!bulk} onConfirm={() => act(api.purgeDlq, (r) => `Purged ${r.purged} dead letter(s).`)} />
-        {queue !== DEFAULT_QUEUE && <span className="muted" data-testid="bulk-note"> Requeue all and purge act on the default queue; requeue this queue's one by one.</span>}
+        <button type="button" disabled={!bulk} onClick={() => act(() => api.requeueAllDlq(queue), (r) => `Requeued ${r.requeued} job(s) of queue ${queue}.`)}>Requeue all</button>
+        <ConfirmButton name="purge" label="Purge…" question={`Delete every dead letter of queue ${queue} for good?`} yes="Yes, purge"
+          disabled={!bulk} onConfirm={() => act(() => api.purgeDlq(queue), (r) => `Purged ${r.purged} dead letter(s) of queue ${queue}.`)} />
       </div>
       {notice && <p className="notice" role="status">{notice}</p>}
       <ErrorBox error={error} />

@@ -144,6 +144,7 @@ export function JobDetail({ id }) {
       )}
       <dl className="fields">
         <dt>queue</dt><dd data-testid="job-queue">{job.queue ?? DEFAULT_QUEUE}</dd>
+        {job.group != null && <><dt>group</dt><dd data-testid="job-group">{job.group}</dd></>}
         <dt>type</dt><dd>{job.type}</dd>
         <dt>priority</dt><dd>{PRIORITY_NAMES[job.priority] ?? job.priority}</dd>
         <dt>attempts</dt><dd>{job.attempts} of {job.max_attempts}</dd>

@@ -2,6 +2,7 @@ import { useCallback, useState } from 'react'
 import { api } from '../api.js'
 import { usePoll } from '../hooks.js'
 import { ErrorBox } from './common.jsx'
+import { QueueGroups } from './Groups.jsx'
 
 const WINDOW_MS = 5 * 60 * 1000
 // samples survive navigation so the chart keeps its history while the page is open
@@ -124,6 +125,7 @@ export default function Queues() {
     <section>
       <h2>Queues</h2>
       <QueueList />
+      <QueueGroups />
       <h3>All queues together</h3>
       <ErrorBox error={error} />
       {stats && (

@@ -3,7 +3,7 @@
 import { useCallback, useState } from 'react'
 import { api } from '../api.js'
 import { usePoll } from '../hooks.js'
-import { ConfirmButton, ErrorBox, Time } from './common.jsx'
+import { ConfirmButton, DEFAULT_QUEUE, ErrorBox, QUEUE_RE, Time } from './common.jsx'
 import { parseData } from './Submit.jsx'
 
 export function when(s) {
@@ -18,6 +18,7 @@ function CreateSchedule({ onCreated, setError }) {
   const [every, setEvery] = useState('10')
   const [timezone, setTimezone] = useState('UTC')
   const [type, setType] = useState('echo')
+  const [queue, setQueue] = useState('')
   const [data, setData] = useState('{"message": "from a schedule"}')
   const [catchUp, setCatchUp] = useState('one')
   const [busy, setBusy] = useState(false)
@@ -28,6 +29,12 @@ function CreateSchedule({ onCreated, setError }) {
     const [value, problem] = parseData(data)
     if (problem) return setError(problem)
     const body = { name: name.trim(), job: { type: type.trim(), data: value }, catch_up: catchUp }
+    if (queue.trim() !== '') {
+      if (!QUEUE_RE.test(queue.trim())) {
+        return setError('Queue must be 1 to 64 letters, digits, "_", "." or "-" (e.g. reports); leave it empty for the default queue')
+      }
+      body.job.queue = queue.trim()
+    }
     if (kind === 'cron') {
       body.cron = cron.trim()
       body.timezone = timezone.trim() || 'UTC'
@@ -64,6 +71,7 @@ function CreateSchedule({ onCreated, setError }) {
         <label>Every (seconds) <input name="every" type="number" min="1" step="1" value={every} onChange={(e) => setEvery(e.target.value)} /></label>
       )}
       <label>Job type <input name="job-type" value={type} onChange={(e) => setType(e.target.value)} required /></label>
+      <label>Queue <input name="job-queue" value={queue} placeholder={DEFAULT_QUEUE} onChange={(e) => setQueue(e.target.value)} /></label>
       <label>Job data (JSON object)
         <textarea name="job-data" rows={3} value={data} onChange={(e) => setData(e.target.value)} spellCheck={false} />
       </label>
@@ -110,13 +118,14 @@ export default function Schedules() {
       {page && items.length === 0 && <p className="muted" data-testid="schedules-empty">No schedules yet.</p>}
       {items.length > 0 && (
         <table className="list" data-testid="schedule-list">
-          <thead><tr><th>name</th><th>when</th><th>job</th><th>next run</th><th>last run</th><th>runs</th><th>state</th><th /></tr></thead>
+          <thead><tr><th>name</th><th>when</th><th>job</th><th>queue</th><th>next run</th><th>last run</th><th>runs</th><th>state</th><th /></tr></thead>
           <tbody>
             {items.map((s) => (
               <tr key={s.name} data-schedule={s.name}>
                 <td><code>{s.name}</code></td>
                 <td>{when(s)}</td>
                 <td>{s.job.type}</td>
+                <td data-testid="schedule-queue">{s.job.queue || DEFAULT_QUEUE}</td>
                 <td data-testid="next-run"><Time value={s.next_run_at} /></td>
                 <td><Time value={s.last_run_at} /></td>
                 <td data-testid="runs">{s.runs}</td>

@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { api } from '../api.js'
 import { go } from '../hooks.js'
-import { ErrorBox, QUEUE_RE } from './common.jsx'
+import { ErrorBox, GROUP_RE, QUEUE_RE } from './common.jsx'
 
 export const TEMPLATES = {
   echo: { message: 'hello from the playground' },
@@ -29,6 +29,7 @@ export default function Submit() {
   const [priority, setPriority] = useState('normal')
   const [delay, setDelay] = useState('')
   const [queue, setQueue] = useState('')
+  const [group, setGroup] = useState('')
   const [error, setError] = useState(null)
   const [busy, setBusy] = useState(false)
   const [submitted, setSubmitted] = useState(null)
@@ -51,6 +52,12 @@ export default function Submit() {
         return setError('Queue must be 1 to 64 letters, digits, "_", "." or "-" (e.g. emails); leave it empty for the default queue')
       }
       job.queue = queue.trim()
+    }
+    if (group.trim() !== '') {
+      if (!GROUP_RE.test(group.trim())) {
+        return setError('Group must be 1 to 128 letters, digits or any of _ . : @ / - (e.g. tenant-42); leave it empty for none')
+      }
+      job.group = group.trim()
     }
     if (delay !== '') {
       const n = Number(delay)
@@ -91,6 +98,9 @@ export default function Submit() {
         </label>
         <label>Queue (optional, default: default)
           <input name="queue" value={queue} placeholder="default" onChange={(e) => setQueue(e.target.value)} />
+        </label>
+        <label>Group (optional: a tenant, a user; groups share the queue fairly)
+          <input name="group" value={group} placeholder="none" onChange={(e) => setGroup(e.target.value)} />
         </label>
         <label>Delay (seconds, optional)
           <input name="delay" type="number" min="0" step="any" value={delay} onChange={(e) => setDelay(e.target.value)} />

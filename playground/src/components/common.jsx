@@ -9,6 +9,8 @@ export const PRIORITY_NAMES = { 0: 'high', 1: 'normal', 2: 'low' }
 // a queue name as the API takes it (keys.py QUEUE_PATTERN)
 export const QUEUE_RE = /^[A-Za-z0-9_.-]{1,64}$/
 export const DEFAULT_QUEUE = 'default'
+// a group name as the API takes it (models.py GROUP_PATTERN)
+export const GROUP_RE = /^[A-Za-z0-9_.:@/-]{1,128}$/
 
 // The known queues' names for a selector; `default` is always there (a fresh store knows none),
 // and a failed read just leaves the list as it was: the selector is a convenience.

@@ -4,11 +4,16 @@ each once, carries a KEYS/ARGV header, and compiles on the real server."""
 from __future__ import annotations
 
 import re
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 
 from boltq_core import Queue
-from boltq_core.jobs.scripts import LUA_DIR, Scripts, source
+from boltq_core.config import Settings
+from boltq_core.jobs.scripts import LUA_DIR, Scripts, library, source
+from tests.conftest import run_worker
 
 SCRIPTS = sorted(p.stem for p in LUA_DIR.glob("*.lua"))
 INCLUDES = sorted(p.stem for p in (LUA_DIR / "includes").glob("*.lua"))
@@ -67,3 +72,95 @@ def test_every_script_compiles_on_the_server(queue: Queue) -> None:
         sha = queue.redis.script_load(source(name))
         assert sha == scripts.sha(name)
     assert all(queue.redis.script_exists(*[scripts.sha(n) for n in SCRIPTS]))
+
+
+# --- the function library (Redis Functions) -----------------------------------------------
+
+
+def _fcalls(client) -> int:
+    return int(client.info("commandstats").get("cmdstat_fcall", {}).get("calls", 0))
+
+
+def test_the_scripts_on_common_run_as_functions_of_one_library(queue: Queue) -> None:
+    lib, _code, functions = library()
+    with_includes = {n for n in SCRIPTS if "--@include" in (LUA_DIR / f"{n}.lua").read_text()}
+    assert set(functions) == with_includes
+    before = _fcalls(queue.redis)
+    job_id = queue.submit({"type": "echo"}).job_id
+    assert queue.get(job_id).status == "pending"
+    assert queue._scripts.functions is True
+    assert _fcalls(queue.redis) > before
+    (listed,) = queue.redis.function_list(library=lib)
+    entry = dict(zip(listed[::2], listed[1::2], strict=True))  # a RESP2 map: flat pairs
+    names = {dict(zip(f[::2], f[1::2], strict=True))["name"] for f in entry["functions"]}
+    assert names == set(functions.values())
+
+
+def test_a_store_that_lost_the_library_loads_it_again(queue: Queue) -> None:
+    """The library deleted under running clients (as a store restarted without persistence
+    loses it): the next submit loads it again, and so does a worker's pipelined finish+claim."""
+    lib = library()[0]
+    queue.submit({"type": "echo"})
+    queue.redis.function_delete(lib)
+    second = queue.submit({"type": "echo"}).job_id
+    assert queue.get(second).status == "pending"
+    assert queue.redis.function_list(library=lib)
+    ids = [queue.submit({"type": "echo"}).job_id for _ in range(40)]
+    deleted: list[bool] = []
+
+    def done() -> bool:
+        completed = queue.stats().totals.get("completed", 0)
+        if completed and not deleted:  # once while the worker is mid-drain
+            queue.redis.function_delete(lib)
+            deleted.append(True)
+        return completed == len(ids) + 2
+
+    run_worker(queue, until=done, batch=5, concurrency=5)
+    assert deleted and all(queue.get(i).status == "completed" for i in ids)
+    assert queue.redis.function_list(library=lib)
+
+
+def test_a_store_that_refuses_functions_runs_the_scripts_by_evalsha(queue: Queue) -> None:
+    user = f"nofn-{uuid.uuid4().hex[:8]}"
+    queue.redis.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                            commands=["+@all", "-function", "-fcall"])
+    try:
+        url = urlsplit(queue.settings.redis_url)
+        limited = Queue(Settings(redis_url=f"redis://{user}:pw@{url.hostname}:{url.port}/0",
+                                 key_prefix=queue.settings.key_prefix))
+        try:
+            job_id = limited.submit({"type": "echo"}).job_id
+            assert limited._scripts.functions is False
+            assert limited.get(job_id).status == "pending"
+            assert queue.get(job_id).status == "pending"  # the same store, the same job
+        finally:
+            limited.redis.close()
+    finally:
+        queue.redis.acl_deluser(user)
+
+
+def test_an_error_inside_a_function_is_not_run_again_by_evalsha(queue: Queue) -> None:
+    """A refusal from inside the function (here an ACL denying XADD, which every submit runs)
+    is the call's own error: a client that has not yet seen FCALL work must not take it for a
+    refusal of FCALL and run the script a second time by EVALSHA."""
+    user = f"noxadd-{uuid.uuid4().hex[:8]}"
+    queue.redis.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                            commands=["+@all", "-xadd"])
+    queue.submit({"type": "echo"})  # the library is on the server
+    evalshas = int(queue.redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+    try:
+        url = urlsplit(queue.settings.redis_url)
+        limited = Queue(Settings(redis_url=f"redis://{user}:pw@{url.hostname}:{url.port}/0",
+                                 key_prefix=queue.settings.key_prefix))
+        try:
+            # Valkey names the command ("... run the 'xadd' command script: ..."), Redis 7 does
+            # not ("The user executing the script can't run this command ... script: ...")
+            with pytest.raises(redis.ResponseError, match="script"):
+                limited.submit({"type": "echo"})
+            assert limited._scripts.functions is not False
+        finally:
+            limited.redis.close()
+    finally:
+        queue.redis.acl_deluser(user)
+    after = int(queue.redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+    assert after == evalshas

@@ -1,6 +1,7 @@
 """Fleet: the live worker invocations of a namespace - who counts (Fleet), how a worker stays
 counted and retires (stay_in_fleet, retirer), and how the poller starts the workers the backlog
-needs and never more than NUM_WORKERS at once (Scaler, scale_until).
+needs and never more than NUM_WORKERS at once, nor more for one queue's backlog than that
+queue's max_workers (Scaler, scale_until).
 
 Key: {p}:fleet  ZSET  member = worker token, score = the ms after which it no longer counts.
 The poller reserves a token per invocation (short expiry: an invocation that never starts frees
@@ -99,8 +100,24 @@ def workers_needed(backlog: int, per_worker: int, cap: int) -> int:
     return max(1, min(cap, math.ceil(backlog / max(1, per_worker))))
 
 
+def workers_wanted(backlogs: dict[str, tuple[int, int | None]], per_worker: int,
+                   cap: int) -> int:
+    """Workers the queues' backlogs (name -> (ready jobs, max_workers or None)) need: the
+    queues without a max_workers of their own share workers_needed() of their summed
+    backlog, each queue with one adds workers_needed() of its own backlog but at most its
+    max_workers; at most `cap` in all."""
+    shared = sum(depth for depth, most in backlogs.values() if most is None)
+    want = workers_needed(shared, per_worker, cap)
+    for depth, most in backlogs.values():
+        if most is not None:
+            want += workers_needed(depth, per_worker, min(cap, most))
+    return min(want, cap)
+
+
 class Scaler:
-    """Starts the workers the backlog needs, never more than the cap counting live ones."""
+    """Starts the workers the backlog needs, never more than the cap counting live ones (nor,
+    for a queue's own backlog, more than its max_workers setting). A queue's cap bounds the
+    workers started for its backlog; a worker still serves every queue of WORKER_QUEUES."""
 
     def __init__(self, q: Queue, invoke: Invoke, function_name: str) -> None:
         self.q = q
@@ -112,18 +129,23 @@ class Scaler:
         self.invoked = 0
         self.failed = 0
         self.backlog: int | None = None  # ready jobs at the last check (None: none yet)
+        self._last: dict[str, int] = {}  # each queue's ready jobs at the last check
 
     def scale(self) -> int:
-        depth = self.q.backlog()
+        now = self.q.backlogs()
+        depth = sum(d for d, _ in now.values())
         # with workers running, only a backlog that outlived one check (POLLER_COALESCE_MS)
         # asks for more: a burst the live workers clear meanwhile starts none; the first
         # worker starts at once
-        lasting = depth if self.backlog is None else min(depth, self.backlog)
+        first = self.backlog is None
+        lasting = {name: (d if first else min(d, self._last.get(name, 0)), most)
+                   for name, (d, most) in now.items()}
         self.backlog = depth
+        self._last = {name: d for name, (d, _) in now.items()}
         if depth <= 0:
             return 0
         live = self.fleet.live()
-        need = workers_needed(lasting if live else depth, self.per_worker, self.cap)
+        need = workers_wanted(lasting if live else now, self.per_worker, self.cap)
         if need <= live:
             return 0
         tokens = self.fleet.reserve(need - live, self.cap)

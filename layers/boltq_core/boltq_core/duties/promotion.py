@@ -1,7 +1,8 @@
 """Promotion: moves due delayed and retrying jobs to ready, recovers expired leases, expires
-old finished jobs and makes the jobs of due schedule occurrences (jobs.schedules), each at the
-moment it falls due - sleeping on the events stream in between, so a new delayed job or
-schedule re-arms it at once (far finer than EventBridge's one-minute schedule).
+old finished jobs, makes the jobs of due schedule occurrences (jobs.schedules) and delivers
+the messages queues leave for each other (jobs.relay), each at the moment it falls due -
+sleeping on the events stream in between, so a new delayed job or schedule re-arms it at once
+(far finer than EventBridge's one-minute schedule).
 
 `promote_until` is what one promoter invocation does: under the namespace's promoter lock
 (overlapping invocations take turns; a second waits for the lock, so the hand-over between
@@ -20,11 +21,13 @@ from boltq_core.duties.events import EventFollower
 from boltq_core.duties.lock import Lock
 from boltq_core.duties.status_push import Poster, connect_pusher
 from boltq_core.jobs.queue import Queue
+from boltq_core.jobs.relay import Relay
 from boltq_core.jobs.schedules import Schedules
 
 log = logging.getLogger("boltq.promoter")
 
-WAKE_ON = frozenset({"scheduled", "retrying", "running"})  # may move the next due moment up
+# may move the next due moment up; "relay": a queue's outbox has a message (jobs.relay)
+WAKE_ON = frozenset({"scheduled", "retrying", "running", "relay"})
 MAX_SLEEP_SECONDS = 1.0  # look again at least this often anyway (and renew the lock)
 READ_COUNT = 100  # events read per wake
 LOCK_LEASE_MS = 10_000
@@ -47,8 +50,9 @@ class Promoter:
             # the plan up, so `running` events need no re-plan
             self.wake_on = WAKE_ON - {"running"}
         self.schedules = Schedules(queue)
+        self.relay = Relay(queue)
         self.totals = {"promoted": 0, "recovered": 0, "expired": 0, "scheduled": 0,
-                       "passes": 0}
+                       "relayed": 0, "passes": 0}
 
     def run(self, deadline: float, still_mine: Any = lambda: True) -> dict[str, int]:
         """Promote until time.monotonic() reaches `deadline`, or `still_mine()` (the lock)
@@ -57,6 +61,7 @@ class Promoter:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 started = time.monotonic()
+                self.totals["relayed"] += self.relay.deliver_all()
                 r = self.queue.promote_all()
                 fired = self.schedules.fire_due()
                 self.totals["passes"] += 1

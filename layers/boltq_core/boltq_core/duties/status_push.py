@@ -201,6 +201,8 @@ class StatusPusher:
     # --- one batch of events ----------------------------------------------------------------
 
     def push(self, events: Sequence[tuple[str, dict[str, str]]]) -> int:
+        # jobs' and workflows' changes; not the relay's wake-ups ('o': jobs.relay)
+        events = [e for e in events if e[1].get("k") in ("j", "w")]
         topics: list[str] = [ALL]
         for _, f in events:
             if f.get("k") == "j":

@@ -92,7 +92,7 @@ def invalid(exc: ValidationError, where: str = "") -> InvalidInput:
 # the job hash fields a summary shows, status and type first (list_jobs.lua filters on them)
 SUMMARY_FIELDS = ("status", "type", "id", "priority", "attempts", "max_attempts", "timeout",
                   "created", "scheduled", "started", "finished", "err_cat", "err_msg", "progress",
-                  "wf", "step", "idem", "cancel", "requeued", "sched", "sfor")
+                  "wf", "step", "idem", "cancel", "requeued", "sched", "sfor", "group")
 MAX_PROGRESS_BYTES = 16384  # a progress report's JSON size cap
 MAX_PAGE = 100  # list routes' largest page: a page of summaries stays far below 6 MB
 
@@ -176,6 +176,8 @@ class ScriptCalls:
                 f"{spec.priority}:{spec.max_attempts or s.max_attempts}:{timeout}:"
                 f"{int(spec.delay_seconds * 1000)}:{run_at}"
             )
+            if spec.group:
+                meta += ":" + spec.group
             trace = (traces[i] if traces else None) or ""
             out.append(Prepared(ids[i], spec.type, data, meta, spec.idempotency_key or "", trace))
         return out
@@ -200,16 +202,26 @@ class ScriptCalls:
 
     def claim(
         self, count: int, lease_s: float, max_timeout_s: float = 0, *, held: int = 0,
-        runner: str = "", claim_id: str | None = None, limit: int = 1000,
+        runner: str = "", claim_id: str | None = None, limit: int = 1000, wait_ms: int = 0,
     ) -> tuple[Call, Callable[[Any], RawClaim]]:
         """A claim of up to `count` jobs by a runner holding `held`. The same `claim_id` sent
-        again (its reply was lost) is answered with the jobs it leased the first time."""
+        again (its reply was lost) is answered with the jobs it leased the first time. With
+        `wait_ms`, a claim that comes back short leaves the runner registered as waiting that
+        long: a submit then hands it jobs (lua/includes/lease.lua)."""
 
         def parse(reply: Any) -> RawClaim:
             return int(reply[0]), reply[1] == 1, [pairs(j) for j in reply[2:]]
 
-        args = [count, int(lease_s * 1000), int(max_timeout_s), limit, held, runner]
+        args = [count, int(lease_s * 1000), int(max_timeout_s), limit, held, runner, wait_ms]
         return self.call("claim", [self.keys.claim(claim_id or new_ids(1)[0])], args), parse
+
+    def unidle(self, runner: str) -> tuple[Call, Callable[[Any], list[dict[str, str]]]]:
+        """The runner no longer waits here; the jobs handed to it meanwhile come back."""
+
+        def parse(reply: Any) -> list[dict[str, str]]:
+            return [pairs(j) for j in reply]
+
+        return self.call("unidle", (), [runner]), parse
 
     def finish(self, outcomes: Sequence[Wire]) -> Call:
         args: list[Any] = [len(outcomes)]

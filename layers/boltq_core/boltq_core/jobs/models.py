@@ -40,6 +40,7 @@ def parse_priority(value: Any) -> int:
 
 PriorityField = Annotated[int, BeforeValidator(parse_priority)]
 JOB_TYPE_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+GROUP_PATTERN = r"^[A-Za-z0-9_.:@/-]{1,128}$"  # a tenant, a user, a downstream API (SPEC §13)
 MAX_DELAY_SECONDS = 366 * 86400  # the furthest ahead a job may be scheduled (delay or run_at)
 
 
@@ -56,10 +57,11 @@ class JobStatus(StrEnum):
 class JobSpec(BaseModel):
     """A job as submitted. Unknown fields are rejected so a typo never goes unnoticed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
     queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN)
+    group: str | None = Field(None, pattern=GROUP_PATTERN)
     data: dict[str, Any] = Field(default_factory=dict)
     priority: PriorityField = 1
     delay_seconds: float = Field(0, ge=0, le=MAX_DELAY_SECONDS)
@@ -88,6 +90,8 @@ class JobSpec(BaseModel):
 
 
 class ErrorInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     category: str
     message: str
 
@@ -96,9 +100,12 @@ class JobSummary(BaseModel):
     """A job as lists show it: everything but its data, result and parents' results, so a page
     stays small whatever the jobs carry. Times are ISO-8601 UTC."""
 
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     type: str
     queue: str = DEFAULT_QUEUE
+    group: str | None = None
     priority: int
     status: str
     attempts: int
@@ -130,6 +137,7 @@ class JobSummary(BaseModel):
             "id": h["id"],
             "type": h["type"],
             "queue": queue_of(h["id"]),
+            "group": h.get("group"),
             "priority": int(h["priority"]),
             "status": h["status"],
             "attempts": int(h["attempts"]),
@@ -183,6 +191,8 @@ class Job(JobSummary):
 class QueueStats(BaseModel):
     """Queue depths now and totals since the namespace was created."""
 
+    model_config = ConfigDict(defer_build=True)
+
     pending: dict[str, int]  # per priority name: high / normal / low
     pending_total: int  # ready to run now, the recovering ones included
     recovering: int  # ready again after their worker was lost; each runs alone next
@@ -221,6 +231,8 @@ def to_epoch_ms(dt: datetime) -> int:
 
 class QueueInfo(BaseModel):
     """One queue as GET /api/v1/queues lists it: its depths now and whether it is paused."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     paused: bool

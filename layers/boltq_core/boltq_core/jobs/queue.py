@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from pydantic import BaseModel, Field
 from redis.cluster import RedisCluster
 
 from boltq_core.config import Settings, shared_settings
-from boltq_core.errors import ConfigError, Conflict, NotFound, StoreUnavailable
+from boltq_core.errors import ConfigError, Conflict, InvalidInput, NotFound, StoreUnavailable
 from boltq_core.jobs.calls import (
     SUMMARY_FIELDS,
     Call,
@@ -35,8 +36,8 @@ from boltq_core.jobs.models import (
     QueueStats,
     add_stats,
 )
-from boltq_core.jobs.scripts import Scripts
-from boltq_core.keys import DEFAULT_QUEUE, queue_of
+from boltq_core.jobs.scripts import Scripts, lost
+from boltq_core.keys import DEFAULT_QUEUE, GROUP_READY, Keys, queue_of
 from boltq_core.store import failover
 from boltq_core.store.connect import SyncClient, connect
 
@@ -48,7 +49,7 @@ CLUSTER_POLL_SECONDS = 0.05  # how often read_streams looks again on a cluster (
 # plan as stale, the rest only move what is due)
 IDEMPOTENT = frozenset({"submit", "workflow_submit", "claim", "finish", "extend", "progress",
                         "promote", "list_jobs", "schedule_fire", "schedule_pause",
-                        "schedule_delete"})
+                        "schedule_delete", "group_limits", "list_groups", "outbox_apply"})
 
 
 
@@ -72,6 +73,49 @@ def counters(stats_hash: dict[str, str]) -> list[Counter]:
         jtype, _, label = rest.partition("|")
         out.append(Counter(kind, jtype, label, int(value)))
     return out
+
+
+MAX_WORKERS_LIMIT = 1_000_000  # the largest max_workers a queue may be given
+
+
+class QueueSettings(BaseModel):
+    """A queue's settings (HASH Keys.settings; a field absent there is null here)."""
+
+    max_workers: int | None = Field(
+        None, ge=1, le=MAX_WORKERS_LIMIT,
+        description="the most workers the poller starts for this queue's backlog (null: no "
+                    "cap of its own; NUM_WORKERS still caps the whole fleet)")
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> QueueSettings:
+        raw = h.get("max_workers")
+        return cls(max_workers=int(raw) if raw else None)
+
+
+def check_max_workers(value: Any, field: str = "max_workers") -> int | None:
+    """max_workers as a queue takes it (an integer 1..MAX_WORKERS_LIMIT, or None: no cap), or
+    InvalidInput naming `field`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            1 <= value <= MAX_WORKERS_LIMIT):
+        raise InvalidInput(f"{field}: an integer from 1 to {MAX_WORKERS_LIMIT}, or null; got "
+                           f"{value!r}", [{"field": field}])
+    return value
+
+
+def _read_ready(pipe: Any, k: Keys) -> None:
+    """Queue the reads of a queue's ready jobs (_ready_total sums their replies): the
+    ungrouped lists per priority, the suspects, the groups' counts per priority."""
+    for p in range(3):
+        pipe.llen(k.ready(p))
+    pipe.llen(k.suspects)
+    pipe.hmget(k.group_state, GROUP_READY)
+
+
+def _ready_total(replies: list[Any]) -> int:
+    *lists, grouped = replies
+    return sum(lists) + sum(int(n or 0) for n in grouped)
 
 
 @dataclass(slots=True)
@@ -155,8 +199,28 @@ class Queue:
 
     def info(self) -> tuple[QueueInfo, QueueStats]:
         """This queue's depths and whether it is paused, and its stats: one read."""
-        stats, paused = self._stats()
+        stats, paused, _ = self._stats()
         return QueueInfo.of(self.name, paused, stats), stats
+
+    def detail(self) -> tuple[QueueInfo, QueueStats, QueueSettings]:
+        """info() and this queue's settings: one read."""
+        stats, paused, settings = self._stats()
+        return QueueInfo.of(self.name, paused, stats), stats, settings
+
+    def queue_settings(self) -> QueueSettings:
+        h = self.read(lambda: self.redis.hgetall(self.keys.settings), "settings")
+        return QueueSettings.from_hash(h)
+
+    def configure(self, max_workers: int | None) -> QueueSettings:
+        """Set this queue's settings (None clears max_workers); the queue becomes known."""
+        max_workers = check_max_workers(max_workers)
+        self.register()
+        if max_workers is None:
+            self.read(lambda: self.redis.hdel(self.keys.settings, "max_workers"), "settings")
+        else:
+            self.read(lambda: self.redis.hset(self.keys.settings, "max_workers", max_workers),
+                      "settings")
+        return QueueSettings(max_workers=max_workers)
 
     def stats_all(self) -> tuple[QueueStats, dict[str, QueueStats]]:
         """The totals over every known queue, and each queue's own stats."""
@@ -251,18 +315,19 @@ class Queue:
         s = self.settings
         if not (s.submit_wait_replicas or s.submit_wait_aof):
             return self.run(call)
-        script = self._scripts[call.script]
+        scripts = self._scripts
 
         def send() -> Any:
+            scripts.ready()
             pipe = self.redis.pipeline(transaction=False)
-            pipe.evalsha(script.sha, len(call.keys), *call.keys, *call.args)
+            scripts.queue_in(pipe, call.script, call.keys, call.args)
             if s.submit_wait_replicas:
                 pipe.execute_command("WAIT", s.submit_wait_replicas, s.submit_wait_timeout_ms)
             if s.submit_wait_aof:
                 pipe.execute_command("WAITAOF", 1, 0, s.submit_wait_timeout_ms)
             replies = pipe.execute(raise_on_error=False)
-            if isinstance(replies[0], redis.exceptions.NoScriptError):
-                self.redis.script_load(script.script)
+            if lost(replies[0]):  # the server restarted empty: load the scripts again
+                scripts.reload()
                 return send()
             for r in replies:
                 if isinstance(r, redis.ResponseError) and "appendonly" in str(r):
@@ -307,14 +372,13 @@ class Queue:
         return Page([JobSummary.from_hash(pairs(j)) for j in reply[1:]], reply[0] or None)
 
     def ready_depth(self) -> int:
-        """Jobs ready to run now, all priorities, the recovering ones included."""
+        """Jobs ready to run now, all priorities, in groups or not, the recovering ones
+        included."""
 
         def read() -> int:
             pipe = self.redis.pipeline(transaction=False)
-            for p in range(3):
-                pipe.llen(self.keys.ready(p))
-            pipe.llen(self.keys.suspects)
-            return sum(pipe.execute())
+            _read_ready(pipe, self.keys)
+            return _ready_total(pipe.execute())
 
         return int(self.read(read, "ready depth"))
 
@@ -322,11 +386,29 @@ class Queue:
         """ready_depth() summed over every known queue."""
         return sum(self.of(name).ready_depth() for name in self.known_queues())
 
+    def backlogs(self) -> dict[str, tuple[int, int | None]]:
+        """Every known queue's ready_depth() (0 while it is paused: nothing can be claimed)
+        and max_workers (None: no cap), by name: one read a queue."""
+
+        def read(k: Any) -> tuple[int, int | None]:
+            pipe = self.redis.pipeline(transaction=False)
+            _read_ready(pipe, k)
+            pipe.exists(k.paused)
+            pipe.hget(k.settings, "max_workers")
+            *ready, paused, cap = pipe.execute()
+            return 0 if paused else _ready_total(ready), int(cap) if cap else None
+
+        out = {}
+        for name in self.known_queues():
+            keys = self.of(name).keys
+            out[name] = self.read(lambda k=keys: read(k), "backlog")
+        return out
+
     def stats(self) -> QueueStats:
         return self._stats()[0]
 
-    def _stats(self) -> tuple[QueueStats, bool]:
-        """The stats and whether the queue is paused, from one pipelined read."""
+    def _stats(self) -> tuple[QueueStats, bool, QueueSettings]:
+        """The stats, whether the queue is paused and its settings, from one pipelined read."""
         k = self.keys
 
         def read() -> list[Any]:
@@ -338,6 +420,8 @@ class Queue:
             pipe.hgetall(k.stats)
             pipe.llen(k.suspects)
             pipe.exists(k.paused)
+            pipe.hgetall(k.settings)
+            pipe.hmget(k.group_state, GROUP_READY)
             return list(pipe.execute())
 
         r = self.read(read, "stats")
@@ -355,9 +439,10 @@ class Queue:
             totals[name] = totals.get(name, 0) + c.value
             row = by_type.setdefault(c.type, {})
             row[name] = row.get(name, 0) + c.value
+        ready = [r[p] + int(r[12][p] or 0) for p in range(3)]  # ungrouped + in groups
         return QueueStats(
-            pending=dict(zip(PRIORITY_NAMES, r[0:3], strict=True)),
-            pending_total=sum(r[0:3]) + r[9],
+            pending=dict(zip(PRIORITY_NAMES, ready, strict=True)),
+            pending_total=sum(ready) + r[9],
             recovering=r[9],
             scheduled=r[3],
             running=r[4],
@@ -367,7 +452,7 @@ class Queue:
             totals=totals,
             by_type=by_type,
             submitted_by_priority=by_prio,
-        ), bool(r[10])
+        ), bool(r[10]), QueueSettings.from_hash(r[11])
 
     # --- change -----------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from boltq_core.jobs.models import JOB_TYPE_PATTERN, PriorityField
+from boltq_core.jobs.models import GROUP_PATTERN, JOB_TYPE_PATTERN, PriorityField
 from boltq_core.jobs.recurrence import MAX_PERIOD_SECONDS, BadRecurrence, check_cron, zone
+from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN
 
 SCHEDULE_NAME_PATTERN = JOB_TYPE_PATTERN
 MAX_RUNS = 10**9
@@ -30,11 +31,16 @@ def _aware(v: datetime | None) -> datetime | None:
 class ScheduleJob(BaseModel):
     """The job each occurrence submits: a job as for POST /api/v1/jobs (the same fields, the
     same checks) but for when it runs (delay_seconds, run_at: the schedule's) and
-    idempotency_key (each occurrence is made once anyway)."""
+    idempotency_key (each occurrence is made once anyway). The schedule is stored in its
+    job's queue (jobs.schedules)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
+    queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN,
+                       description="the queue the occurrences' jobs go to")
+    group: str | None = Field(None, pattern=GROUP_PATTERN,
+                              description="the group the occurrences' jobs belong to (SPEC §13)")
     data: dict[str, Any] = Field(default_factory=dict)
     priority: PriorityField = 1
     max_attempts: int | None = Field(None, ge=1, le=100)
@@ -45,7 +51,7 @@ class ScheduleSpec(BaseModel):
     """A schedule as submitted: `cron` or `every_seconds` (exactly one; Schedules.save checks
     it), the job each occurrence submits, and its bounds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=128, pattern=SCHEDULE_NAME_PATTERN)
     cron: str | None = Field(None, min_length=1, max_length=256,
@@ -88,6 +94,8 @@ class ScheduleSpec(BaseModel):
 class Schedule(BaseModel):
     """A schedule as stored and read back. Times are ISO-8601 UTC."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     cron: str | None
     every_seconds: int | None
@@ -106,6 +114,8 @@ class Schedule(BaseModel):
 
 
 class Occurrence(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     scheduled_for: datetime
     job_id: str
     triggered: bool = Field(description="made by trigger, not by the schedule")

@@ -1,10 +1,26 @@
-"""Schedules (SPEC §12): cron and repeatable jobs, stored in the namespace they submit to.
+"""Schedules (SPEC §12): cron and repeatable jobs, stored in the queue they submit to.
 
 Python plans (croniter and zoneinfo, jobs.recurrence), the scripts carry the plan out: an
 occurrence's job is made by one schedule_fire call that first checks the schedule is still as
 it was read, with an id derived from the schedule and the occurrence time. So any number of
 promoters may look at the same due schedule: one of them makes the job, the others' plans are
-stale. `fire_due` is the promoter's part (duties.promotion calls it every pass)."""
+stale. `fire_due` is the promoter's part (duties.promotion calls it every pass): it looks at
+the due schedules of every known queue.
+
+Where a schedule lives: in its job's queue (`job.queue`, keys of that queue's hash tag), since
+the script that makes an occurrence's job must reach the schedule and the queue in one slot.
+The deployment keeps every name in Keys.schedules of the default queue (the list, by name) and,
+for the schedules of named queues, name -> queue in Keys.schedule_queues: a call by name costs
+one read more. A schedule saved into another queue than the one holding it moves, in steps
+(one slot each, so not atomically): (1) the old one is paused (no occurrence after this; its
+history is read), (2) the index names the new queue, (3) the new one is saved, carrying runs,
+last run and pause over, its first run after the old one's last, (4) the old one is deleted.
+At no step can both fire (the old one is paused before the new one exists), so an occurrence
+still makes one job. A crash between steps leaves the old one paused (after 1), or the name
+not found until it is saved again (after 2), or a paused left-over in the old queue that
+nothing reads (after 3); saving it again completes the move. The promoter fires a schedule
+only from the queue the index names (a left-over of two racing saves is taken out of its
+queue's due set)."""
 
 from __future__ import annotations
 
@@ -29,6 +45,7 @@ from boltq_core.jobs.schedule_model import (
     ScheduleDetail,
     ScheduleSpec,
 )
+from boltq_core.keys import DEFAULT_QUEUE, in_queue
 from boltq_core.timefmt import from_ms
 
 log = logging.getLogger("boltq.schedules")
@@ -43,9 +60,9 @@ class Fired:
     next_wake_ms: int  # the next schedule's next run, -1 = none
 
 
-def occurrence_id(prefix: str, name: str, at_ms: int) -> str:
+def occurrence_id(prefix: str, name: str, at_ms: int, queue: str = DEFAULT_QUEUE) -> str:
     """The job id of a schedule's occurrence: the same whoever computes it."""
-    return str(uuid.uuid5(_ID_SPACE, f"{prefix}\x00{name}\x00{at_ms}"))
+    return in_queue(queue, str(uuid.uuid5(_ID_SPACE, f"{prefix}\x00{name}\x00{at_ms}")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +98,39 @@ def _recurrence(spec: ScheduleSpec, anchor_ms: int) -> Recurrence:
 
 
 class Schedules:
-    """Create, read, pause and fire the schedules of one namespace."""
+    """Create, read, pause and fire the schedules of a deployment (each in its job's queue)."""
 
     def __init__(self, queue: Queue) -> None:
-        self.queue = queue
-        self.keys = queue.keys
+        self.queue = queue.of(DEFAULT_QUEUE)
+        self.keys = self.queue.keys  # the deployment's
         self.settings = queue.settings
+
+    # --- where ------------------------------------------------------------------------------
+
+    def _where(self, name: str) -> Queue:
+        """The queue holding schedule `name` (the default queue when the index names none)."""
+        r = self.queue.redis
+        held = self.queue.read(lambda: r.hget(self.keys.schedule_queues, name), "schedule")
+        return self.queue.of(held) if held else self.queue
+
+    def _index(self, name: str, queue: str) -> None:
+        """The deployment's list and index say `name` is in `queue` (one transaction)."""
+        def send() -> None:
+            pipe = self.queue.redis.pipeline(transaction=True)
+            if queue == DEFAULT_QUEUE:
+                pipe.hdel(self.keys.schedule_queues, name)
+            else:
+                pipe.hset(self.keys.schedule_queues, name, queue)
+            pipe.zadd(self.keys.schedules, {name: 0})
+            pipe.execute()
+
+        self.queue.read(send, "schedule index")
 
     # --- change -----------------------------------------------------------------------------
 
     def save(self, spec: ScheduleSpec | dict[str, Any]) -> tuple[str, int]:
-        """Create or replace a schedule; its name and next run (ms, -1 = none)."""
+        """Create or replace a schedule; its name and next run (ms, -1 = none). Saved into
+        another queue than the one holding it, it moves (see the module's docstring)."""
         if not isinstance(spec, ScheduleSpec):
             try:
                 spec = ScheduleSpec.model_validate(spec)
@@ -114,31 +153,83 @@ class Schedules:
         except BadRecurrence as exc:
             where = "cron" if spec.start_at is None else "start_at"
             raise InvalidInput(f"{where}: {exc}", [{"field": where}]) from None
+        q = self.queue.of(spec.job.queue)
+        old = self._where(spec.name)
+        carried = ""
+        if old.name != q.name:  # a move: (1) pause the old one, read what it carries over
+            carried, last = self._stop_old(old, spec.name)
+            if first >= 0 and last is not None and first <= last:
+                first = plan.following(last)
+        if q.name != DEFAULT_QUEUE:
+            q.register()  # the promoter looks at its schedules, and wakes on its events
+        if q.name != DEFAULT_QUEUE or old.name != q.name:
+            self._index(spec.name, q.name)  # (2)
         stored = {**spec.model_dump(mode="json"), "anchor_ms": anchor}
-        k = self.keys
-        reply = self.queue.run(self.queue.calls.call(
+        k = q.keys
+        reply = q.run(q.calls.call(  # (3)
             "schedule_save", [k.schedule(spec.name), k.schedules, k.schedules_due],
-            [spec.name, json.dumps(stored, separators=(",", ":")), first]))
+            [spec.name, json.dumps(stored, separators=(",", ":")), first, carried]))
+        if old.name != q.name:
+            self._drop(old, spec.name)  # (4)
         return spec.name, int(reply[0])
 
+    def _stop_old(self, old: Queue, name: str) -> tuple[str, int | None]:
+        """A moving schedule's old copy paused (no occurrence after this); what the new one
+        carries over ("runs:last:paused", or '' when there is no old one) and its last run."""
+        k, r = old.keys, old.redis
+        before = old.read(lambda: r.hmget(k.schedule(name), "paused", "spec"), "schedule")
+        if before[1] is None:
+            return "", None
+        old.run(old.calls.call("schedule_pause", [k.schedule(name), k.schedules_due],
+                               [name, "1", -1]))
+        runs, last = old.read(lambda: r.hmget(k.schedule(name), "runs", "last"), "schedule")
+        paused = "1" if before[0] == "1" else "0"
+        return f"{int(runs or 0)}:{last or ''}:{paused}", int(last) if last else None
+
+    def _drop(self, old: Queue, name: str) -> None:
+        """Delete a moved schedule's old copy (in its queue's slot; the deployment's list of
+        names, in the default queue's, keeps the name)."""
+        k = old.keys
+
+        def send() -> None:
+            pipe = old.redis.pipeline(transaction=True)
+            pipe.delete(k.schedule(name), k.schedule_recent(name))
+            pipe.zrem(k.schedules_due, name)
+            if old.name != DEFAULT_QUEUE:
+                pipe.zrem(k.schedules, name)
+            pipe.execute()
+
+        old.read(send, "schedule delete")
+
     def delete(self, name: str) -> None:
-        k = self.keys
+        q = self._where(name)
+        k = q.keys
         call = Call("schedule_delete", [k.schedule(name), k.schedule_recent(name), k.schedules,
                                         k.schedules_due], [name])
-        if not self.queue.run(call):
+        found = q.run(call)
+        if q.name != DEFAULT_QUEUE:  # the deployment's list and index
+            def send() -> None:
+                pipe = self.queue.redis.pipeline(transaction=True)
+                pipe.hdel(self.keys.schedule_queues, name)
+                pipe.zrem(self.keys.schedules, name)
+                pipe.execute()
+
+            self.queue.read(send, "schedule index")
+        if not found:
             raise NotFound(f"schedule {name!r} not found")
 
     def pause(self, name: str) -> None:
-        self._pause(name, True, -1)
+        self._pause(self._where(name), name, True, -1)
 
     def resume(self, name: str) -> int:
         """Resume from now (what fell in the pause is not caught up); the next run ms."""
-        plan = self._plan(self._hash(name))
-        return self._pause(name, False, plan.following(int(time.time() * 1000)))
+        q = self._where(name)
+        plan = self._plan(self._hash(q, name))
+        return self._pause(q, name, False, plan.following(int(time.time() * 1000)))
 
-    def _pause(self, name: str, pause: bool, nxt: int) -> int:
-        k = self.keys
-        found, after = self.queue.run(self.queue.calls.call(
+    def _pause(self, q: Queue, name: str, pause: bool, nxt: int) -> int:
+        k = q.keys
+        found, after = q.run(q.calls.call(
             "schedule_pause", [k.schedule(name), k.schedules_due],
             [name, "1" if pause else "0", nxt]))
         if not found:
@@ -147,9 +238,10 @@ class Schedules:
 
     def trigger(self, name: str) -> tuple[str, str]:
         """Run it once now (its plan unchanged): the job's id and status."""
-        plan = self._plan(self._hash(name))
-        job_id = new_ids(1)[0]
-        status = self._fire(plan, "trigger", 0, -1, job_id)[1]
+        q = self._where(name)
+        plan = self._plan(self._hash(q, name))
+        job_id = in_queue(q.name, new_ids(1)[0])
+        status = self._fire(q, plan, "trigger", 0, -1, job_id)[1]
         if status == "missing":
             raise NotFound(f"schedule {name!r} not found")
         return job_id, status
@@ -157,16 +249,29 @@ class Schedules:
     # --- the promoter's part ----------------------------------------------------------------
 
     def fire_due(self, now_ms: int | None = None, limit: int = FIRE_LIMIT) -> Fired:
-        """Make the jobs of the occurrences due by `now_ms` (default: now), each once, as
-        each schedule's catch_up says for the ones missed; the next due moment."""
+        """Make the jobs of the occurrences due by `now_ms` (default: now) in every known
+        queue, each once, as each schedule's catch_up says for the ones missed; the next due
+        moment. At most `limit` a queue."""
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        k, r = self.keys, self.queue.redis
-        first = self.queue.read(lambda: r.zrange(k.schedules_due, 0, limit - 1,
-                                                 withscores=True), "schedules due")
+        total = Fired(0, 0, -1)
+        for name in self.queue.known_queues():
+            f = self._fire_queue(self.queue.of(name), now, limit)
+            total.made += f.made
+            total.skipped += f.skipped
+            if f.next_wake_ms >= 0:
+                total.next_wake_ms = (f.next_wake_ms if total.next_wake_ms < 0
+                                      else min(total.next_wake_ms, f.next_wake_ms))
+        return total
+
+    def _fire_queue(self, q: Queue, now: int, limit: int) -> Fired:
+        k, r = q.keys, q.redis
+        first = q.read(lambda: r.zrange(k.schedules_due, 0, limit - 1, withscores=True),
+                       "schedules due")
         due = [name for name, score in first if score <= now]
         made = skipped = 0
         if due:
-            hashes = self.queue.read(lambda: self._hashes(due), "schedules")
+            due = self._held_here(q, due)
+            hashes = q.read(lambda: self._hashes(q, due), "schedules")
             budget = limit
             for name, h in zip(due, hashes, strict=True):
                 if budget <= 0:
@@ -176,26 +281,40 @@ class Schedules:
                 except (ValueError, KeyError) as exc:  # one unreadable schedule stops no other
                     # out of the due set, or the promoter would wake for it again at once
                     log.error("schedule %r cannot be read; it is not run: %s", name, exc)
-                    self.queue.read(lambda n=name: r.zrem(k.schedules_due, n), "schedules due")
+                    q.read(lambda n=name: r.zrem(k.schedules_due, n), "schedules due")
                     continue
-                m, s = self._fire_one(plan, now, budget)
+                m, s = self._fire_one(q, plan, now, budget)
                 made, skipped, budget = made + m, skipped + s, budget - m - s
-            first = self.queue.read(lambda: r.zrange(k.schedules_due, 0, 0, withscores=True),
-                                    "schedules due")
+            first = q.read(lambda: r.zrange(k.schedules_due, 0, 0, withscores=True),
+                           "schedules due")
         return Fired(made, skipped, int(first[0][1]) if first else -1)
 
-    def _fire_one(self, plan: Plan, now: int, budget: int) -> tuple[int, int]:
+    def _held_here(self, q: Queue, names: list[str]) -> list[str]:
+        """The names the index places in `q`; any other is a left-over (two saves moving it
+        at once) and leaves the due set, so it never fires."""
+        where = self.queue.read(lambda: self.queue.redis.hmget(self.keys.schedule_queues, names),
+                                "schedule index")
+        here = [n for n, w in zip(names, where, strict=True) if (w or DEFAULT_QUEUE) == q.name]
+        gone = sorted(set(names) - set(here))
+        if gone:
+            log.warning("schedules %s in queue %r are left-overs of a move; not run", gone,
+                        q.name)
+            q.read(lambda: q.redis.zrem(q.keys.schedules_due, *gone), "schedules due")
+        return here
+
+    def _fire_one(self, q: Queue, plan: Plan, now: int, budget: int) -> tuple[int, int]:
         """One due schedule: (jobs made, occurrences skipped)."""
         occ = plan.next_ms
         if occ is None or occ > now:
             return 0, 0
         spec, rec = plan.spec, plan.recurrence
+        prefix = self.keys.prefix
         if spec.catch_up is CatchUp.ALL:  # every occurrence, oldest first, while it stays ours
             made = 0
             while occ is not None and 0 <= occ <= now and made < budget:
                 nxt = plan.following(occ)
-                ok, status, _ = self._fire(plan, "due", occ, nxt,
-                                           occurrence_id(self.keys.prefix, spec.name, occ))
+                ok, status, _ = self._fire(q, plan, "due", occ, nxt,
+                                           occurrence_id(prefix, spec.name, occ, q.name))
                 if status == "stale" or status == "missing":
                     break
                 made += ok
@@ -207,25 +326,28 @@ class Schedules:
         nxt = plan.following(now)
         on_time = now - latest <= self.settings.schedule_grace_seconds * 1000
         if spec.catch_up is CatchUp.SKIP and not on_time:
-            status = self._fire(plan, "skip", occ, nxt, "")[1]
+            status = self._fire(q, plan, "skip", occ, nxt, "")[1]
             return 0, int(status == "skipped")
-        ok, _, _ = self._fire(plan, "due", occ, nxt,
-                              occurrence_id(self.keys.prefix, spec.name, latest), latest)
+        ok, _, _ = self._fire(q, plan, "due", occ, nxt,
+                              occurrence_id(prefix, spec.name, latest, q.name), latest)
         return ok, 0
 
-    def _fire(self, plan: Plan, mode: str, occ: int, following: int, job_id: str,
+    def _fire(self, q: Queue, plan: Plan, mode: str, occ: int, following: int, job_id: str,
               at_ms: int | None = None) -> tuple[int, str, int]:
-        """One schedule_fire call; `at_ms` is the occurrence the job is made for when it is
-        not `occ` (catch_up 'one' and 'skip' after downtime: the latest missed one)."""
-        s, k, spec = self.settings, self.keys, plan.spec
+        """One schedule_fire call in the schedule's queue `q`; `at_ms` is the occurrence the
+        job is made for when it is not `occ` (catch_up 'one' and 'skip' after downtime: the
+        latest missed one)."""
+        s, k, spec = self.settings, q.keys, plan.spec
         job = spec.job
         # checked when saved; settings lowered since then cap the timeout and let the data be,
         # so the promoter never stalls on one schedule
         timeout = min(job.timeout_seconds or s.default_timeout_seconds, s.max_timeout_seconds)
         meta = f"{job.priority}:{job.max_attempts or s.max_attempts}:{timeout}"
+        if job.group:
+            meta += ":" + job.group
         data = json.dumps(job.data, separators=(",", ":"), ensure_ascii=False)
         name = spec.name
-        reply = self.queue.run(self.queue.calls.call(
+        reply = q.run(q.calls.call(
             "schedule_fire",
             [k.schedule(name), k.schedules_due, k.schedule_recent(name), k.job(job_id)],
             [mode, plan.version, occ, following, spec.max_runs or 0, s.schedule_history,
@@ -234,15 +356,16 @@ class Schedules:
 
     # --- read -------------------------------------------------------------------------------
 
-    def _hashes(self, names: list[str]) -> list[dict[str, str]]:
-        pipe = self.queue.redis.pipeline(transaction=False)
+    @staticmethod
+    def _hashes(q: Queue, names: list[str]) -> list[dict[str, str]]:
+        pipe = q.redis.pipeline(transaction=False)
         for name in names:
-            pipe.hgetall(self.keys.schedule(name))
+            pipe.hgetall(q.keys.schedule(name))
         return list(pipe.execute())
 
-    def _hash(self, name: str) -> dict[str, str]:
-        h = self.queue.read(lambda: self.queue.redis.hgetall(self.keys.schedule(name)),
-                            "schedule")
+    @staticmethod
+    def _hash(q: Queue, name: str) -> dict[str, str]:
+        h = q.read(lambda: q.redis.hgetall(q.keys.schedule(name)), "schedule")
         if not h:
             raise NotFound(f"schedule {name!r} not found")
         return dict(h)
@@ -264,26 +387,32 @@ class Schedules:
                 "created_at": from_ms(h.get("created")), "updated_at": from_ms(h.get("updated"))}
 
     def get(self, name: str) -> ScheduleDetail:
-        h = self._hash(name)
-        raw = self.queue.read(lambda: self.queue.redis.lrange(self.keys.schedule_recent(name),
-                                                              0, -1), "schedule history")
+        q = self._where(name)
+        h = self._hash(q, name)
+        raw = q.read(lambda: q.redis.lrange(q.keys.schedule_recent(name), 0, -1),
+                     "schedule history")
         recent = []
         for entry in raw:
             at, _, rest = entry.partition(":")
-            job_id, _, flag = rest.partition(":")
+            triggered = rest.endswith(":t")  # a job id ends with its uuid ("<queue>:<uuid>")
+            job_id = rest[:-2] if triggered else rest
             recent.append(Occurrence(scheduled_for=from_ms(at), job_id=job_id,  # type: ignore
-                                     triggered=flag == "t"))
+                                     triggered=triggered))
         return ScheduleDetail.model_validate({**self._public(h), "recent": recent})
 
     def list(self, limit: int = 50, cursor: str | None = None) -> Page:
-        """Schedules by name; the cursor is an offset."""
+        """Schedules by name, of every queue; the cursor is an offset."""
         check_page(limit, cursor)
         start = int(cursor or 0)
-        r = self.queue.redis
+        r, k = self.queue.redis, self.keys
 
         def read() -> tuple[list[str], list[dict[str, str]]]:
-            names = r.zrange(self.keys.schedules, start, start + limit - 1)
-            return names, self._hashes(names)
+            names = r.zrange(k.schedules, start, start + limit - 1)
+            where = r.hmget(k.schedule_queues, names) if names else []
+            pipe = r.pipeline(transaction=False)
+            for name, held in zip(names, where, strict=True):
+                pipe.hgetall(self.queue.of(held or DEFAULT_QUEUE).keys.schedule(name))
+            return names, list(pipe.execute())
 
         names, hashes = self.queue.read(read, "schedules")
         items = [Schedule.model_validate(self._public(h)) for h in hashes if h]

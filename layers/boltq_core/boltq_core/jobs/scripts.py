@@ -2,14 +2,36 @@
 
 A script names the includes it uses with `--@include name` lines (lua/includes/name.lua); an
 include names its own the same way. The loader expands them depth first, each once, so every
-function is defined before the code that calls it."""
+function is defined before the code that calls it.
+
+On a server with Redis Functions (Redis/Valkey 7+), the scripts built on includes/common.lua run
+as functions of one library, loaded once per server: an EVALSHA runs its whole chunk on every
+call (defining every include function again), an FCALL runs only the function. The includes
+are defined once when the library loads; common.lua's per-call block (between `--@begin_call`
+and `--@end_call`) becomes `begin_call()`, run first by every function. A cluster client keeps
+EVALSHA: redis-py asks the server for an FCALL's keys (COMMAND GETKEYS) before each call."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
+from redis.exceptions import NoPermissionError, NoScriptError, ResponseError
+
+try:
+    from hiredis import pack_command
+except ImportError:  # hiredis is a pinned dependency; without it redis-py's own path serves
+    pack_command = None
+
+log = logging.getLogger(__name__)
 
 LUA_DIR = Path(__file__).with_name("lua")
 _INCLUDE = re.compile(r"^--@include (\w+)\s*$", re.M)
@@ -33,18 +55,216 @@ def source(name: str) -> str:
     return load(LUA_DIR / f"{name}.lua")
 
 
-class Scripts:
-    """The registered scripts of one client, by name."""
+def _closure(name: str) -> list[str]:
+    """The includes script `name` pulls in, each once and after the includes it uses."""
+    out: list[str] = []
 
-    def __init__(self, client: Any) -> None:
+    def walk(text: str) -> None:
+        for inc in _INCLUDE.findall(text):
+            if inc not in out:
+                walk((LUA_DIR / "includes" / f"{inc}.lua").read_text())
+                out.append(inc)
+
+    walk((LUA_DIR / f"{name}.lua").read_text())
+    return out
+
+
+@cache
+def library() -> tuple[str, str, dict[str, str]]:
+    """(library name, FUNCTION LOAD code, script name -> function name) of the scripts built on
+    common.lua. The name carries a digest of the code, so two versions of BoltQ on one store
+    each call their own."""
+    names = sorted(p.stem for p in LUA_DIR.glob("*.lua") if "common" in _closure(p.stem))
+    defined: list[str] = []  # every include once, each after the includes it uses
+    for name in names:
+        defined += [inc for inc in _closure(name) if inc not in defined]
+    prelude = "\n".join(_INCLUDE.sub("", (LUA_DIR / "includes" / f"{inc}.lua").read_text())
+                        for inc in defined)
+    prelude = prelude.replace("--@begin_call", "local function begin_call()")
+    prelude = prelude.replace("--@end_call", "end")
+    bodies = {name: _INCLUDE.sub("", (LUA_DIR / f"{name}.lua").read_text()) for name in names}
+    digest = hashlib.sha1((prelude + "".join(bodies.values())).encode()).hexdigest()[:12]
+    lib = f"boltq_{digest}"
+    fns = {name: f"{lib}_{name}" for name in names}
+    parts = [f"#!lua name={lib}", "local KEYS, ARGV", prelude]
+    for name, text in bodies.items():
+        parts.append(f"redis.register_function('{fns[name]}', function(keys, args)\n"
+                     f"KEYS, ARGV = keys, args\nbegin_call()\n{text}\nend)")
+    return lib, "\n".join(parts), fns
+
+
+def lost(reply: Any) -> bool:
+    """The server no longer has the script or function (restarted empty, flushed)."""
+    return isinstance(reply, NoScriptError) or (
+        isinstance(reply, ResponseError) and "Function not found" in str(reply))
+
+
+def _refused(exc: ResponseError) -> bool:
+    """FUNCTION LOAD is not there (Redis < 7) or not allowed (ACL): scripts go by EVALSHA."""
+    return isinstance(exc, NoPermissionError) or "unknown command" in str(exc).lower()
+
+
+class Scripts:
+    """The registered scripts of one client, by name: `scripts[name](keys=, args=)` runs one
+    (awaitable with an asyncio client) by FCALL where the server has functions, else EVALSHA;
+    `queue_in(pipe, ...)` adds one to a pipeline."""
+
+    def __init__(self, client: Any, functions: bool | None = None) -> None:
         self._client = client
         self._cache: dict[str, Any] = {}
+        self._async = isinstance(client, (aredis.Redis, AsyncRedisCluster))
+        cluster = isinstance(client, (RedisCluster, AsyncRedisCluster))
+        # None: decided by the first call (does FUNCTION LOAD work here?)
+        self.functions: bool | None = False if cluster else functions
 
     def sha(self, name: str) -> str:
-        return str(self[name].sha)
+        return str(self.script(name).sha)
 
-    def __getitem__(self, name: str) -> Any:
+    def script(self, name: str) -> Any:
+        """redis-py's Script for `name` (EVALSHA, loading it when the server lacks it)."""
         script = self._cache.get(name)
         if script is None:
             script = self._cache[name] = self._client.register_script(source(name))
         return script
+
+    def __getitem__(self, name: str) -> Any:
+        fn = library()[2].get(name)
+        if fn is None or self.functions is False:
+            return self.script(name)
+        return (_AsyncCall if self._async else _SyncCall)(self, name, fn)
+
+    # --- the library ------------------------------------------------------------------------
+
+    def load(self, client: Any = None) -> None:
+        """Load the library on the server (nothing to do where it is); the first load decides
+        `functions`."""
+        try:
+            (client or self._client).function_load(library()[1])
+        except ResponseError as exc:
+            if not self.settle(exc):
+                raise
+        else:
+            self.functions = self.functions is not False
+
+    async def aload(self, client: Any = None) -> None:
+        try:
+            await (client or self._client).function_load(library()[1])
+        except ResponseError as exc:
+            if not self.settle(exc):
+                raise
+        else:
+            self.functions = self.functions is not False
+
+    def settle(self, exc: ResponseError) -> bool:
+        """True when a refused FUNCTION LOAD leaves nothing to do: the library is there
+        already, or this server takes no functions (then EVALSHA from now on)."""
+        if "already exists" in str(exc):
+            self.functions = self.functions is not False
+            return True
+        return self._no_functions(exc, "function")
+
+    def refuses_fcall(self, exc: ResponseError) -> bool:
+        """The first FCALL was refused as a command (Redis 6, an ACL): EVALSHA from now on.
+        Any other error, one raised inside a function above all, is the call's own."""
+        return self._no_functions(exc, "fcall")
+
+    def _no_functions(self, exc: ResponseError, command: str) -> bool:
+        if self.functions is None and _refused(exc) and command in str(exc).lower():
+            log.info("the store refuses %s (%s): scripts run by EVALSHA", command.upper(), exc)
+            self.functions = False
+            return True
+        return False
+
+    def reload(self) -> None:
+        """Load again what the server lost (a restart without persistence, a flush)."""
+        if self.functions:
+            self.load()
+        for script in self._cache.values():
+            self._client.script_load(script.script)
+
+    def ready(self) -> None:
+        if self.functions is None:
+            self.load()
+
+    async def aready(self) -> None:
+        if self.functions is None:
+            await self.aload()
+
+    def queue_in(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """Add a call of `name` to `pipe` (call ready()/aready() first)."""
+        fn = library()[2].get(name)
+        if fn is not None and self.functions:
+            pipe.fcall(fn, len(keys), *keys, *args)
+        else:
+            pipe.evalsha(self.sha(name), len(keys), *keys, *args)
+
+
+class _SyncCall:
+    """One script by FCALL; the first call of a client tries it before any FUNCTION LOAD (a
+    cold Lambda on a store that has the library spends no round trip on loading it)."""
+
+    __slots__ = ("fn", "name", "owner")
+
+    def __init__(self, owner: Scripts, name: str, fn: str) -> None:
+        self.owner, self.name, self.fn = owner, name, fn
+
+    def __call__(self, keys: Any = (), args: Any = (), client: Any = None) -> Any:
+        owner = self.owner
+        c = client or owner._client
+        if owner.functions is not False:
+            try:
+                reply = _fcall(c, self.fn, keys, args)
+                owner.functions = True
+                return reply
+            except ResponseError as exc:
+                if lost(exc):
+                    owner.load(c)  # not there yet, or lost (a store restarted empty)
+                    if owner.functions:
+                        return _fcall(c, self.fn, keys, args)
+                elif not owner.refuses_fcall(exc):
+                    raise
+        return owner.script(self.name)(keys=keys, args=args, client=c)
+
+
+class _AsyncCall(_SyncCall):
+    __slots__ = ()
+
+    async def __call__(  # type: ignore[override]
+        self, keys: Any = (), args: Any = (), client: Any = None
+    ) -> Any:
+        owner = self.owner
+        c = client or owner._client
+        if owner.functions is not False:
+            try:
+                reply = await c.fcall(self.fn, len(keys), *keys, *args)
+                owner.functions = True
+                return reply
+            except ResponseError as exc:
+                if lost(exc):
+                    await owner.aload(c)
+                    if owner.functions:
+                        return await c.fcall(self.fn, len(keys), *keys, *args)
+                elif not owner.refuses_fcall(exc):
+                    raise
+        return await owner.script(self.name)(keys=keys, args=args, client=c)
+
+
+def _fcall(client: Any, fn: str, keys: Any, args: Any) -> Any:
+    """FCALL on a standalone client, packed by hiredis in one call and sent on a pooled
+    connection under the connection's own retry, as redis-py's execute_command does. It skips
+    redis-py's per-command layers (a Python check per argument, per-command metrics), about a
+    tenth of a single submit's time."""
+    if pack_command is None or type(client) is not redis.Redis or client.connection is not None:
+        return client.fcall(fn, len(keys), *keys, *args)
+    packed = [pack_command(("FCALL", fn, len(keys), *keys, *args))]
+    pool = client.connection_pool
+    conn = pool.get_connection()
+
+    def exchange() -> Any:
+        conn.send_packed_command(packed)
+        return conn.read_response()
+
+    try:
+        return conn.retry.call_with_retry(exchange, lambda _error: conn.disconnect())
+    finally:
+        pool.release(conn)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from boltq_core.errors import Conflict, InvalidInput, NotFound
 from boltq_core.jobs.calls import check_page, invalid
-from boltq_core.jobs.models import JOB_TYPE_PATTERN, PriorityField, encode_data
+from boltq_core.jobs.models import GROUP_PATTERN, JOB_TYPE_PATTERN, PriorityField, encode_data
 from boltq_core.jobs.queue import Page, Queue
 from boltq_core.keys import DEFAULT_QUEUE, QUEUE_PATTERN, in_queue, queue_of
 from boltq_core.timefmt import iso
@@ -20,7 +20,7 @@ MAX_STEPS = 200
 
 
 class StepSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str | None = Field(None, min_length=1, max_length=128)
     job_type: str = Field(min_length=1, max_length=128, pattern=JOB_TYPE_PATTERN)
@@ -29,13 +29,16 @@ class StepSpec(BaseModel):
     priority: PriorityField = 1
     max_attempts: int | None = Field(None, ge=1, le=100)
     timeout_seconds: int | None = Field(None, ge=1)
+    group: str | None = Field(None, pattern=GROUP_PATTERN)
+    # None: the workflow's queue; another queue's steps go there through the relay (jobs.relay)
+    queue: str | None = Field(None, pattern=QUEUE_PATTERN)
 
 
 class WorkflowSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=200)
-    # every step runs in the workflow's queue: a workflow advances inside that queue's scripts
+    # where the workflow is stored and advances, and where its steps run unless they name one
     queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_PATTERN)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -143,7 +146,7 @@ class Workflows:
             timeout = s.job_timeout(step.timeout_seconds, f"steps[{i}].timeout_seconds")
             args += [
                 sid,
-                in_queue(spec.queue, str(uuid.uuid4())),
+                in_queue(step.queue or spec.queue, str(uuid.uuid4())),
                 step.job_type,
                 encode_data(step.params, s.max_payload_bytes, f"steps[{i}].params"),
                 step.priority,
@@ -151,10 +154,12 @@ class Workflows:
                 timeout,
                 json.dumps(step.depends_on),
                 json.dumps(children[sid]),
+                step.group or "",
             ]
+        for name in {spec.queue, *(step.queue for step in spec.steps if step.queue)}:
+            if name != DEFAULT_QUEUE:  # known before a job of it exists: workers serve it
+                self.queue.of(name).register()
         ns = self.queue.calls
-        if spec.queue != DEFAULT_QUEUE:
-            self.queue.register()
         self.queue.run(ns.call("workflow_submit", [self.keys.workflow(wf_id)], args))
         return wf_id
 
@@ -170,8 +175,9 @@ class Workflows:
         def read_steps() -> list[Any]:
             pipe = self.queue.redis.pipeline(transaction=False)
             for sid in step_ids:
+                job_id = h[f"s:{sid}:job"]
                 pipe.hmget(
-                    self.keys.job(h[f"s:{sid}:job"]),
+                    self.queue.holding(job_id).keys.job(job_id),
                     "status", "result", "err_cat", "err_msg", "attempts", "started", "finished",
                 )
             return list(pipe.execute())
@@ -183,7 +189,9 @@ class Workflows:
             state = h[f"s:{sid}:state"]
             status, result, cat, msg, attempts, started, finished = row
             if state in ("waiting", "skipped") or status is None:
-                status = "cancelled" if state == "released" else state
+                status = state
+                if state == "released":  # gone, or in another queue and not delivered yet
+                    status = "pending" if h["status"] == "running" else "cancelled"
             counts[status] = counts.get(status, 0) + 1
             steps.append(
                 {
@@ -192,6 +200,7 @@ class Workflows:
                     "params": json.loads(h[f"s:{sid}:params"]),
                     "depends_on": json.loads(h[f"s:{sid}:deps"]),
                     "job_id": h[f"s:{sid}:job"],
+                    "queue": queue_of(h[f"s:{sid}:job"]),
                     "status": status,
                     "attempts": int(attempts or 0),
                     "result": json.loads(result) if result else None,

@@ -12,6 +12,7 @@ from typing import Any
 from boltq_core.duties.fleet import Fleet
 from boltq_core.jobs.models import PRIORITY_NAMES
 from boltq_core.jobs.queue import counters
+from boltq_core.keys import GROUP_READY
 from boltq_core.observability.metric_layout import HISTOGRAMS, le
 
 
@@ -24,7 +25,7 @@ class Family:
     samples: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
 
 
-PER_QUEUE = 8  # replies per queue in the pipeline below
+PER_QUEUE = 11  # replies per queue in the pipeline below
 
 
 def snapshot(queue: Any) -> list[Family]:
@@ -39,6 +40,9 @@ def snapshot(queue: Any) -> list[Family]:
         for key in (qk.scheduled, qk.active, qk.retrying, qk.dlq):
             pipe.zcard(key)
         pipe.hgetall(qk.stats)
+        pipe.hmget(qk.group_state, GROUP_READY)
+        pipe.zcard(qk.groups)
+        pipe.zcard(qk.group_wait)
     pipe.hgetall(k.metrics)
     replies = pipe.execute()
     per_queue = {name: replies[i * PER_QUEUE:(i + 1) * PER_QUEUE] for i, name in enumerate(names)}
@@ -54,10 +58,15 @@ def snapshot(queue: Any) -> list[Family]:
     retried = Family("boltq_jobs_retried", "counter", "Attempts scheduled for a retry")
     requeued = Family("boltq_jobs_requeued", "counter", "Dead letters put back in the queue")
     dead = Family("boltq_dead_letter_size", "gauge", "Jobs in the dead-letter queue")
+    # per queue, never per group: the series stay bounded however many groups there are
+    limited = Family("boltq_jobs_rate_limited", "counter",
+                     "Attempts that raised RateLimited (their group waited)")
+    groups = Family("boltq_groups", "gauge",
+                    "Named groups with jobs ready or running, and those a limit holds back")
     for qname, r in per_queue.items():
         q = {"queue_name": qname}
-        for name, n in zip(PRIORITY_NAMES, r[0:3], strict=True):
-            depth.samples.append(("", {"queue": name, **q}, n))
+        for name, n, grouped in zip(PRIORITY_NAMES, r[0:3], r[8], strict=True):
+            depth.samples.append(("", {"queue": name, **q}, n + int(grouped or 0)))
         for name, n in zip(("scheduled", "running", "retrying", "dead_letter"), r[3:7],
                            strict=True):
             depth.samples.append(("", {"queue": name, **q}, n))
@@ -72,7 +81,11 @@ def snapshot(queue: Any) -> list[Family]:
                 retried.samples.append(("", {"type": c.type, **q}, c.value))
             elif c.kind == "requeued":
                 requeued.samples.append(("", {"type": c.type, **q}, c.value))
+            elif c.kind == "rate_limited":
+                limited.samples.append(("", {"type": c.type, **q}, c.value))
         dead.samples.append(("", q, r[6]))
+        groups.samples.append(("", {"state": "known", **q}, r[9]))
+        groups.samples.append(("", {"state": "limited", **q}, r[10]))
     workers = Family("boltq_active_workers", "gauge", "Live worker invocations")
     workers.samples.append(("", {}, Fleet(queue.redis, k).live()))
     invocations = Family("boltq_function_invocations", "counter", "Function invocations")
@@ -88,8 +101,8 @@ def snapshot(queue: Any) -> list[Family]:
         elif parts[0] in hist and len(parts) >= 3:
             jtype = "|".join(parts[1:-1])
             hist[parts[0]].setdefault(jtype, {})[parts[-1]] = int(value)
-    families = [submitted, processed, retried, requeued, depth, dead, workers, invocations,
-                errors]
+    families = [submitted, processed, retried, requeued, limited, depth, dead, groups, workers,
+                invocations, errors]
     if isinstance(used, int | float):
         memory = Family("boltq_store_memory_used_bytes", "gauge",
                         "Memory the Redis/Valkey server uses (INFO used_memory)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from boltq_core.errors import JobCancelled
+from boltq_core.errors import ErrorCategory, JobCancelled
 
 if TYPE_CHECKING:
     from boltq_core.jobs.models import Job
@@ -79,6 +79,7 @@ class OutcomeKind(StrEnum):
     RETRY = "r"  # retried after a delay, or dead-lettered when it was the last attempt
     FAILED = "f"  # dead-lettered now (permanent, validation, unknown type)
     CANCELLED = "x"
+    RATE_LIMITED = "l"  # back to the front of its group, not charged; the group waits
 
     @property
     def label(self) -> str:
@@ -100,7 +101,7 @@ class Outcome:
     result: str = ""  # COMPLETED: the result as JSON
     category: str = ""  # RETRY / FAILED: the error category (errors.ErrorCategory)
     message: str = ""  # RETRY / FAILED: the error message
-    delay_ms: int = 0  # RETRY: how long until the next attempt
+    delay_ms: int = 0  # RETRY: how long until the next attempt; RATE_LIMITED: the group's wait
 
     @classmethod
     def completed(cls, job_id: str, attempt: int, result: str) -> Outcome:
@@ -115,6 +116,11 @@ class Outcome:
     @classmethod
     def failed(cls, job_id: str, attempt: int, category: str, message: str) -> Outcome:
         return cls(job_id, attempt, OutcomeKind.FAILED, category=category, message=message)
+
+    @classmethod
+    def rate_limited(cls, job_id: str, attempt: int, message: str, wait_ms: int) -> Outcome:
+        return cls(job_id, attempt, OutcomeKind.RATE_LIMITED,
+                   category=ErrorCategory.RATE_LIMITED, message=message, delay_ms=wait_ms)
 
     @classmethod
     def cancelled(cls, job_id: str, attempt: int) -> Outcome:

@@ -28,8 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from boltq_core.errors import ErrorCategory, JobCancelled, PermanentError, RetryAfter
-from boltq_core.running.async_queue import AsyncQueue, Waiter
+from boltq_core.errors import (
+    ErrorCategory,
+    JobCancelled,
+    PermanentError,
+    RateLimited,
+    RetryAfter,
+)
+from boltq_core.running.async_queue import WAITING_MS, AsyncQueue, Waiter
 from boltq_core.running.attempt import Claimed, JobContext, Outcome, RunnerHooks
 from boltq_core.running.backoff import backoff_seconds
 from boltq_core.running.heartbeat import Heartbeat
@@ -39,7 +45,7 @@ from boltq_core.store.failover import is_store_trouble
 log = logging.getLogger("boltq.runner")
 T = TypeVar("T")
 # how long freshly started jobs get to finish before the runner blocks on Redis for new work:
-# most jobs are that short, and blocking first would cost a BZPOPMIN and a CLIENT UNBLOCK each
+# most jobs are that short, and blocking first would cost a BZMPOP and a CLIENT UNBLOCK each
 SETTLE_SECONDS = 0.002
 MAX_ERROR_CHARS = 4000  # an error message is cut to this many characters
 
@@ -60,12 +66,14 @@ class _Turn:
     queue_empty: bool = False  # the last claim got fewer jobs than it asked for
     retiring: bool = False  # the fleet let this runner go: finish and return
     next_wake_ms: int = -1  # the earliest moment something becomes due (the last claim's)
+    waiting_for: int = 0  # how many jobs the last short claim left it waiting (registered) for
     idle_since: float | None = None  # time.monotonic() since which nothing ran
 
 
 @dataclass
 class RunStats:
-    claimed: int = 0
+    claimed: int = 0  # every job this runner ran, the handed ones included
+    handed: int = 0  # jobs a submit handed to it while it waited (no claim needed)
     recorded: dict[str, int] = field(default_factory=dict)
     # sync processor threads still running when the run ended (past their timeout and the
     # deadline): the process must end so they cannot outlive their lease
@@ -118,7 +126,8 @@ class Runner:
         self._drain = False  # asked to finish what it holds, then claim a suspect alone
         self._last_start = 0.0  # time.monotonic() of the latest claim that started jobs
         self._retire = retire
-        self._busy_at = self._asked_at = time.monotonic()  # last saturated / last asked
+        # last saturated or handed jobs / last asked to retire
+        self._busy_at = self._asked_at = time.monotonic()
         self._turn = _Turn()
 
     # --- the loop ---------------------------------------------------------------------------
@@ -126,7 +135,7 @@ class Runner:
     async def run(self, stop: asyncio.Event | None = None) -> RunStats:
         stop = stop or asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        waiter = self.queue.waiter()
+        waiter = self.queue.waiter(self.runner_id)
         self._heartbeat.start()
         stop_watch = asyncio.create_task(self._watch(stop))
         self._turn = _Turn()
@@ -177,15 +186,18 @@ class Runner:
         outcome that did land is answered 'stale', so nothing is recorded twice."""
         t = self._turn
         outcomes, self._done = self._done, []
+        if outcomes and not stop.is_set():
+            self._wakeup.clear()  # it told of these outcomes: the next block need not end at once
         try:
             if n > 0:
                 self._claim_id = self._claim_id or uuid.uuid4().hex
                 statuses, reply = await self._in_time(self.queue.finish_and_claim(
                     outcomes, n, budget or 0, self._hook_writes(), held=len(self._running),
-                    runner=self.runner_id, claim_id=self._claim_id))
+                    runner=self.runner_id, claim_id=self._claim_id, wait_ms=WAITING_MS))
                 self._claim_id = None
                 t.next_wake_ms, self._drain = reply.next_wake_ms, reply.drain
                 t.queue_empty = len(reply.jobs) < n
+                t.waiting_for = n - len(reply.jobs)
                 if not t.queue_empty:
                     self._busy_at = time.monotonic()
                 self._start(reply.jobs)
@@ -215,15 +227,24 @@ class Runner:
             if self._past_deadline():
                 return False
             woke = False
+        finally:
+            # jobs a submit handed to this runner while it waited: leased to it, run them
+            handed = waiter.take_handed()
+            self._start_handed(handed)
         self._wakeup.clear()
-        t.queue_empty = False
+        # fewer handed than it could take: the queue had no more, so no claim now
+        t.queue_empty = bool(handed) and len(handed) < t.waiting_for
         if woke:
             t.idle_since = None
         return True
 
     async def _wind_down(self, waiter: Waiter) -> None:
-        """Let the running jobs end, record what is left, stop the heartbeat - all by the
-        deadline."""
+        """Stop waiting for hand-offs (what was handed meanwhile runs too), let the running
+        jobs end, record what is left, stop the heartbeat - all by the deadline."""
+        try:
+            self._start_handed(await self._in_time(self.queue.unidle(self.runner_id)))
+        except Exception as exc:  # their leases bring them back
+            log.warning("could not stop waiting for hand-offs: %s", exc)
         await self._finish_running()
         await self._flush_outcomes()
         await self._flush_hook_writes()
@@ -380,6 +401,14 @@ class Runner:
 
     # --- one job ----------------------------------------------------------------------------
 
+    def _start_handed(self, jobs: list[Claimed]) -> None:
+        if jobs:
+            self.stats.handed += len(jobs)
+            # submits hand their jobs to the runner that waited last: the work gathers on few
+            # runners, which stay; the ones left idle end (idle_timeout) or retire
+            self._busy_at = time.monotonic()
+            self._start(jobs)
+
     def _start(self, jobs: list[Claimed]) -> None:
         self.stats.claimed += len(jobs)
         if jobs:
@@ -438,6 +467,8 @@ class Runner:
         except RetryAfter as exc:
             return Outcome.retry(c.id, c.attempt, ErrorCategory.TRANSIENT, _cut(str(exc)),
                                  int(exc.seconds * 1000))
+        except RateLimited as exc:
+            return Outcome.rate_limited(c.id, c.attempt, _cut(str(exc)), int(exc.seconds * 1000))
         except Exception as exc:
             return self._retry(ctx, ErrorCategory.TRANSIENT, _describe(exc))
         if ctx.cancelled:

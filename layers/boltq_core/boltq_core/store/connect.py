@@ -27,7 +27,7 @@ else:
     SyncClient = AsyncClient = Any
 
 
-__all__ = ["AsyncClient", "SyncClient", "connect", "connect_async",
+__all__ = ["AsyncClient", "SyncClient", "connect", "connect_async", "disconnect",
            "eviction_warning", "is_store_trouble", "single_client_async"]
 
 # TCP keepalive: a peer that vanished (a black-holed socket, a node gone mid-failover) is
@@ -88,6 +88,19 @@ def _cluster_client() -> type:
             super().close()
 
     return ClusterClient
+
+
+def disconnect(client: SyncClient) -> None:
+    """Close every connection the client holds (each node's, for a cluster) and keep the client
+    usable: its next command opens a new connection. For connections that are known dead
+    without the client having noticed, e.g. after a Lambda SnapStart restore (the snapshot kept
+    the sockets, not the peer's side of them)."""
+    if hasattr(client, "get_nodes"):  # a cluster: one pool per node
+        for node in client.get_nodes():
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
+    else:
+        client.connection_pool.disconnect()
 
 
 def connect_async(settings: Settings) -> AsyncClient:

@@ -10,10 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from boltq_core import Queue, Settings
+from boltq_core.jobs.groups import Groups
+from boltq_core.jobs.relay import Relay
 from boltq_core.jobs.workflows import Workflows
 from boltq_local.valkey import ValkeyCluster
-from tests.conftest import run_worker
+from tests.conftest import run_worker, wait_for
+from tests.core.jobs.test_workflow_queues import promoting
 from tests.support.queue_calls import claim
+from tests.support.waiting_runner import waiting_runner
 
 pytestmark = pytest.mark.cluster
 
@@ -118,6 +122,27 @@ def test_schedules_on_a_cluster(cq: Queue) -> None:
     assert cq.get(job_id).schedule == "a"
 
 
+def test_a_schedule_in_a_named_queue_fires_and_moves_on_a_cluster(cq: Queue) -> None:
+    from boltq_core.jobs.schedules import Schedules
+
+    s = Schedules(cq)
+    names = [f"s{i}" for i in range(12)]  # twelve queues: their schedules on every node
+    assert len({cq.redis.get_node_from_key(cq.of(n).keys.schedules_due).name
+                for n in names}) == 3
+    firsts = {n: s.save({"name": n, "every_seconds": 1, "job": {"type": "echo", "queue": n}})[1]
+              for n in names}
+    fired = s.fire_due(now_ms=max(firsts.values()))
+    assert fired.made == 12
+    for n in names:
+        (job_id,) = [o.job_id for o in s.get(n).recent]
+        assert job_id.startswith(f"{n}:") and cq.get(job_id).queue == n
+    s.save({"name": "s0", "every_seconds": 1, "job": {"type": "echo", "queue": "s1"}})
+    assert [i.job.queue for i in s.list().items if i.name == "s0"] == ["s1"]
+    assert not cq.redis.exists(cq.of("s0").keys.schedule("s0"))
+    s.delete("s0")
+    assert len(s.list().items) == 11
+
+
 def test_named_queues_spread_over_the_nodes_and_run_end_to_end(cq: Queue) -> None:
     names = [f"q{i}" for i in range(12)]
     nodes = {cq.redis.get_node_from_key(cq.of(n).keys.marker).name for n in names}
@@ -182,3 +207,63 @@ def test_closing_a_cluster_client_closes_every_nodes_connections(cluster: Valkey
     assert any(c._sock is not None for p in pools for c in p._available_connections)
     q.redis.close()
     assert all(c._sock is None for p in pools for c in p._available_connections)
+
+
+def test_groups_and_their_limits_on_a_cluster(cq: Queue) -> None:
+    q = cq.of("tenants")
+    groups = Groups(q)
+    groups.set_limits({"group_concurrency": 1})
+    groups.set_group_limits("api/v2", {"group_rate": {"max": 2, "per_seconds": 60}})
+    subs = q.submit_many([{"type": "echo", "queue": "tenants", "group": g}
+                          for g in ("a", "b", "api/v2") for _ in range(3)])
+    # a group's keys are built inside the scripts from the queue's prefix: the same slot
+    k = q.keys
+    assert len({cq.redis.keyslot(x) for x in (*k.common, k.group_ready("api/v2", 1),
+                                               k.group_starts("api/v2"))}) == 1
+    ids = {s.job_id for s in subs}
+    run_worker(cq, until=lambda: sum(cq.get(i).status == "completed" for i in ids) == 8,
+               timeout=30)
+    # api/v2 (its own limits: a rate, no concurrency) started twice in its minute; one waits
+    left = [i for i in ids if cq.get(i).status != "completed"]
+    assert len(left) == 1 and cq.get(left[0]).group == "api/v2"
+    held = next(g for g in groups.list().items if g.name == "api/v2")
+    assert held.limited and held.limited_until is not None and held.ready == 1
+
+
+def test_a_submit_hands_its_job_to_a_waiting_runner_on_a_cluster(cq: Queue) -> None:
+    # two queues on (most likely) different nodes: one blocked pop per queue, inbox first
+    with waiting_runner(cq, queues=[("h1", 1), ("h2", 1)]) as run:
+        ids = []
+        for name in ("h1", "h2", "h1"):
+            ids.append(cq.submit({"type": "note", "queue": name}).job_id)
+            wait_for(lambda: cq.get(ids[-1]).status == "completed")
+            wait_for(lambda n=name: cq.redis.zcard(cq.of(n).keys.named("idle")) == 1)
+    assert run["started"] == ids and run["stats"].handed == 3
+
+
+def test_a_workflow_with_steps_on_other_nodes_runs_and_is_deleted_on_a_cluster(
+    cq: Queue,
+) -> None:
+    """The workflow's queue and its steps' queues on three different nodes: every release and
+    every step's end crosses slots through the outbox and the relay."""
+    node = {n: cq.redis.get_node_from_key(cq.of(n).keys.marker).name
+            for n in (f"q{i}" for i in range(30))}
+    home, *others = {v: k for k, v in node.items()}.values()  # one queue per node
+    assert len(others) == 2
+    wfs = Workflows(cq)
+    wf_id = wfs.submit({"name": "spread", "queue": home, "steps": [
+        {"id": "a", "job_type": "echo", "params": {"v": 1}, "queue": others[0]},
+        {"id": "b", "job_type": "echo", "depends_on": ["a"], "queue": others[1]},
+        {"id": "c", "job_type": "echo", "depends_on": ["b"]},
+    ]})
+    with promoting(cq):
+        run_worker(cq, until=lambda: wfs.get(wf_id)["status"] != "running", timeout=30)
+    got = wfs.get(wf_id)
+    assert got["status"] == "completed"
+    assert [s["queue"] for s in got["steps"]] == [others[0], others[1], home]
+    assert cq.get(got["steps"][2]["job_id"]).parent_results == {"b": {}}
+    assert cq.get(got["steps"][1]["job_id"]).parent_results == {"a": {"v": 1}}
+    wfs.delete(wf_id)
+    Relay(cq).deliver_all()  # the step jobs elsewhere are deleted there
+    for s in got["steps"]:
+        assert not cq.redis.exists(cq.of(s["queue"]).keys.job(s["job_id"]))

@@ -171,9 +171,9 @@ def test_a_workflow_runs_in_its_queue(queue: Queue) -> None:
     assert got["queue"] == "flows"
     assert all(s["job_id"].startswith("flows:") for s in got["steps"])
     assert [w["id"] for w in Workflows(queue.of("flows")).list().items] == [wf_id]
-    with pytest.raises(InvalidInput) as err:  # a step runs in its workflow's queue
+    with pytest.raises(InvalidInput) as err:  # (steps in other queues: test_workflow_queues)
         wfs.submit({"name": "w", "queue": "flows", "steps": [
-            {"id": "a", "job_type": "echo", "queue": "other"}]})
+            {"id": "a", "job_type": "echo", "queue": "no spaces"}]})
     assert err.value.details[0]["field"] == "steps[0].queue"
 
 

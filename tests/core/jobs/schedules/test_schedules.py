@@ -224,9 +224,9 @@ def test_pause_resume_trigger_delete(queue: Queue) -> None:
 def test_a_stale_plan_is_refused(queue: Queue) -> None:
     s = Schedules(queue)
     _, first = s.save(spec("r", every_seconds=10))
-    plan = s._plan(s._hash("r"))
+    plan = s._plan(s._hash(queue, "r"))
     s.save(spec("r", every_seconds=10))  # replaced meanwhile: the version moved on
-    made, status, _ = s._fire(plan, "due", first, first + 10_000,
+    made, status, _ = s._fire(queue, plan, "due", first, first + 10_000,
                               occurrence_id(queue.keys.prefix, "r", first))
     assert (made, status) == (0, "stale")
     assert schedule_jobs(queue, "r") == []
@@ -280,7 +280,7 @@ def test_dst_both_ways_through_the_store(queue: Queue) -> None:
         s.save(spec("berlin", cron="30 2 * * *", timezone="Europe/Berlin", start_at=start,
                     catch_up="all"))
         for _ in range(days):
-            nxt = int(s._hash("berlin")["next"])
+            nxt = int(s._hash(queue, "berlin")["next"])
             assert s.fire_due(now_ms=nxt).made == 1
             # the same moment again and a minute on, as other promoters would: nothing more
             assert s.fire_due(now_ms=nxt).made == 0

@@ -4,8 +4,8 @@
   job ends 'cancelled'. A finished job is left as it is.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24]     job:<id>
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35]     job:<id>
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      job id
   Output: {status after the call, changed (0|1)}; status 'missing' for an unknown id.
@@ -15,20 +15,4 @@
 local jkey, id = KEYS[KEY0 + 1], ARGV[ARG0 + 1]
 local job = job_meta(jkey)
 if not job then return {'missing', 0} end
-local st = job.status
-if st == 'pending' then
-  unready(id, job.priority)
-elseif st == 'scheduled' then
-  rcall('ZREM', key.scheduled, id)
-elseif st == 'retrying' then
-  rcall('ZREM', key.retrying, id)
-elseif st == 'running' then
-  if job.cancel then return {'running', 0} end
-  rcall('HSET', jkey, 'cancel', '1')
-  emit('j', id, job.wf, 'cancelling', job.type)
-  return {'running', 1}
-else
-  return {st, 0}
-end
-to_cancelled(jkey, id, job)
-return {'cancelled', 1}
+return cancel_job(jkey, id, job)

@@ -1,6 +1,7 @@
 --[[
-  claim: take up to `count` ready jobs, highest priority first (FIFO within a priority), and
-  lease each one to the caller. Due delayed/retrying jobs are promoted and expired leases
+  claim: take up to `count` ready jobs, highest priority first, and lease each one to the
+  caller. Inside a priority the groups with ready jobs take turns, FIFO within a group, and a
+  group its limits hold back is set aside until it may start again (includes/groups.lua). Due delayed/retrying jobs are promoted and expired leases
   recovered first, so an active worker needs no separate scheduler for precision.
 
   A suspect (a job whose worker lost its lease while it ran beside others) is only ever leased
@@ -11,13 +12,16 @@
 
   A paused queue (KEYS[23]) leases nothing.
 
-  Safe to send again: the ids a claim leased are kept (KEYS[24], for a lease), and the same
+  The jobs a submit handed to the caller while it waited come first (its inbox); a claim that
+  comes back short leaves the caller registered as waiting (ARGV[11]).
+
+  Safe to send again: the ids a claim leased are kept (KEYS[35], for a lease), and the same
   claim id sent again is answered with those jobs instead of leasing more, so a claim whose
   reply was lost in a failover is repeated without stranding its jobs until their leases end.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24]     claim:<claim id>  (LIST) id, attempt, id, attempt, ... this claim leased
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35]     claim:<claim id>  (LIST) id, attempt, id, attempt, ... this claim leased
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      count
     ARGV[6]      lease ms
@@ -25,11 +29,14 @@
     ARGV[8]      promotion/recovery limit for this call
     ARGV[9]      how many jobs the caller holds now
     ARGV[10]     the caller's runner id (picks the runner that drains for a suspect)
+    ARGV[11]     ms the caller waits for work when this claim comes back short (0: it does not
+                 wait): it registers, so a submit hands it jobs (includes/lease.lua)
   Output: {next_wake_ms (-1 = nothing due), flags, job1, job2, ...}, each job the flat HGETALL
     of its hash after the claim (status 'running', attempts incremented); flags 1 = drain.
   Events: 'pending' for promoted/recovered jobs, 'running' for each claimed job.
 ]]
 --@include promote_due
+--@include lease
 
 local ckey = KEYS[KEY0 + 1]
 local count = tonumber(ARGV[ARG0 + 1])
@@ -38,107 +45,93 @@ local max_timeout = tonumber(ARGV[ARG0 + 3])
 local limit = tonumber(ARGV[ARG0 + 4])
 local held = tonumber(ARGV[ARG0 + 5])
 local runner = ARGV[ARG0 + 6]
+local wait_ms = tonumber(ARGV[ARG0 + 7] or 0)
 
 promote_due(limit)
 recover_expired(limit)
 
 local out = {0, 0}
+local function reply(jobs)
+  for _, j in ipairs(jobs) do out[#out + 1] = j end
+  out[1] = next_wake()
+  return out
+end
 
 -- the same claim again: answer with what it leased (those still held under that attempt)
 local prev = rcall('LRANGE', ckey, 0, -1)
 if #prev > 0 then
+  local jobs = {}
   for i = 1, #prev, 2 do
     local jkey = key.job .. prev[i]
     local f = rcall('HMGET', jkey, 'status', 'attempts')
     if f[1] == 'running' and f[2] == prev[i + 1] then
-      out[#out + 1] = rcall('HGETALL', jkey)
+      jobs[#jobs + 1] = rcall('HGETALL', jkey)
     end
   end
-  out[1] = next_wake()
-  return out
+  return reply(jobs)
 end
+
+local deadline = 0
+if max_timeout > 0 then deadline = NOW + max_timeout * 1000 end
+local L = new_lease(lease, deadline, ckey)
+-- what a submit handed to the caller while it waited is its own already
+if runner ~= '' then collect(L, runner) end
+count = count - #L.jobs
 
 -- a paused queue leases nothing (its jobs wait; the ones running finish)
 if rcall('EXISTS', key.paused) == 1 then
-  out[1] = next_wake()
-  return out
+  if #L.jobs > 0 then rcall('PEXPIRE', ckey, lease) end
+  return reply(L.jobs)
 end
 
-local function fits(timeout)
-  return max_timeout <= 0 or tonumber(timeout) <= max_timeout
-end
-
-local function take(jkey, id, f, solo)
-  local attempt = rcall('HINCRBY', jkey, 'attempts', 1)
-  if solo then
-    rcall('HSET', jkey, 'status', 'running', 'started', NOW, 'solo', '1')
-  else
-    rcall('HSET', jkey, 'status', 'running', 'started', NOW)
-  end
-  rcall('ZADD', key.active, NOW + lease, id)
-  rcall('RPUSH', ckey, id, attempt)
-  emit('j', id, f[3], 'running', f[2])
-  out[#out + 1] = rcall('HGETALL', jkey)
-end
-
+-- a suspect first, alone; one its group may not start yet waits (its group with it)
+local suspect_waits = false
 while rcall('LLEN', key.suspects) > 0 and count > 0 do
-  if held > 0 then
-    local drainer = rcall('GET', key.drain)
-    if not drainer then
-      rcall('SET', key.drain, runner, 'PX', lease)
-      drainer = runner
-    end
-    if drainer == runner then
-      out[2] = 1
-      count = 0
-    end
-    break
-  end
   local id = rcall('LINDEX', key.suspects, 0)
   local jkey = key.job .. id
-  local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf', 'status')
+  local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf', 'status', 'group')
   if f[4] ~= 'pending' then
     rcall('LPOP', key.suspects)  -- gone (deleted with its workflow) or no longer waiting
-  elseif fits(f[1]) then
+  else
+    local g = f[5] or ''
+    local wait, lim = group_gate(g)
+    if wait > 0 then
+      group_park(g, wait)
+      suspect_waits = true
+      break
+    end
+    if held + #L.jobs > 0 then
+      local drainer = rcall('GET', key.drain)
+      if not drainer then
+        rcall('SET', key.drain, runner, 'PX', lease)
+        drainer = runner
+      end
+      if drainer == runner then
+        out[2] = 1
+        count = 0
+      end
+      break
+    end
+    if not fits(L, f[1]) then break end  -- this caller cannot finish it in time: one with more will
     rcall('LPOP', key.suspects)
-    take(jkey, id, f, true)
+    take(L, jkey, id, f, true)
+    group_started(g, lim)
     if rcall('GET', key.drain) == runner then rcall('DEL', key.drain) end
     count = 0
-  else
-    break  -- this caller cannot finish it in time: one with more time left will
   end
 end
 
-for p = 1, 3 do
-  local want = count - (#out - 2)
-  if want <= 0 then break end
-  local ids = rcall('LPOP', key.ready[p], want)
-  if ids then
-    for i, id in ipairs(ids) do
-      local jkey = key.job .. id
-      local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf')
-      if f[1] then
-        if not fits(f[1]) then
-          -- the caller could not finish it: hand this and the rest back, in order
-          for j = #ids, i, -1 do rcall('LPUSH', key.ready[p], ids[j]) end
-          count = 0
-          break
-        end
-        take(jkey, id, f, false)
-      end
-    end
-  end
-end
-if #out > 2 then rcall('PEXPIRE', ckey, lease) end
+local before = #L.jobs
+if count > 0 then serve_all(L, before + count) end
+if #L.jobs > 0 then rcall('PEXPIRE', ckey, lease) end
+local short = #L.jobs - before < count
 
 -- more work left: wake another blocked worker
-for p = 1, 3 do
-  if rcall('LLEN', key.ready[p]) > 0 then
-    WAKE = true
-    break
-  end
+if ready_left() then WAKE = true end
+if not suspect_waits and rcall('EXISTS', key.suspects) == 1 then WAKE = true end
+-- came back short: the caller waits for work now, and a submit may hand it some
+if short and wait_ms > 0 and runner ~= '' and out[2] == 0 then
+  register(runner, count - (#L.jobs - before), lease, deadline, wait_ms)
 end
-if rcall('LLEN', key.suspects) > 0 then WAKE = true end
 wake_if_needed()
-out[1] = next_wake()
-return out
+return reply(L.jobs)

@@ -2,8 +2,8 @@
   dlq: requeue or purge dead-letter jobs.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24..]   job:<id> for each named id (mode 'requeue')
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35..]   job:<id> for each named id (mode 'requeue')
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      mode: 'requeue' (the ids that follow), 'requeue_all' or 'purge'
     ARGV[6]      limit for 'requeue_all' / 'purge' (the caller loops until 0)
@@ -11,7 +11,7 @@
   Output: the ids requeued or purged. A requeued job starts over: attempts 0, status 'pending',
     its last error kept for reference, `requeued` = now (its queue wait counts from there).
     Ids not in the dead-letter queue are skipped. A requeued workflow step resumes its
-    workflow (includes/workflow.lua wf_step_requeued).
+    workflow (includes/workflow.lua wf_step_back).
   Events: 'pending' per requeued job; 'running' per workflow that runs again.
 ]]
 --@include workflow
@@ -34,13 +34,13 @@ for i, id in ipairs(ids) do
       rcall('DEL', keys[i])
       rcall('ZREM', key.index, id)
     else
-      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step', 'tl')
+      local f = rcall('HMGET', keys[i], 'priority', 'type', 'wf', 'step', 'tl', 'group')
       rcall('HSET', keys[i], 'status', 'pending', 'attempts', 0, 'requeued', NOW)
       rcall('HDEL', keys[i], 'finished', 'started', 'free', 'solo')
-      push_ready(id, f[1])
+      push_ready(id, f[1], f[6])
       stat('requeued', f[5] or f[2])
       emit('j', id, f[3], 'pending', f[2])
-      if f[3] and f[4] then wf_step_requeued(f[3], f[4]) end
+      if f[3] and f[4] then wf_step_back(id, f[3], f[4]) end
     end
     done[#done + 1] = id
   end

@@ -3,8 +3,8 @@
   them were asked to cancel.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24..]   job:<id> for each job
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35..]   job:<id> for each job
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      lease ms
     ARGV[6..]    pairs: job id, attempt the caller holds

@@ -5,7 +5,7 @@
   still have a next cursor.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[1..34]  the namespace layout (includes/common.lua)
     ARGV[1..4]   the namespace settings (unused)
     ARGV[5]      cursor: the sequence to continue below ('+inf' for the first page)
     ARGV[6]      limit   ARGV[7] status filter ('' = any)   ARGV[8] scan budget

@@ -2,8 +2,8 @@
   progress: store a running job's progress (any JSON) and emit it.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24]     job:<id>
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35]     job:<id>
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      job id   ARGV[6] attempt   ARGV[7] progress JSON
   Output: 1 if stored, 0 if the caller no longer holds the job.

@@ -3,7 +3,7 @@
   recovers expired leases, and deletes finished jobs and workflows older than the retention.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
+    KEYS[1..34]  the namespace layout (includes/common.lua)
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      promotion/recovery limit   ARGV[6] janitor limit
   Output: {promoted, recovered, expired, next_wake_ms (-1 = nothing due)}

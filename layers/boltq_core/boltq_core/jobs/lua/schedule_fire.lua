@@ -7,11 +7,11 @@
   and the occurrence time: a job already stored under it is not made again.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24]     sched:<name> (HASH, see schedule_save)
-    KEYS[25]     schedules:due (ZSET)
-    KEYS[26]     sched_recent:<name> (LIST) "<ms>:<job id>[:t]", newest first, capped
-    KEYS[27]     job:<id> of the occurrence's job
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35]     sched:<name> (HASH, see schedule_save)
+    KEYS[36]     schedules:due (ZSET)
+    KEYS[37]     sched_recent:<name> (LIST) "<ms>:<job id>[:t]", newest first, capped
+    KEYS[38]     job:<id> of the occurrence's job
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      mode: 'due' (make the occurrence's job), 'skip' (advance only: a missed
                  occurrence under catch_up 'skip'), 'trigger' (a job now; the plan untouched)
@@ -19,7 +19,7 @@
     ARGV[8]      the following run ms (-1 = none left)   ARGV[9] max runs (0 = no cap)
     ARGV[10]     how many recent occurrences to keep
     ARGV[11]     job id   ARGV[12] job type   ARGV[13] data (JSON)
-    ARGV[14]     "priority:max_attempts:timeout s"   ARGV[15] name
+    ARGV[14]     "priority:max_attempts:timeout s[:group]"   ARGV[15] name
     ARGV[16]     the occurrence the job is made for (ms): ARGV[7], or under catch_up 'one' /
                  'skip' after a downtime the latest missed one (trigger: ignored, now)
   Output: {made (0|1), job status or 'stale' / 'skipped' / 'missing', next run ms (-1 = none)}
@@ -63,10 +63,10 @@ if mode == 'skip' then return {0, 'skipped', following} end
 local status = rcall('HGET', jkey, 'status')
 local made = 0
 if not status then
-  local prio, attempts, timeout = string.match(meta, '^(%d):(%d+):(%d+)$')
+  local prio, attempts, timeout, group = string.match(meta, '^(%d):(%d+):(%d+):?(.*)$')
   local seq = rcall('INCR', key.seq)
   status = create_job(jkey, id, jtype, prio, NOW, seq, {'data', data, 'max_attempts', attempts,
-    'timeout', timeout, 'sched', name, 'sfor', at})
+    'timeout', timeout, 'sched', name, 'sfor', at}, group)
   made = 1
 end
 rcall('HSET', skey, 'last', at)

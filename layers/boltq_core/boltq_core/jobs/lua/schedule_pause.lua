@@ -3,8 +3,8 @@
   next run (the caller plans it from now: what fell in the pause is not caught up).
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24]     sched:<name> (HASH, see schedule_save)   KEYS[25] schedules:due (ZSET)
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35]     sched:<name> (HASH, see schedule_save)   KEYS[36] schedules:due (ZSET)
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      name   ARGV[6] '1' pause, '0' resume   ARGV[7] next run ms on resume (-1 =
                  none left)

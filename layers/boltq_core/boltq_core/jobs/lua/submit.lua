@@ -1,22 +1,25 @@
 --[[
   submit: store one or many jobs atomically (bulk submit is one call). Safe to send again: a job
   whose id is already stored is answered with its status and not stored twice, so a submit whose
-  reply was lost (a failover, a cut connection) is resent without creating duplicates.
+  reply was lost (a failover, a cut connection) is resent without creating duplicates. New
+  ready jobs go to a runner that waits, when one does (includes/lease.lua hand_off): its
+  blocking pop returns them, no claim needed.
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24..23+n]  job:<id> for each job, in order
-    KEYS[24+n..]    idem:<key> for each job that has an idempotency key, in order
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35..34+n]  job:<id> for each job, in order
+    KEYS[35+n..]    idem:<key> for each job that has an idempotency key, in order
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      n, the number of jobs
     ARGV[6..]    6 fields per job: id, type, data (JSON), "priority:max_attempts:timeout s:
-                 delay ms:run_at ms" (run_at 0 = none), idempotency key ('' = none),
-                 trace context ('' = none)
+                 delay ms:run_at ms[:group]" (run_at 0 = none; no group = ungrouped),
+                 idempotency key ('' = none), trace context ('' = none)
   Output: per job {id, status, duplicate (0|1)}; a repeated idempotency key answers with the
     first job's id and status.
   Events: 'pending' or 'scheduled' per new job.
 ]]
 --@include create_job
+--@include lease
 
 local n = tonumber(ARGV[ARG0 + 1])
 local out = {}
@@ -27,8 +30,8 @@ for i = 0, n - 1 do
   local a = ARG0 + 2 + i * 6
   local id, jtype, data, idem, trace = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
     ARGV[a + 5]
-  local prio, attempts, timeout, delay, run_at =
-    string.match(ARGV[a + 3], '^(%d):(%d+):(%d+):(%d+):(%d+)$')
+  local prio, attempts, timeout, delay, run_at, group =
+    string.match(ARGV[a + 3], '^(%d):(%d+):(%d+):(%d+):(%d+):?(.*)$')
   local jkey = KEYS[KEY0 + 1 + i]
   local existing = nil
   local ikey = nil
@@ -59,9 +62,12 @@ for i = 0, n - 1 do
         fields[#fields + 1] = 'trace'
         fields[#fields + 1] = trace
       end
-      out[#out + 1] = {id, create_job(jkey, id, jtype, prio, due, seq + i + 1, fields), 0}
+      out[#out + 1] = {id, create_job(jkey, id, jtype, prio, due, seq + i + 1, fields,
+        group), 0}
     end
   end
 end
+-- a runner that waits gets the new jobs itself; the marker wakes one only for what is left
+if WAKE and hand_off() and not ready_left() then WAKE = false end
 wake_if_needed()
 return out

@@ -3,13 +3,14 @@
   Safe to send again: a workflow id already stored is left as it is (its reply was lost).
 
   Input:
-    KEYS[1..23]  the namespace layout (includes/common.lua)
-    KEYS[24]     wf:<id>
+    KEYS[1..34]  the namespace layout (includes/common.lua)
+    KEYS[35]     wf:<id>
     ARGV[1..4]   the namespace settings (includes/common.lua)
     ARGV[5]      workflow id   ARGV[6] name   ARGV[7] metadata JSON   ARGV[8] trace ('' = none)
     ARGV[9]      n steps
-    ARGV[10..]   9 fields per step: step id, job id, job type, params JSON, priority,
-                 max_attempts, timeout s, deps (JSON list, no repeats), children (JSON list)
+    ARGV[10..]   10 fields per step: step id, job id, job type, params JSON, priority,
+                 max_attempts, timeout s, deps (JSON list, no repeats), children (JSON list),
+                 group ('' = none)
   Output: the number of steps enqueued at once (0 when the workflow was already stored).
   Events: workflow 'running'; 'pending' per enqueued step job.
 ]]
@@ -20,7 +21,7 @@ if rcall('EXISTS', wkey) == 1 then return 0 end
 local n = tonumber(ARGV[ARG0 + 5])
 local order, fields = {}, {}
 for i = 0, n - 1 do
-  local a = ARG0 + 6 + i * 9
+  local a = ARG0 + 6 + i * 10
   local sid = ARGV[a]
   local p = 's:' .. sid .. ':'
   order[#order + 1] = sid
@@ -31,6 +32,10 @@ for i = 0, n - 1 do
     p .. 'deps', ARGV[a + 7], p .. 'children', ARGV[a + 8], p .. 'left', #deps,
     p .. 'state', 'waiting'}) do
     fields[#fields + 1] = v
+  end
+  if ARGV[a + 9] ~= '' then
+    fields[#fields + 1] = p .. 'group'
+    fields[#fields + 1] = ARGV[a + 9]
   end
 end
 rcall('HSET', wkey, 'id', wf_id, 'name', ARGV[ARG0 + 2], 'metadata', ARGV[ARG0 + 3],

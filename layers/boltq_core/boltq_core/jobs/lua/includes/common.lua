@@ -2,7 +2,7 @@
   Shared prologue of every BoltQ script: the namespace key layout and settings.
 
   Every key below carries the same hash tag, the queue's ("{<prefix>}" for the default queue,
-  "{<prefix>:<queue>}" for a named one), so a whole queue lives in one cluster slot. KEYS[17..19] are key *prefixes* (they end in ':'): a script appends a job or
+  "{<prefix>:<queue>}" for a named one), so a whole queue lives in one cluster slot. KEYS[17..19], KEYS[30] and KEYS[33] are key *prefixes* (they end in ':'): a script appends a job or
   workflow id to them only for ids it discovers itself (popped from a list, children of a
   workflow step); keys the caller can name are passed whole after the common ones, from
   KEYS[KEY0 + 1]; the call's own arguments start at ARGV[ARG0 + 1].
@@ -17,7 +17,7 @@
   KEYS[10]    jobs        (ZSET)  every stored job id, score = submit sequence
   KEYS[11]    stats       (HASH)  counters "submitted|type|prio", "processed|type|status", ...
   KEYS[12]    events      (STREAM) every state change, capped
-  KEYS[13]    marker      (ZSET)  wakes workers blocked in BZPOPMIN
+  KEYS[13]    marker      (ZSET)  wakes workers blocked in BZMPOP
   KEYS[14]    seq         (STRING) submit sequence counter
   KEYS[15]    workflows   (ZSET)  workflow ids, score = sequence
   KEYS[16]    wf_done     (ZSET)  finished workflow ids, score = finished ms (retention janitor)
@@ -32,16 +32,40 @@
                                   a suspect alone (expires after a lease)
   KEYS[23]    paused      (STRING) '1' while the queue is paused: jobs are accepted, none is
                                   claimed (running ones finish)
+  KEYS[24..26] gring:0..2 (ZSET)  per priority, the groups with ready jobs that may start one
+                                  now, in round-robin order (score = turn)
+  KEYS[27]    gwait       (ZSET)  groups held back by a limit, score = ms they may go again
+                                  (+inf: at their concurrency limit, until one of theirs ends)
+  KEYS[28]    gstate      (HASH)  the groups' counters and limits (includes/groups.lua)
+  KEYS[29]    groups      (ZSET)  the named groups with jobs ready or running or limits of their
+                                  own, score 0 (listed by name)
+  KEYS[30]    gq:         prefix of the groups' lists: gq:<prio>:<group> ready ids,
+                                  gq:s:<group> start times inside a rate window
+  KEYS[31]    idle        (ZSET)  runners blocked waiting for work that a submit may hand jobs
+                                  to, score = ms their wait ends (includes/lease.lua)
+  KEYS[32]    idlecap     (HASH)  runner -> "<how many jobs>|<lease ms>|<deadline ms, 0: none>"
+  KEYS[33]    inbox:      prefix of the runners' inboxes: inbox:<runner> (ZSET) the JSON of
+                                  each job handed to it (leased to it already), score = order
+  KEYS[34]    outbox      (LIST)  JSON messages for other queues (a workflow step in another
+                                  queue: release it, or tell its workflow how it ended), which
+                                  jobs.relay delivers (includes/outbox.lua)
 
   ARGV[1] retention ms   ARGV[2] events stream max length   ARGV[3] dead-letter max size
   ARGV[4] how many job types get their own stats label
 
   Job hash fields besides the job's own: attempts (claims so far), free (claims that lost their
   lease beside other jobs and are not charged against max_attempts), solo ('1' while it runs
-  alone as a suspect), tl (stats label when it is not the type), cancel ('1' asked to stop).
+  alone as a suspect), tl (stats label when it is not the type), cancel ('1' asked to stop),
+  group (its group; absent = the ungrouped jobs' group).
 ]]
-local rcall = redis.call
-local key = {
+local KEY0, ARG0 = 34, 4
+-- The call's own state. A script (EVAL) runs the block below as it stands; in the function
+-- library (boltq_core.jobs.scripts) the block becomes begin_call(), run at the start of every
+-- FCALL, while everything else here is defined once when the library loads.
+local rcall, key, config, NOW, WAKE
+--@begin_call
+rcall = redis.call  -- not there while a library loads
+key = {
   ready = {KEYS[1], KEYS[2], KEYS[3]},
   scheduled = KEYS[4], retrying = KEYS[5], active = KEYS[6],
   completed = KEYS[7], cancelled = KEYS[8], dlq = KEYS[9], index = KEYS[10],
@@ -49,19 +73,20 @@ local key = {
   workflows = KEYS[15], wf_done = KEYS[16],
   job = KEYS[17], wf = KEYS[18], idem = KEYS[19],
   types = KEYS[20], suspects = KEYS[21], drain = KEYS[22], paused = KEYS[23],
+  ring = {KEYS[24], KEYS[25], KEYS[26]}, gwait = KEYS[27], gstate = KEYS[28],
+  groups = KEYS[29], gq = KEYS[30], idle = KEYS[31], idlecap = KEYS[32], inbox = KEYS[33],
+  outbox = KEYS[34],
 }
-local KEY0, ARG0 = 23, 4
-local config = {
+config = {
   retention = tonumber(ARGV[1]), events_max = tonumber(ARGV[2]), dlq_max = tonumber(ARGV[3]),
   types_max = tonumber(ARGV[4]),
 }
-local NOW
 do
   local t = rcall('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- set when a job became ready, so the script ends by waking one blocked worker
-local WAKE = false
+WAKE = false  -- set when a job became ready, so the script ends by waking one blocked worker
+--@end_call
 
 -- Append one state change to the events stream (kind 'j' = job, 'w' = workflow).
 local function emit(kind, id, wf, status, jtype, progress)
@@ -92,18 +117,6 @@ local function type_label(jtype)
   return 'other'
 end
 
--- Take a pending job out of the list it waits in (its priority's, or the suspects').
-local function unready(id, prio)
-  if rcall('LREM', key.ready[tonumber(prio) + 1], 1, id) == 0 then
-    rcall('LREM', key.suspects, 1, id)
-  end
-end
-
-local function push_ready(id, prio)
-  rcall('RPUSH', key.ready[tonumber(prio) + 1], id)
-  WAKE = true
-end
-
 local function wake_if_needed()
   if WAKE then rcall('ZADD', key.marker, 0, 'w') end
 end
@@ -111,11 +124,11 @@ end
 -- The fields every transition needs, or nil when the job hash is gone.
 local function job_meta(jkey)
   local f = rcall('HMGET', jkey, 'status', 'type', 'priority', 'wf', 'step', 'attempts',
-    'max_attempts', 'cancel', 'free', 'solo', 'tl')
+    'max_attempts', 'cancel', 'free', 'solo', 'tl', 'group')
   if not f[1] then return nil end
   return {status = f[1], type = f[2], priority = f[3], wf = f[4] or false, step = f[5] or false,
     attempts = tonumber(f[6]), max_attempts = tonumber(f[7]), cancel = f[8] == '1',
-    free = tonumber(f[9] or 0), solo = f[10] == '1', tl = f[11] or f[2]}
+    free = tonumber(f[9] or 0), solo = f[10] == '1', tl = f[11] or f[2], group = f[12] or ''}
 end
 
 -- True when the attempt that just ended was the job's last charged one.

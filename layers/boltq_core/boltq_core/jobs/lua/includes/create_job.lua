@@ -1,13 +1,18 @@
 --[[
   create_job: store a new job hash, index it under sequence `seq` and place it in
-  ready:<prio> or, when due later, in scheduled. `fields` is a flat list of extra hash fields
-  (data, max_attempts, timeout, ...); `wf` its workflow id or nil. Emits 'pending' or
-  'scheduled'.
+  its group's ready list or, when due later, in scheduled. `fields` is a flat list of extra
+  hash fields (data, max_attempts, timeout, ...); `group` its group ('' = none), `wf` its
+  workflow id or nil. Emits 'pending' or 'scheduled'.
 ]]
---@include common
+--@include groups
 
-local function create_job(jkey, id, jtype, prio, due, seq, fields, wf)
+local function create_job(jkey, id, jtype, prio, due, seq, fields, group, wf)
   local status = 'pending'
+  group = group or ''
+  if group ~= '' then
+    fields[#fields + 1] = 'group'
+    fields[#fields + 1] = group
+  end
   local tlabel = type_label(jtype)
   if tlabel ~= jtype then
     fields[#fields + 1] = 'tl'
@@ -23,7 +28,7 @@ local function create_job(jkey, id, jtype, prio, due, seq, fields, wf)
   else
     rcall('HSET', jkey, 'id', id, 'type', jtype, 'priority', prio, 'status', status,
       'attempts', 0, 'created', NOW, unpack(fields))
-    push_ready(id, prio)
+    push_ready(id, prio, group)
   end
   rcall('ZADD', key.index, seq, id)
   stat('submitted', tlabel, prio)

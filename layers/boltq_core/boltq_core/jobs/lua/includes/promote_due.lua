@@ -1,10 +1,12 @@
 --[[
-  promote_due: move up to `limit` due scheduled and retrying jobs to ready (emits 'pending').
+  promote_due: move up to `limit` due scheduled and retrying jobs to ready (emits 'pending'),
+  and let the groups whose limit has passed back (includes/groups.lua).
   recover_expired: jobs whose lease ran out (their worker died or stalled) run again. A job that
   ran beside others is not charged the attempt (any of them may have been the culprit) and
   becomes a suspect, which a worker runs alone; a suspect that loses its lease again is
   charged, and goes to the dead-letter queue ('crashed') when that was its last attempt.
-  next_wake: the earliest moment something becomes due (ms), or -1.
+  next_wake: the earliest moment something becomes due (ms), or -1: a delayed or retrying
+  job, a lease's end, a limited group's next start.
 ]]
 --@include transitions
 
@@ -16,16 +18,17 @@ local function promote_due(limit)
       rcall('ZREM', zkey, unpack(ids))
       for _, id in ipairs(ids) do
         local jkey = key.job .. id
-        local f = rcall('HMGET', jkey, 'priority', 'type', 'wf')
+        local f = rcall('HMGET', jkey, 'priority', 'type', 'wf', 'group')
         if f[1] then
           rcall('HSET', jkey, 'status', 'pending')
-          push_ready(id, f[1])
+          push_ready(id, f[1], f[4])
           emit('j', id, f[3], 'pending', f[2])
           moved = moved + 1
         end
       end
     end
   end
+  release_groups(limit)
   return moved
 end
 
@@ -36,6 +39,7 @@ local function recover_expired(limit)
     local jkey = key.job .. id
     local job = job_meta(jkey)
     if job and job.status == 'running' then
+      group_ended(job.group)
       if job.cancel then
         to_cancelled(jkey, id, job)
       elseif not job.solo then
@@ -67,10 +71,10 @@ end
 
 local function next_wake()
   local best = -1
-  for _, zkey in ipairs({key.scheduled, key.retrying, key.active}) do
+  for _, zkey in ipairs({key.scheduled, key.retrying, key.active, key.gwait}) do
     local first = rcall('ZRANGE', zkey, 0, 0, 'WITHSCORES')
-    if first[2] then
-      local s = tonumber(first[2])
+    local s = tonumber(first[2])
+    if s and s < INF then
       if best < 0 or s < best then best = s end
     end
   end

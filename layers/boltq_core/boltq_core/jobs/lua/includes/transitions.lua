@@ -11,7 +11,7 @@ local function to_completed(jkey, id, job, result)
   rcall('PEXPIRE', jkey, config.retention)
   stat('processed', job.tl, 'completed')
   emit('j', id, job.wf, 'completed', job.type)
-  if job.wf then wf_step_finished(job.wf, job.step, 'completed') end
+  if job.wf then wf_step_done(id, job, 'completed', result) end
 end
 
 local function to_cancelled(jkey, id, job)
@@ -20,7 +20,7 @@ local function to_cancelled(jkey, id, job)
   rcall('PEXPIRE', jkey, config.retention)
   stat('processed', job.tl, 'cancelled')
   emit('j', id, job.wf, 'cancelled', job.type)
-  if job.wf then wf_step_finished(job.wf, job.step, 'cancelled') end
+  if job.wf then wf_step_done(id, job, 'cancelled') end
 end
 
 -- Dead-letter: kept (no expiry) until requeued, purged or pushed out by the size bound.
@@ -38,7 +38,7 @@ local function to_dlq(jkey, id, job, category, message)
       rcall('ZREM', key.index, old[i])
     end
   end
-  if job.wf then wf_step_finished(job.wf, job.step, 'failed') end
+  if job.wf then wf_step_done(id, job, 'failed') end
 end
 
 -- Retry after delay_ms, or dead-letter once the attempts are used up.
@@ -55,4 +55,61 @@ local function to_retrying(jkey, id, job, category, message, delay_ms)
   stat('retried', job.tl)
   emit('j', id, job.wf, 'retrying', job.type)
   return 'retrying'
+end
+
+-- Its processor raised RateLimited: the job goes back to the front of its group without using
+-- an attempt, and its whole group waits hold_ms (a longer hold already set stays).
+local function to_rate_limited(jkey, id, job, message, hold_ms)
+  rcall('HINCRBY', jkey, 'free', 1)
+  rcall('HSET', jkey, 'status', 'pending', 'err_cat', 'rate_limited', 'err_msg', message)
+  if job.solo then rcall('HDEL', jkey, 'solo') end
+  push_ready(id, job.priority, job.group, true)
+  local hkey = 'hold:' .. job.group
+  local until_ms = math.max(NOW + hold_ms, tonumber(rcall('HGET', key.gstate, hkey) or 0))
+  rcall('HSET', key.gstate, hkey, until_ms)
+  group_park(job.group, until_ms)
+  stat('rate_limited', job.tl)
+  emit('j', id, job.wf, 'pending', job.type)
+  return 'pending'
+end
+
+-- Cancel job `id` (job = job_meta(jkey)): a queued one at once, a running one is asked to stop
+-- (it ends 'cancelled'); a finished one is left as it is. {status after, changed (0|1)}.
+local function cancel_job(jkey, id, job)
+  local st = job.status
+  if st == 'pending' then
+    unready(id, job.priority, job.group)
+  elseif st == 'scheduled' then
+    rcall('ZREM', key.scheduled, id)
+  elseif st == 'retrying' then
+    rcall('ZREM', key.retrying, id)
+  elseif st == 'running' then
+    if job.cancel then return {'running', 0} end
+    rcall('HSET', jkey, 'cancel', '1')
+    emit('j', id, job.wf, 'cancelling', job.type)
+    return {'running', 1}
+  else
+    return {st, 0}
+  end
+  to_cancelled(jkey, id, job)
+  return {'cancelled', 1}
+end
+
+-- Cancel a step job its workflow no longer wants (when it is still stored).
+local function cancel_unwanted(jid)
+  local jkey = key.job .. jid
+  local job = job_meta(jkey)
+  if job then cancel_job(jkey, jid, job) end
+end
+
+-- Delete a finished step job of a deleted workflow (a running one finishes, then expires).
+local function forget_job(jid)
+  local st = rcall('HGET', key.job .. jid, 'status')
+  if st and st ~= 'running' then
+    rcall('DEL', key.job .. jid)
+    rcall('ZREM', key.index, jid)
+    rcall('ZREM', key.completed, jid)
+    rcall('ZREM', key.cancelled, jid)
+    rcall('ZREM', key.dlq, jid)
+  end
 end

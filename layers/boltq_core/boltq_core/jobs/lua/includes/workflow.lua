@@ -3,10 +3,17 @@
 
   A workflow hash (KEYS[18] .. id) holds: name, status (running|completed|failed|cancelled),
   created, finished, metadata, steps (JSON list of step ids), total, done, and per step
-  "s:<id>:<field>": job, type, params, prio, max_attempts, timeout, deps, children (JSON lists),
-  left (parents not yet completed), state (waiting|released|completed|failed|cancelled|skipped).
+  "s:<id>:<field>": job, type, params, prio, max_attempts, timeout, group (absent: none), deps,
+  children (JSON lists), left (parents not yet completed),
+  state (waiting|released|completed|failed|cancelled|skipped), and for a step that runs in
+  another queue: result (its job's result, sent back with its outcome), gen (when its dead
+  letter was last requeued: news of an earlier run is ignored).
+
+  A step may run in another queue than its workflow (its job id names that queue): it is
+  released, and it reports how it ended, through the outbox (includes/outbox.lua).
 ]]
 --@include create_job
+--@include outbox
 
 local function wf_finish(wkey, wf_id, status)
   rcall('HSET', wkey, 'status', status, 'finished', NOW)
@@ -14,24 +21,39 @@ local function wf_finish(wkey, wf_id, status)
   emit('w', wf_id, wf_id, status)
 end
 
+-- A completed parent's result: sent back with its outcome when it ran in another queue.
+local function wf_result(wkey, parent)
+  local p = 's:' .. parent .. ':'
+  local res = rcall('HGET', wkey, p .. 'result')
+  if res then return res end
+  return rcall('HGET', key.job .. rcall('HGET', wkey, p .. 'job'), 'result')
+end
+
+-- Create a released step's job (at jkey) from its release `m` (see includes/outbox.lua), here
+-- or, for a step of another queue, when the message is delivered there.
+local function wf_create_step(jkey, m)
+  local fields = {'data', m.data, 'max_attempts', m.max_attempts, 'timeout', m.timeout,
+    'wf', m.wf, 'step', m.step, 'parents', m.parents}
+  if m.trace ~= '' then
+    fields[#fields + 1] = 'trace'
+    fields[#fields + 1] = m.trace
+  end
+  create_job(jkey, m.to, m.type, m.prio, NOW, rcall('INCR', key.seq), fields, m.group, m.wf)
+end
+
 -- Enqueue a step whose parents all completed; it receives their results as "parents".
 local function wf_release(wkey, wf_id, sid)
   local p = 's:' .. sid .. ':'
   local f = rcall('HMGET', wkey, p .. 'job', p .. 'type', p .. 'params', p .. 'prio',
-    p .. 'max_attempts', p .. 'timeout', p .. 'deps', 'trace')
+    p .. 'max_attempts', p .. 'timeout', p .. 'deps', 'trace', p .. 'group')
   local parts = {}
   for _, parent in ipairs(cjson.decode(f[7])) do
-    local pjob = rcall('HGET', wkey, 's:' .. parent .. ':job')
-    local res = rcall('HGET', key.job .. pjob, 'result')
-    parts[#parts + 1] = cjson.encode(parent) .. ':' .. (res or 'null')
+    parts[#parts + 1] = cjson.encode(parent) .. ':' .. (wf_result(wkey, parent) or 'null')
   end
-  local fields = {'data', f[3], 'max_attempts', f[5], 'timeout', f[6], 'wf', wf_id,
-    'step', sid, 'parents', '{' .. table.concat(parts, ',') .. '}'}
-  if f[8] then
-    fields[#fields + 1] = 'trace'
-    fields[#fields + 1] = f[8]
-  end
-  create_job(key.job .. f[1], f[1], f[2], f[4], NOW, rcall('INCR', key.seq), fields, wf_id)
+  local m = {op = 'release', to = f[1], type = f[2], prio = f[4], data = f[3],
+    max_attempts = f[5], timeout = f[6], wf = wf_id, step = sid,
+    parents = '{' .. table.concat(parts, ',') .. '}', trace = f[8] or '', group = f[9] or ''}
+  if foreign(f[1], wf_id) then post(m) else wf_create_step(key.job .. f[1], m) end
   rcall('HSET', wkey, p .. 'state', 'released')
 end
 
@@ -111,5 +133,29 @@ local function wf_step_requeued(wf_id, sid)
     rcall('HDEL', wkey, 'finished')
     rcall('ZREM', key.wf_done, wf_id)
     emit('w', wf_id, wf_id, 'running')
+  end
+end
+
+-- The job `id` of step `job.step` of workflow `job.wf` reached a final state: advance the
+-- workflow here, or tell it through the outbox when it lives in another queue. `gen` (when
+-- the job's dead letter was last requeued, 0: never) lets the workflow ignore late news of an
+-- earlier run.
+local function wf_step_done(id, job, outcome, result)
+  if not foreign(id, job.wf) then
+    wf_step_finished(job.wf, job.step, outcome)
+    return
+  end
+  local msg = {op = 'step', to = job.wf, step = job.step, outcome = outcome,
+    gen = rcall('HGET', key.job .. id, 'requeued') or '0'}
+  if outcome == 'completed' then msg.result = result end
+  post(msg)
+end
+
+-- A step job's dead letter was requeued (see wf_step_requeued), at NOW.
+local function wf_step_back(id, wf_id, sid)
+  if foreign(id, wf_id) then
+    post({op = 'requeued', to = wf_id, step = sid, gen = tostring(NOW)})
+  else
+    wf_step_requeued(wf_id, sid)
   end
 end
