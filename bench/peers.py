@@ -71,6 +71,10 @@ HUEY_THREADS = 50  # huey consumer threads per process in the drain
 BULK_BATCH = 1000  # jobs per submit_many chunk / addBulk call
 RATE = 50.0  # pickup latency: jobs/s, one every 20 ms
 WARMUP = 10  # latency samples dropped at the start
+# the drain again with the job body on another client: (name, library, its side's argument)
+BODY_VARIANTS = (("BoltQ, own redis.asyncio client", "BoltQ", "own"),
+                 ("BullMQ, auto-pipelined ioredis", "BullMQ", "auto"))
+BODY_FIGURES = ("drain jobs/s", "worker CPU µs/job", "server CPU µs/job")
 # (figure, BoltQ / peer, target, True when higher is better)
 TARGETS = (
     ("drain jobs/s", "BullMQ", 1.2, True),
@@ -238,7 +242,7 @@ class Drain:
     other: float  # share of both CPUs that other processes used during the drain
 
 
-def drain(r: redis.Redis, url: str, lib: str, n: int) -> Drain:
+def drain(r: redis.Redis, url: str, lib: str, n: int, variant: str = "") -> Drain:
     name = fresh(r)
     key = f"{name}:count"
     if lib == "BoltQ":
@@ -250,6 +254,8 @@ def drain(r: redis.Redis, url: str, lib: str, n: int) -> Drain:
     else:
         client_run(lib, "bulk", url, name, n, BULK_BATCH)
         args = ("drain-worker", url, name, key, n, CONCURRENCY)
+    if variant:
+        args += (variant,)
     with workers(lib, WORKERS, *args) as procs:
         cpu0 = [cpu_seconds(p.pid) for p in procs]
         before, scpu0 = command_stats(r), server_cpu(r)
@@ -349,6 +355,13 @@ def run(plan: Plan, quick: bool) -> Results:
                 res.add("server commands/job", lib, d.commands)
                 res.add("other load during the drain %", lib, d.other * 100)
                 log(f"  drain {lib}: {d.rate:,.0f} jobs/s, {d.cpu_us:.0f} µs worker CPU/job")
+            for name, lib, arg in BODY_VARIANTS:
+                if lib in order:
+                    d = drain(r, vk.url, lib, plan.drain_jobs, arg)
+                    for figure, value in zip(BODY_FIGURES, (d.rate, d.cpu_us, d.server_us),
+                                             strict=True):
+                        res.add(figure, name, value)
+                    log(f"  drain {name}: {d.rate:,.0f} jobs/s, {d.cpu_us:.0f} µs/job")
             for lib in order:
                 lat = latency(r, vk.url, lib, plan.latency_seconds)
                 res.add("pickup p50 ms", lib, percentile(lat, 50))
@@ -379,7 +392,8 @@ DEFAULTS = f"""\
   max_attempts 3, a finished job's hash kept for retention_seconds 86,400, the events stream
   capped near 10,000); JSON payloads. Drain: `Runner(concurrency={CONCURRENCY},
   batch={BATCH})` per process (the defaults); pickup: a `Runner` with its defaults. The job is
-  an `async def` processor; its INCR goes through its own `redis.asyncio` client (a pool).
+  an `async def` processor; its INCR goes through `ctx.redis`, the client the Runner lends
+  its jobs (auto-pipelined: boltq_core/store/autopipeline.py).
   Submits: `Queue.submit`, `Queue.submit_many(chunk={BULK_BATCH:,})` (redis-py, sync).
 - **huey**: `RedisHuey` defaults (blocking dequeue: BRPOP with read_timeout 1 s; results=True
   with store_none=False, so a job returning None stores nothing; retries 0; pickle). Drain: a
@@ -488,6 +502,18 @@ def figures_table(res: Results) -> list[str]:
     return lines
 
 
+def body_table(res: Results) -> list[str]:
+    """The drain with each job body's client: the one each library's job uses by default
+    above, and the other one."""
+    names = [lib for lib in ("BoltQ", BODY_VARIANTS[0][0], "BullMQ", BODY_VARIANTS[1][0])
+             if lib in res.values.get("drain jobs/s", {})]
+    lines = ["| figure | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for figure in BODY_FIGURES:
+        by = res.values.get(figure, {})
+        lines.append(f"| {figure} | " + " | ".join(_median_range(by[n]) for n in names) + " |")
+    return lines
+
+
 def report(res: Results) -> str:
     p = res.plan
     busy = ", ".join(f"{b:.0%}" for b in res.busy)
@@ -518,6 +544,16 @@ def report(res: Results) -> str:
         f"{p.latency_seconds:g} s ({WARMUP} warm-up jobs dropped), submit call to job start.",
         f"- single submit: {p.submit_jobs:,} jobs one at a time; bulk: {p.bulk_jobs:,} jobs "
         f"in batches of {BULK_BATCH:,} (BoltQ submit_many chunk, BullMQ addBulk call).",
+        "",
+        "## The job body's client",
+        "",
+        "The drain's job makes one Redis call. BoltQ's job above makes it on the client the "
+        "Runner lends its jobs (`ctx.redis`: auto-pipelined, so the calls of the jobs running "
+        "together share a round trip); BullMQ's on an ioredis connection of its own (ioredis "
+        "pipelines only when asked). Here each is run the other way too, in the same "
+        "repetitions:",
+        "",
+        *body_table(res),
         "",
         "## Versions",
         "",

@@ -1,7 +1,7 @@
 """BoltQ's side of bench/peers.py, run as its own process by BoltQ's .venv python (the same
 commands as huey_side.py and bullmq_side.mjs, so every library is driven alike):
 
-    boltq_side.py drain-worker URL PREFIX COUNT_KEY N CONCURRENCY BATCH
+    boltq_side.py drain-worker URL PREFIX COUNT_KEY N CONCURRENCY BATCH [own]
     boltq_side.py latency-worker URL PREFIX LAT_KEY
     boltq_side.py submit URL PREFIX N          # one Queue.submit at a time
     boltq_side.py bulk URL PREFIX N BATCH      # Queue.submit_many(chunk=BATCH)
@@ -9,7 +9,8 @@ commands as huey_side.py and bullmq_side.mjs, so every library is driven alike):
 
 A worker prints "ready" once connected and starts on a line on stdin; it runs until it is
 terminated. A client prints one JSON line. BoltQ's Settings are its defaults but for the
-namespace (PREFIX)."""
+namespace (PREFIX). The job body's Redis calls go through the client the Runner lends its jobs
+(JobContext.redis); with `own`, through a redis.asyncio client of the body's own."""
 
 from __future__ import annotations
 
@@ -35,22 +36,26 @@ def settings(url: str, prefix: str) -> Settings:
 
 
 async def _worker(url: str, prefix: str, kind: str, key: str, n: int,
-                  concurrency: int | None, batch: int | None) -> None:
+                  concurrency: int | None, batch: int | None, own: bool = False) -> None:
     aq = AsyncQueue(settings(url, prefix))
-    r = aredis.Redis.from_url(url)  # the job body's own client, as in the other libraries
+    r = aredis.Redis.from_url(url)  # the job body's own client (with `own`), and for the ping
+
+    def client(ctx: JobContext) -> aredis.Redis:
+        return r if own else ctx.redis
 
     async def incr(ctx: JobContext) -> None:  # the drain job: one INCR
         t = time.time()
-        done = await r.incr(key)
+        c = client(ctx)
+        done = await c.incr(key)
         if done == 1:
-            await r.set(key + ":first", repr(t))
+            await c.set(key + ":first", repr(t))
         if done == n:
-            await r.set(key + ":last", repr(time.time()))
-            await r.lpush(key + ":done", "1")
+            await c.set(key + ":last", repr(time.time()))
+            await c.lpush(key + ":done", "1")
 
     async def stamp(ctx: JobContext) -> None:  # the latency job: start - submit, one RPUSH
         t = time.time()
-        await r.rpush(key, repr(t - ctx.data["t"]))
+        await client(ctx).rpush(key, repr(t - ctx.data["t"]))
 
     registry = default_registry.copy()
     registry.register("incr", incr)
@@ -109,7 +114,8 @@ def main(argv: list[str]) -> None:
     cmd, url, prefix, *rest = argv
     if cmd == "drain-worker":
         key, n, conc, batch = rest[0], int(rest[1]), int(rest[2]), int(rest[3])
-        asyncio.run(_worker(url, prefix, "drain", key, n, conc, batch))
+        own = rest[4:] == ["own"]
+        asyncio.run(_worker(url, prefix, "drain", key, n, conc, batch, own))
     elif cmd == "latency-worker":
         asyncio.run(_worker(url, prefix, "latency", rest[0], 0, None, None))
     elif cmd == "submit":

@@ -1,6 +1,6 @@
 // BullMQ's side of bench/peers.py, run by Node.js, with the same commands as boltq_side.py:
 //
-//   node bullmq_side.mjs drain-worker URL NAME COUNT_KEY N CONCURRENCY   // a Worker
+//   node bullmq_side.mjs drain-worker URL NAME COUNT_KEY N CONCURRENCY [auto]  // a Worker
 //   node bullmq_side.mjs latency-worker URL NAME LAT_KEY                  // a Worker, defaults
 //   node bullmq_side.mjs submit URL NAME N          // one queue.add at a time
 //   node bullmq_side.mjs bulk URL NAME N BATCH      // queue.addBulk of BATCH jobs at a time
@@ -8,7 +8,8 @@
 //
 // Queue and Worker use BullMQ's defaults but for the Worker's concurrency in the drain
 // (attempts 1, completed and failed jobs kept, lockDuration 30 s, stalledInterval 30 s,
-// drainDelay 5 s, the events stream capped near 10,000).
+// drainDelay 5 s, the events stream capped near 10,000). The job body's client is an ioredis
+// connection of its own; with `auto`, one with ioredis's enableAutoPipelining.
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { createInterface } from 'node:readline';
@@ -19,8 +20,9 @@ const connection = { host: u.hostname, port: Number(u.port), maxRetriesPerReques
 const wall = () => (performance.timeOrigin + performance.now()) / 1000; // seconds, like time.time()
 const print = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 
-async function work(key, n, concurrency) {
-  const r = new IORedis(connection); // the job body's own client, as in the other libraries
+async function work(key, n, concurrency, auto) {
+  // the job body's own client, as in the other libraries
+  const r = new IORedis(auto ? { ...connection, enableAutoPipelining: true } : connection);
   const processor = n
     ? async () => { // the drain job: one INCR
         const t = wall();
@@ -81,7 +83,7 @@ async function produce(queue, n, rate) {
   return { seconds: (performance.now() - start) / 1000 };
 }
 
-if (cmd === 'drain-worker') await work(rest[0], Number(rest[1]), Number(rest[2]));
+if (cmd === 'drain-worker') await work(rest[0], Number(rest[1]), Number(rest[2]), rest[3] === 'auto');
 else if (cmd === 'latency-worker') await work(rest[0], 0, 0);
 else if (cmd === 'submit') await client((q) => submit(q, Number(rest[0])));
 else if (cmd === 'bulk') await client((q) => bulk(q, Number(rest[0]), Number(rest[1])));

@@ -134,18 +134,21 @@ class Outcome:
 
 class JobContext:
     """What a processor gets: the job's data, its attempt, a progress reporter, a cancellation
-    check and the time left before the job's timeout."""
+    check, the time left before the job's timeout and a Redis client to the store."""
 
-    __slots__ = ("_cancelled", "_data", "_job", "_lost", "_report", "claimed", "deadline")
+    __slots__ = ("_cancelled", "_client", "_data", "_job", "_lost", "_report", "claimed",
+                 "deadline")
 
     def __init__(
         self,
         claimed: Claimed,
         report: Callable[[Any], None] | None = None,
+        client: Callable[[], Any] | None = None,
     ) -> None:
         self.claimed = claimed
         self.deadline = time.monotonic() + claimed.timeout
         self._report = report
+        self._client = client
         self._cancelled = False
         self._lost = False
         self._job: Job | None = None
@@ -186,6 +189,17 @@ class JobContext:
     def parent_results(self) -> dict[str, Any]:
         raw = self.claimed.fields.get("parents")
         return json.loads(raw) if raw else {}
+
+    @property
+    def redis(self) -> Any:
+        """A redis.asyncio client to the store, for the job's own keys (keep them out of the
+        queue's key prefix). One client serves every job of the runner; on a standalone store
+        the commands its jobs send in the same loop turn go out as one pipeline
+        (boltq_core.store.autopipeline). For async processors: a sync processor runs in a
+        thread, outside the runner's loop."""
+        if self._client is None:
+            raise RuntimeError("this job context has no store client (it was not made by a Runner)")
+        return self._client()
 
     def progress(self, value: Any) -> None:
         """Report progress (any JSON value, e.g. {"percent": 40}); never blocks."""

@@ -40,6 +40,7 @@ from boltq_core.running.attempt import Claimed, JobContext, Outcome, RunnerHooks
 from boltq_core.running.backoff import backoff_seconds
 from boltq_core.running.heartbeat import Heartbeat
 from boltq_core.running.processors import Processor, ProcessorRegistry, default_registry
+from boltq_core.store.connect import AsyncClient, job_client_async
 from boltq_core.store.failover import is_store_trouble
 
 log = logging.getLogger("boltq.runner")
@@ -129,6 +130,7 @@ class Runner:
         # last saturated or handed jobs / last asked to retire
         self._busy_at = self._asked_at = time.monotonic()
         self._turn = _Turn()
+        self._jobs_redis: AsyncClient | None = None  # JobContext.redis, made on first use
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -256,6 +258,9 @@ class Runner:
                 task.cancel()
         if self._threads is not None:
             self._threads.shutdown(wait=False)
+        if self._jobs_redis is not None:
+            client, self._jobs_redis = self._jobs_redis, None
+            await client.aclose()
 
     def _held_back(self) -> bool:
         """Claim nothing beside a job that runs alone, nor while draining for one."""
@@ -414,7 +419,7 @@ class Runner:
         if jobs:
             self._last_start = time.monotonic()
         for claimed in jobs:
-            ctx = JobContext(claimed, self._reporter(claimed))
+            ctx = JobContext(claimed, self._reporter(claimed), self._job_client)
             # extended while it may still run: up to its own timeout
             self._heartbeat.hold(claimed.id, claimed.attempt, ctx.deadline)
             task = asyncio.create_task(self._execute(ctx))
@@ -529,6 +534,11 @@ class Runner:
     @staticmethod
     def _failed(ctx: JobContext, category: str, message: str) -> Outcome:
         return Outcome.failed(ctx.job_id, ctx.attempt, category, _cut(message))
+
+    def _job_client(self) -> AsyncClient:
+        if self._jobs_redis is None:
+            self._jobs_redis = job_client_async(self.queue.settings)
+        return self._jobs_redis
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._threads is None:

@@ -28,7 +28,8 @@ else:
 
 
 __all__ = ["AsyncClient", "SyncClient", "connect", "connect_async", "disconnect",
-           "eviction_warning", "is_store_trouble", "single_client_async"]
+           "eviction_warning", "is_store_trouble", "job_client_async",
+           "single_client_async"]
 
 # TCP keepalive: a peer that vanished (a black-holed socket, a node gone mid-failover) is
 # noticed after about 10 + 3 * 5 s even on a connection that waits in a blocking call
@@ -111,6 +112,18 @@ def connect_async(settings: Settings) -> AsyncClient:
     if settings.redis_cluster:
         return AsyncRedisCluster.from_url(settings.url, **_cluster(opts))
     return harden(aredis.Redis.from_url(settings.url, **opts), _hiredis_packer(), True)
+
+
+def job_client_async(settings: Settings) -> AsyncClient:
+    """The client a runner lends its jobs (JobContext.redis): the store's URL, TLS, timeouts
+    and failover behaviour, and on a standalone store auto-pipelined (store.autopipeline),
+    so the jobs' commands of one loop turn share a round trip."""
+    if settings.redis_cluster:
+        return connect_async(settings)
+    from boltq_core.store.autopipeline import AutoPipelined
+
+    opts = _options(settings, AsyncStoreRetry(settings.store_retry_seconds))
+    return harden(AutoPipelined.from_url(settings.url, **opts), _hiredis_packer(), True)
 
 
 def _hiredis_packer() -> dict[str, Any]:
