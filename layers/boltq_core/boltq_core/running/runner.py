@@ -38,6 +38,7 @@ from boltq_core.errors import (
 from boltq_core.running.async_queue import WAITING_MS, AsyncQueue, Waiter
 from boltq_core.running.attempt import Claimed, JobContext, Outcome, RunnerHooks
 from boltq_core.running.backoff import backoff_seconds
+from boltq_core.running.deadlines import Deadlines
 from boltq_core.running.heartbeat import Heartbeat
 from boltq_core.running.processors import Processor, ProcessorRegistry, default_registry
 from boltq_core.store.connect import AsyncClient, job_client_async
@@ -131,6 +132,8 @@ class Runner:
         self._busy_at = self._asked_at = time.monotonic()
         self._turn = _Turn()
         self._jobs_redis: AsyncClient | None = None  # JobContext.redis, made on first use
+        self._deadlines = Deadlines(self._expired)
+        self._timed_out: set[str] = set()  # async jobs cancelled by their timeout
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -454,16 +457,27 @@ class Runner:
                                 f"no processor registered for job type {c.type!r}")
         try:
             if proc.is_async:
-                async with asyncio.timeout(c.timeout) as scope:
+                when = self._deadlines.arm(c.id, ctx.deadline, c.timeout)
+                try:
                     result = await proc.fn(ctx)
+                finally:
+                    self._deadlines.disarm(c.id, when)
+                if self._timed_out:  # a job that swallowed its timeout's cancellation
+                    self._timed_out.discard(c.id)
             else:
-                scope = None
                 result = await self._run_sync(ctx, proc)
         except _Overran:
             return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
-        except TimeoutError as exc:
-            if scope is not None and scope.expired():
-                return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
+        except asyncio.CancelledError:
+            timed_out = c.id in self._timed_out
+            self._timed_out.discard(c.id)
+            if not timed_out or ctx.cancelled:
+                raise  # cancelled by someone else (a cancel request, the runner's teardown)
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return self._retry(ctx, ErrorCategory.TIMEOUT, f"timed out after {c.timeout:g}s")
+        except TimeoutError as exc:  # the job's own (e.g. a client's): not its timeout
             return self._retry(ctx, ErrorCategory.TRANSIENT, f"TimeoutError: {exc}")
         except JobCancelled:
             return Outcome.cancelled(c.id, c.attempt)
@@ -564,6 +578,12 @@ class Runner:
             log.warning("progress update failed: %s", task.exception())
 
     # --- what the heartbeat reports -----------------------------------------------------------
+
+    def _expired(self, job_id: str) -> None:
+        entry = self._running.get(job_id)
+        if entry is not None:
+            self._timed_out.add(job_id)
+            entry[0].cancel()
 
     def _news_from_thread(self, lost: list[str], cancel: list[str]) -> None:
         loop = self._loop
