@@ -20,7 +20,7 @@ import redis
 from boltq_core.access.routes import ROUTES, SCOPES, WS, permits
 from boltq_local.template import load
 from tests.conftest import wait_for
-from tests.local.conftest import ROOT, DevProcess, running_dev
+from tests.local.conftest import ROOT, DevProcess, closed_after_test, running_dev
 
 BOOTSTRAP = "local-bootstrap-admin-key-0123456789"
 ADMIN = {"x-api-key": BOOTSTRAP}
@@ -46,7 +46,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
 def store(d: DevProcess) -> redis.Redis:
     banner = next(line for line in d.lines if "embedded Valkey at" in line)
     port = int(re.search(r"127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
-    return redis.Redis(port=port, decode_responses=True)
+    return closed_after_test(redis.Redis(port=port, decode_responses=True))
 
 
 def stored(r: redis.Redis) -> set[str]:

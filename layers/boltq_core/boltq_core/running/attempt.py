@@ -142,7 +142,7 @@ class JobContext:
     def __init__(
         self,
         claimed: Claimed,
-        report: Callable[[Any], None] | None = None,
+        report: Callable[[Claimed, Any], None] | None = None,
         client: Callable[[], Any] | None = None,
     ) -> None:
         self.claimed = claimed
@@ -204,7 +204,7 @@ class JobContext:
     def progress(self, value: Any) -> None:
         """Report progress (any JSON value, e.g. {"percent": 40}); never blocks."""
         if self._report is not None:
-            self._report(value)
+            self._report(self.claimed, value)
 
     @property
     def cancelled(self) -> bool:

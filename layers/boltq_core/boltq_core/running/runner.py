@@ -261,6 +261,7 @@ class Runner:
                 task.cancel()
         if self._threads is not None:
             self._threads.shutdown(wait=False)
+        self._deadlines.close()
         if self._jobs_redis is not None:
             client, self._jobs_redis = self._jobs_redis, None
             await client.aclose()
@@ -422,7 +423,7 @@ class Runner:
         if jobs:
             self._last_start = time.monotonic()
         for claimed in jobs:
-            ctx = JobContext(claimed, self._reporter(claimed), self._job_client)
+            ctx = JobContext(claimed, self._report, self._job_client)
             # extended while it may still run: up to its own timeout
             self._heartbeat.hold(claimed.id, claimed.attempt, ctx.deadline)
             task = asyncio.create_task(self._execute(ctx))
@@ -492,6 +493,8 @@ class Runner:
             return self._retry(ctx, ErrorCategory.TRANSIENT, _describe(exc))
         if ctx.cancelled:
             return Outcome.cancelled(c.id, c.attempt)
+        if result is None:  # most jobs: no encoder needed
+            return Outcome.completed(c.id, c.attempt, "null")
         try:
             raw = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -559,18 +562,18 @@ class Runner:
             self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="boltq-job")
         return self._threads
 
-    def _reporter(self, claimed: Claimed) -> Any:
-        loop = asyncio.get_running_loop()
+    def _report(self, claimed: Claimed, value: Any) -> None:
+        """A job's progress report (from its processor: the loop, or a sync job's thread)."""
+        loop = self._loop
+        if loop is None:
+            return
 
-        def report(value: Any) -> None:
-            def schedule() -> None:
-                task = loop.create_task(self.queue.progress(claimed.id, claimed.attempt, value))
-                self._side_tasks.add(task)
-                task.add_done_callback(self._side_done)
+        def schedule() -> None:
+            task = loop.create_task(self.queue.progress(claimed.id, claimed.attempt, value))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_done)
 
-            loop.call_soon_threadsafe(schedule)
-
-        return report
+        loop.call_soon_threadsafe(schedule)
 
     def _side_done(self, task: asyncio.Task[Any]) -> None:
         self._side_tasks.discard(task)
