@@ -4,6 +4,7 @@ through real sockets, and stop it (and everything it started) at the end."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -181,10 +183,19 @@ _BOTO_CLIENTS: list[Any] = []  # the boto3 clients a test made, closed after it
 @pytest.fixture(autouse=True)
 def _close_boto_clients() -> Iterator[None]:
     """A boto3 client keeps its sockets open until it is closed or, at some later garbage
-    collection, warned about: a ResourceWarning that fails whichever test is running then."""
+    collection, warned about: a ResourceWarning that fails whichever test is running then.
+    close() reaches only the connections back in its pool; one still held by a response or
+    an error the test kept (in a reference cycle with its traceback) is collected here, at the
+    end of the test that made it, and its ResourceWarning dropped. The price: a socket some
+    other code of this process left open is not reported from tests/local either; BoltQ's
+    functions run in the `boltq dev` subprocesses these tests start, not here. (A CI run
+    failed twice on such a socket, collected in a later test.)"""
     yield
     while _BOTO_CLIENTS:
         _BOTO_CLIENTS.pop().close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def closed_after_test(client: Any) -> Any:
