@@ -26,13 +26,18 @@ class Promoters:
     def __init__(self) -> None:
         self.fn = load_function("promoter")
         self.results: list[dict[str, Any]] = []
+        self.errors: list[BaseException] = []  # an invocation that raised (counted, not run)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.results.append(self.fn.handler(
-                scheduled_event(), LambdaContext("boltq-promoter", remaining_ms=2500)))
+            try:
+                self.results.append(self.fn.handler(
+                    scheduled_event(), LambdaContext("boltq-promoter", remaining_ms=2500)))
+            except Exception as exc:  # a test that counts invocations must hear of it
+                self.errors.append(exc)
+                return
 
     def __enter__(self) -> Promoters:
         self._thread.start()
@@ -42,6 +47,7 @@ class Promoters:
         self._stop.set()
         self._thread.join(15)
         assert not self._thread.is_alive()
+        assert not self.errors, f"a promoter invocation raised: {self.errors!r}"
 
 
 def run_workers(n: int) -> list[dict[str, Any]]:

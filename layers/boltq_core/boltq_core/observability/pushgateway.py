@@ -74,8 +74,10 @@ class MetricsPusher:
                 started = time.monotonic()
                 self.push_once()
                 if self._stop.wait(max(0.0, self.interval - (time.monotonic() - started))):
-                    if not self._failing:  # a final push: the totals as this pusher leaves them
-                        self.push_once()
+                    # a final push, the totals as this pusher leaves them: tried after a failed
+                    # push too (the gateway may be back), else it keeps older totals until the
+                    # next promoter; stop() bounds how long the caller waits for it
+                    self.push_once()
                     return
 
         self._thread = threading.Thread(target=loop, name="boltq-metrics", daemon=True)
