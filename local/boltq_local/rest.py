@@ -74,18 +74,16 @@ class RouteTable:
         """(route, path params, path_known): path_known tells a 405-ish miss from a 404.
         `raw_path` (percent-encoded) is tried when the decoded path matches no route: a %2F
         inside a parameter's segment (a group name with a '/')."""
+        route, params, known = self._first(method, lambda c: c.match(path))
+        if route is not None or known or raw_path is None or "%" not in raw_path:
+            return route, params, known
+        return self._first(method, lambda c: c.match_raw(raw_path))
+
+    def _first(self, method: str, match: Callable[[CompiledRoute], dict[str, str] | None],
+               ) -> tuple[CompiledRoute | None, dict[str, str], bool]:
         known = False
         for c in self.routes:
-            params = c.match(path)
-            if params is None:
-                continue
-            known = True
-            if c.route.method in (method, "ANY"):
-                return c, params, True
-        if known or raw_path is None or "%" not in raw_path:
-            return None, {}, known
-        for c in self.routes:
-            params = c.match_raw(raw_path)
+            params = match(c)
             if params is None:
                 continue
             known = True
