@@ -417,11 +417,16 @@ LIMITS = """\
 - **Drain and worker CPU.** Two workers and the server share 2 cores, so worker + server CPU
   per job bounds the rate (see the table). BoltQ's own part is small: its claim and finish
   calls are batched (50 jobs a call), and its drain with a no-op body costs about 33 µs of
-  worker CPU a job (bench/RESULTS.md, batch 200). The rest is the job body's INCR through
-  `redis.asyncio`: a cProfile of one BoltQ worker (`BOLTQ_PEERS_PROFILE=path`, 20,000 jobs)
-  showed 10,688 socket sends for its ~10,000 jobs, `socket.send` the largest own time (0.94 of
-  5.7 s), then redis.asyncio's pack_command, pool get/release and read_response. BullMQ's
-  INCR goes through ioredis on one connection in Node.js, which costs less per call; huey's
+  worker CPU a job (bench/RESULTS.md, batch 200). The rest is the job body's INCR. Through a
+  plain `redis.asyncio` client (the "own client" column) it is one socket send and one read
+  per job: a cProfile of one BoltQ worker (`BOLTQ_PEERS_PROFILE=path`, 20,000 jobs) showed
+  10,688 socket sends for its ~10,000 jobs, `socket.send` the largest own time. Through
+  `ctx.redis` the INCRs of the jobs running together go out as one pipeline; what is left of
+  its cost is redis-py's reply parsing (a read with its own timeout per reply). The drain then
+  trails the CPU figures: BoltQ spends less CPU per job than BullMQ, but its rate is not ahead
+  by as much: its workers wait on round trips part of the time (the batched finish+claim, the
+  pipelined INCRs), not on the CPU. BullMQ's INCR
+  goes through ioredis on one connection in Node.js; huey's
   threads share one interpreter (more threads did not help). Script calls per job (a side run,
   2,000 jobs): BoltQ 0.07 (claims and finishes of 50 jobs each), BullMQ 1.05 (one
   moveToFinished per job, which also fetches the next); inside them BoltQ runs two XADDs, two

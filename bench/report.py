@@ -60,19 +60,23 @@ def render(res: Results) -> str:
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
-# reports other benchmarks write beside this one, carried into RESULTS.md one level down
-COMPANIONS = ("coldstart.md", "devserver.md")
+# reports other benchmarks write beside this one, carried into RESULTS.md one level down: the
+# whole report, or (with a heading) the part before that heading
+COMPANIONS: tuple[tuple[str, str | None], ...] = (
+    ("coldstart.md", None), ("devserver.md", None), ("PEERS.md", "## All figures"))
 
 
 def _companions() -> str:
     here = Path(__file__).resolve().parent
     parts = []
-    for name in COMPANIONS:
+    for name, until in COMPANIONS:
         path = here / name
         if path.exists():
-            text = path.read_text().strip()
+            text = path.read_text()
+            if until is not None and until in text:
+                text = text[:text.index(until)]
             demoted = "\n".join("#" + line if line.startswith("#") else line
-                                 for line in text.splitlines())
+                                 for line in text.strip().splitlines())
             parts.append(f"{demoted}\n\n(from `bench/{name}`)")
     return "\n\n".join(parts)
 
