@@ -75,8 +75,10 @@ def test_idempotency_key_returns_the_first_job(queue: Queue) -> None:
     assert queue.get(first.job_id).idempotency_key == "order-42"
 
 
-def test_delayed_job_starts_within_a_tenth_of_a_second_of_due(queue: Queue) -> None:
-    """A 1 s delay starts within 1.0–1.1 s (measured on the server's clock)."""
+def test_a_blocked_worker_wakes_for_a_delayed_job_when_it_falls_due(queue: Queue) -> None:
+    """A 1 s delay starts after 1.0 s and well before 1.5 s (the server's clock): the blocked
+    worker's wait ends at the job's due time, not at a later poll (a 1 s wait, begun before
+    the submit, would start it at ~1.8 s). A 0.1 s bound failed on a loaded machine."""
     sub = {}
 
     def submit_then_done() -> bool:
@@ -88,7 +90,7 @@ def test_delayed_job_starts_within_a_tenth_of_a_second_of_due(queue: Queue) -> N
     run_worker(queue, until=submit_then_done, timeout=10)
     job = queue.get(sub["id"])
     waited = (job.started_at - job.created_at).total_seconds()
-    assert 1.0 <= waited <= 1.1, waited
+    assert 1.0 <= waited < 1.5, waited
 
 
 def test_run_at_schedules_an_absolute_time(queue: Queue) -> None:
