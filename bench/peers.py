@@ -425,12 +425,11 @@ LIMITS = """\
   its cost is redis-py's reply parsing (a read with its own timeout per reply). The drain then
   trails the CPU figures: BoltQ spends less CPU per job than BullMQ, but its rate is not ahead
   by as much: its workers wait on round trips part of the time (the batched finish+claim, the
-  pipelined INCRs), not on the CPU. BullMQ's INCR
-  goes through ioredis on one connection in Node.js; huey's
-  threads share one interpreter (more threads did not help). Script calls per job (a side run,
-  2,000 jobs): BoltQ 0.07 (claims and finishes of 50 jobs each), BullMQ 1.05 (one
-  moveToFinished per job, which also fetches the next); inside them BoltQ runs two XADDs, two
-  HSETs, two ZADDs, HGETALL, HMGETs... per job, BullMQ about 24 commands. huey sends 4: BRPOP,
+  pipelined INCRs), not on the CPU. BullMQ's INCR goes through ioredis on one connection in
+  Node.js; huey's threads share one interpreter (more threads did not help). Script calls per
+  job (a side run, 2,000 jobs): BoltQ 0.07 (claims and finishes of 50 jobs each), BullMQ 1.05
+  (one moveToFinished per job, which also fetches the next); inside them BoltQ runs two XADDs,
+  two HSETs, two ZADDs, HGETALL, HMGETs... per job, BullMQ about 24 commands. huey sends 4: BRPOP,
   HMGET and HDEL (its revoke checks) and the INCR — it keeps no job state at all.
 - **Pickup.** huey's path is two hops (LPUSH, and the worker's BRPOP returns the message),
   close to the bare LPUSH → BRPOP loop of bench/RESULTS.md. BoltQ's is two as well: the

@@ -26,7 +26,7 @@ class Promoters:
     def __init__(self) -> None:
         self.fn = load_function("promoter")
         self.results: list[dict[str, Any]] = []
-        self.errors: list[BaseException] = []  # an invocation that raised (counted, not run)
+        self.errors: list[BaseException] = []  # invocations that raised: counted, no result
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from prometheus_client import generate_latest
@@ -209,12 +210,10 @@ def test_a_hanging_pushgateway_costs_at_most_the_push_timeout(queue: Queue) -> N
         assert len([r for r in records if "push to the Pushgateway failed" in r]) == 1
 
 
-
 def test_the_last_push_is_tried_after_a_failed_one(queue: Queue, pushgateway: str) -> None:
     """The gateway is back when the pusher stops: its last push lands, though the push before
     it failed (else the gateway keeps older totals until the next promoter pushes)."""
-    target = pushgateway.removeprefix("http://").split(":")
-    with Proxy((target[0], int(target[1]))) as proxy:
+    with Proxy(int(urlparse(pushgateway).port or 0)) as proxy:
         proxy.blackhole()
         pusher = MetricsPusher(queue, f"http://127.0.0.1:{proxy.port}", interval=60,
                                timeout=0.3)
