@@ -41,6 +41,7 @@ end
 
 local n = tonumber(ARGV[ARG0 + 1])
 local out = {}
+if n > 1 then batch_begin() end
 for i = 0, n - 1 do
   local a = ARG0 + 2 + i * 7
   local id, attempt = ARGV[a], tonumber(ARGV[a + 1])
@@ -54,5 +55,6 @@ for i = 0, n - 1 do
     out[#out + 1] = record(jkey, id, job, a)
   end
 end
+batch_flush()
 wake_if_needed()
 return out

@@ -26,6 +26,7 @@ local out = {}
 local idem_cursor = KEY0 + 1 + n
 -- one sequence block for the whole call: job i gets last - n + i
 local seq = rcall('INCRBY', key.seq, n) - n
+if n > 1 then batch_begin(true) end
 for i = 0, n - 1 do
   local a = ARG0 + 2 + i * 6
   local id, jtype, data, idem, trace = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
@@ -67,6 +68,7 @@ for i = 0, n - 1 do
     end
   end
 end
+batch_flush_jobs()
 -- a runner that waits gets the new jobs itself; the marker wakes one only for what is left
 if WAKE and hand_off() and not ready_left() then WAKE = false end
 wake_if_needed()

@@ -2,7 +2,8 @@
   create_job: store a new job hash, index it under sequence `seq` and place it in
   its group's ready list or, when due later, in scheduled. `fields` is a flat list of extra
   hash fields (data, max_attempts, timeout, ...); `group` its group ('' = none), `wf` its
-  workflow id or nil. Emits 'pending' or 'scheduled'.
+  workflow id or nil. Emits 'pending' or 'scheduled'. A batching call (batch_begin) ends with
+  batch_flush_jobs.
 ]]
 --@include groups
 
@@ -30,8 +31,29 @@ local function create_job(jkey, id, jtype, prio, due, seq, fields, group, wf)
       'attempts', 0, 'created', NOW, unpack(fields))
     push_ready(id, prio, group)
   end
-  rcall('ZADD', key.index, seq, id)
+  if BATCH and BATCH.index then
+    local index = BATCH.index
+    index[#index + 1] = seq
+    index[#index + 1] = id
+  else
+    rcall('ZADD', key.index, seq, id)
+  end
   stat('submitted', tlabel, prio)
   emit('j', id, wf, status, jtype)
   return status
+end
+
+-- The jobs a batching call created (batch_begin): their index entries and the ungrouped ones'
+-- ready pushes, in the order they were created, then the stats counts.
+local function batch_flush_jobs()
+  if not (BATCH and BATCH.index) then return batch_flush() end
+  rcall_slices('ZADD', key.index, BATCH.index, 1000)
+  for p = 1, 3 do
+    local ids = BATCH.ready[p]
+    if #ids > 0 then
+      rcall_slices('RPUSH', key.ready[p], ids, 500)
+      if not rcall('ZSCORE', key.ring[p], '') and not parked('') then ring_add('', p) end
+    end
+  end
+  batch_flush()
 end

@@ -153,6 +153,12 @@ end
 local function push_ready(id, prio, g, front)
   g = g or ''
   local p = tonumber(prio) + 1
+  if BATCH and BATCH.ready and g == '' and not front then  -- a bulk submit's: pushed by batch_flush_jobs
+    local ids = BATCH.ready[p]
+    ids[#ids + 1] = id
+    WAKE = true
+    return
+  end
   rcall(front and 'LPUSH' or 'RPUSH', glist(g, p), id)
   queued(g, p, 1)
   if not rcall('ZSCORE', key.ring[p], g) and not parked(g) then ring_add(g, p) end

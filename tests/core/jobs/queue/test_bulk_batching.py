@@ -1,0 +1,106 @@
+"""A bulk submit gathers the writes its jobs share (the index entries, the ungrouped ready
+pushes, the stats counts) and sends each as one command (lua/includes/common.lua
+batch_begin). What it stores must be exactly what the same jobs submitted one at a time store
+(a single submit does not batch), and a batch of outcomes must count exactly as the outcomes
+recorded one at a time do."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from boltq_core import Queue
+from boltq_core.running.processors import ProcessorRegistry
+from tests.conftest import run_worker
+
+
+def _specs(n: int) -> list[dict[str, Any]]:
+    """Every kind of job a bulk can hold: three priorities, delayed ones, grouped ones, more
+    types than get their own stats label, an idempotency key repeated inside the bulk."""
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        spec: dict[str, Any] = {"type": f"t{i % 5}", "priority": i % 3, "data": {"i": i}}
+        if i % 7 == 0:
+            spec["delay_seconds"] = 60
+        if i % 11 == 0:
+            spec["group"] = f"g{i % 4}"
+        if i % 97 == 0:
+            spec["idempotency_key"] = f"k{i % 2}"
+        out.append(spec)
+    return out
+
+
+def _i(r: redis.Redis, q: Queue, job_id: str) -> int:
+    return int(q.get(job_id).data["i"])
+
+
+def _state(q: Queue) -> dict[str, Any]:
+    """What a submit wrote, with each job named by its data's i (ids differ between queues)."""
+    r, k = q.redis, q.keys
+    state: dict[str, Any] = {
+        "stats": r.hgetall(k.stats),
+        "types": sorted(r.smembers(k.types)),
+        "index": [_i(r, q, j) for j in r.zrange(k.index, 0, -1)],
+        "scheduled": sorted(_i(r, q, j) for j in r.zrange(k.scheduled, 0, -1)),
+        "events": Counter(e[1]["st"] for e in r.xrange(k.events)),
+    }
+    for p in range(3):
+        state[f"ready{p}"] = [_i(r, q, j) for j in r.lrange(k.ready(p), 0, -1)]
+        state[f"ring{p}"] = sorted(r.zrange(k.group_ring(p), 0, -1))
+        for g in ("g0", "g1", "g2", "g3"):
+            state[f"{g}:{p}"] = [_i(r, q, j) for j in r.lrange(k.group_ready(g, p), 0, -1)]
+    return state
+
+
+def test_a_bulk_stores_what_single_submits_of_the_same_jobs_store(
+        make_queue: Callable[..., Queue]) -> None:
+    # 2,500 in one call: more than one command's slice of index entries and ready pushes
+    specs = _specs(2500)
+    bulk, single = make_queue(metrics_max_types=3), make_queue(metrics_max_types=3)
+    got = bulk.submit_many(specs, chunk=2500)
+    want = [single.submit(s) for s in specs]
+    assert [s.duplicate for s in got] == [s.duplicate for s in want]
+    assert sum(s.duplicate for s in got) > 0  # the repeated idempotency keys were found
+    b, s = _state(bulk), _state(single)
+    for part in s:
+        assert b[part] == s[part], part
+    assert len(b["index"]) == 2500 - sum(x.duplicate for x in got)
+    assert b["stats"]  # counted at all
+    assert "other" in "".join(b["stats"])  # more types than labels: the rest count as other
+
+
+def test_a_bulk_sends_three_commands_a_job(queue: Queue) -> None:
+    queue.submit({"type": "echo"})  # the library loaded, the type known
+    r = queue.redis
+    r.config_resetstat()
+    queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(1000)], chunk=1000)
+    inner = {name: s["calls"] for name, s in r.info("commandstats").items()
+             if name not in ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_config|resetstat")}
+    # per job: the resend check (HGET), the hash (HSET), its event (XADD); the index, the
+    # ready list and the stats once for the whole call
+    assert inner.get("cmdstat_hset") == 1000 and inner.get("cmdstat_xadd") == 1000
+    assert sum(inner.values()) <= 3 * 1000 + 20, inner
+
+
+def test_a_batch_of_outcomes_counts_each_one(make_queue: Callable[..., Queue]) -> None:
+    q = make_queue(max_attempts=1)
+    q.submit_many([{"type": "ok" if i % 3 else "bad", "data": {"i": i}} for i in range(300)])
+    registry = ProcessorRegistry()
+    registry.register("ok", lambda ctx: None)
+
+    def bad(ctx: Any) -> None:
+        raise ValueError("no")
+
+    registry.register("bad", bad)
+    def ended() -> bool:
+        totals = q.stats().totals
+        return totals.get("completed", 0) + totals.get("failed", 0) >= 300
+
+    run_worker(q, registry, until=ended, concurrency=50, batch=50)
+    stats = q.redis.hgetall(q.keys.stats)
+    assert int(stats["processed|ok|completed"]) == 200
+    assert int(stats["processed|bad|failed"]) == 100
+    assert q.stats().dead_letter == 100
