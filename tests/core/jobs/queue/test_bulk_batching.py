@@ -2,10 +2,11 @@
 pushes, the stats counts) and sends each as one command (lua/includes/common.lua
 batch_begin). What it stores must be exactly what the same jobs submitted one at a time store
 (a single submit does not batch), and a batch of outcomes must count exactly as the outcomes
-recorded one at a time do."""
+recorded one at a time do. A claim writes its jobs' lease deadlines and its record once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import redis
 
 from boltq_core import Queue
+from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
 
@@ -104,3 +106,31 @@ def test_a_batch_of_outcomes_counts_each_one(make_queue: Callable[..., Queue]) -
     assert int(stats["processed|ok|completed"]) == 200
     assert int(stats["processed|bad|failed"]) == 100
     assert q.stats().dead_letter == 100
+
+
+def test_a_claim_sends_four_commands_a_job_and_leases_each(queue: Queue) -> None:
+    queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(50)])
+    r = queue.redis
+
+    async def claim() -> list[Any]:
+        aq = AsyncQueue(queue.settings)
+        try:
+            await aq.claim(1)  # the library loaded, the call's queues known
+            r.config_resetstat()
+            return (await aq.claim(49)).jobs
+        finally:
+            await aq.aclose()
+
+    jobs = asyncio.run(claim())
+    inner = {name: s["calls"] for name, s in r.info("commandstats").items()
+             if name not in ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_config|resetstat")}
+    # per job: its fields (HMGET), the lease (HSET), its event (XADD), the reply (HGETALL);
+    # the lease deadlines and the claim's record once for the whole call
+    assert len(jobs) == 49
+    assert sum(inner.values()) <= 4 * 49 + 30, inner
+    active = dict(r.zrange(queue.keys.active, 0, -1, withscores=True))
+    assert len(active) == 50  # the first claim's job and these
+    for j in jobs:
+        h = r.hgetall(queue.keys.job(j.id))
+        assert h["status"] == "running" and h["attempts"] == "1" and j.attempt == 1
+        assert j.id in active

@@ -89,7 +89,7 @@ local suspect_waits = false
 while rcall('LLEN', key.suspects) > 0 and count > 0 do
   local id = rcall('LINDEX', key.suspects, 0)
   local jkey = key.job .. id
-  local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf', 'status', 'group')
+  local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf', 'status', 'group', 'attempts')
   if f[4] ~= 'pending' then
     rcall('LPOP', key.suspects)  -- gone (deleted with its workflow) or no longer waiting
   else
@@ -114,7 +114,7 @@ while rcall('LLEN', key.suspects) > 0 and count > 0 do
     end
     if not fits(L, f[1]) then break end  -- this caller cannot finish it in time: one with more will
     rcall('LPOP', key.suspects)
-    take(L, jkey, id, f, true)
+    take(L, jkey, id, f, true, f[6])
     group_started(g, lim)
     if rcall('GET', key.drain) == runner then rcall('DEL', key.drain) end
     count = 0
@@ -123,6 +123,7 @@ end
 
 local before = #L.jobs
 if count > 0 then serve_all(L, before + count) end
+lease_flush(L)
 if #L.jobs > 0 then rcall('PEXPIRE', ckey, lease) end
 local short = #L.jobs - before < count
 

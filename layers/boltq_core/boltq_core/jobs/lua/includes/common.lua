@@ -101,12 +101,13 @@ local function emit(kind, id, wf, status, jtype, progress)
 end
 
 -- A call that handles many jobs (a bulk submit, a batch of outcomes) gathers the writes its
--- jobs share and sends each as one command at its end: the stats counts (batch_flush), and
--- with `jobs` (a submit: create_job's batch_flush_jobs) the index entries and the ungrouped
--- jobs' ready pushes; a type's stats label is looked up once. Nothing reads what waits here
--- before the flush. Fewer commands is most of a script's server time per job.
+-- jobs share and sends each as one command at its end: the stats counts and the completed
+-- jobs' entries (batch_flush), and with `jobs` (a submit: create_job's batch_flush_jobs) the
+-- index entries and the ungrouped jobs' ready pushes; a type's stats label is looked up once.
+-- Nothing reads what waits here before the flush. Fewer commands is most of a script's server
+-- time per job.
 local function batch_begin(jobs)
-  BATCH = {stats = {}, fields = {}, labels = {}}
+  BATCH = {stats = {}, fields = {}, labels = {}, completed = {}}
   if jobs then
     BATCH.index = {}
     BATCH.ready = {{}, {}, {}}
@@ -135,9 +136,10 @@ local function stat(kind, tlabel, label)
   rcall('HINCRBY', key.stats, field, 1)
 end
 
--- The gathered stats counts, sent; the call is no longer batching.
+-- The gathered stats counts and completed entries, sent; the call is no longer batching.
 local function batch_flush()
   if not BATCH then return end
+  rcall_slices('ZADD', key.completed, BATCH.completed, 1000)
   for _, field in ipairs(BATCH.fields) do
     rcall('HINCRBY', key.stats, field, BATCH.stats[field])
   end

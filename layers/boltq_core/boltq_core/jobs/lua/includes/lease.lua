@@ -21,25 +21,45 @@
 
 local function new_lease(lease_ms, deadline_ms, record)
   return {jobs = {}, lease = tonumber(lease_ms), deadline = tonumber(deadline_ms),
-    record = record}
+    record = record, active = {}, taken = {}}
 end
 
 local function fits(L, timeout)
   return L.deadline <= 0 or NOW + tonumber(timeout) * 1000 <= L.deadline
 end
 
--- Lease job `id` (its hash at jkey; f = its timeout, type, wf) to the lease L.
-local function take(L, jkey, id, f, solo)
-  local attempt = rcall('HINCRBY', jkey, 'attempts', 1)
+-- Lease job `id` (its hash at jkey; f = its timeout, type, wf; `attempts` its claims so far)
+-- to the lease L. Its lease deadline in active and its line in the claim's record are written
+-- for all of L's jobs at once (lease_flush).
+local function take(L, jkey, id, f, solo, attempts)
+  local attempt = tonumber(attempts or 0) + 1
   if solo then
-    rcall('HSET', jkey, 'status', 'running', 'started', NOW, 'solo', '1')
+    rcall('HSET', jkey, 'status', 'running', 'started', NOW, 'attempts', attempt, 'solo', '1')
   else
-    rcall('HSET', jkey, 'status', 'running', 'started', NOW)
+    rcall('HSET', jkey, 'status', 'running', 'started', NOW, 'attempts', attempt)
   end
-  rcall('ZADD', key.active, NOW + L.lease, id)
-  if L.record then rcall('RPUSH', L.record, id, attempt) end
+  local active = L.active
+  active[#active + 1] = NOW + L.lease
+  active[#active + 1] = id
+  if L.record then
+    local taken = L.taken
+    taken[#taken + 1] = id
+    taken[#taken + 1] = attempt
+  end
   emit('j', id, f[3], 'running', f[2])
   L.jobs[#L.jobs + 1] = rcall('HGETALL', jkey)
+end
+
+-- The lease deadlines and record lines of the jobs take() leased to L since the last flush.
+local function lease_flush(L)
+  if #L.active > 0 then
+    rcall_slices('ZADD', key.active, L.active, 1000)
+    L.active = {}
+  end
+  if #L.taken > 0 then
+    rcall_slices('RPUSH', L.record, L.taken, 1000)
+    L.taken = {}
+  end
 end
 
 -- Lease up to `want` ready jobs of priority index p to L, the ring's groups taking turns.
@@ -67,7 +87,7 @@ local function serve(L, p, want)
         local popped = #ids
         for i, id in ipairs(ids) do
           local jkey = key.job .. id
-          local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf')
+          local f = rcall('HMGET', jkey, 'timeout', 'type', 'wf', 'attempts')
           if f[1] then
             if not fits(L, f[1]) then
               -- it could not be finished in time: hand this and the rest back, in order
@@ -75,7 +95,7 @@ local function serve(L, p, want)
               queued(g, p, -(i - 1))
               return taken, false
             end
-            take(L, jkey, id, f, false)
+            take(L, jkey, id, f, false, f[4])
             group_started(g, lim)
             taken = taken + 1
           end
@@ -159,6 +179,7 @@ local function hand_off()
     else
       local L = new_lease(lease_ms, deadline, nil)
       serve_all(L, tonumber(cap))
+      lease_flush(L)
       if #L.jobs == 0 then break end  -- nothing it may take now: it stays waiting
       rcall('ZREM', key.idle, w)
       rcall('HDEL', key.idlecap, w)
