@@ -123,6 +123,17 @@ local function rcall_slices(cmd, k, items, width)
   end
 end
 
+-- ZADD k score member now, or, in a batching call, added to `gathered` (a list of the call's
+-- BATCH) for its flush.
+local function zadd_or_gather(gathered, k, score, member)
+  if gathered then
+    gathered[#gathered + 1] = score
+    gathered[#gathered + 1] = member
+  else
+    rcall('ZADD', k, score, member)
+  end
+end
+
 -- Count one event in the stats hash: "<kind>|<type label>[|<label>]".
 local function stat(kind, tlabel, label)
   local field = kind .. '|' .. tlabel

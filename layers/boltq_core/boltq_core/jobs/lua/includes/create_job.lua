@@ -31,13 +31,7 @@ local function create_job(jkey, id, jtype, prio, due, seq, fields, group, wf)
       'attempts', 0, 'created', NOW, unpack(fields))
     push_ready(id, prio, group)
   end
-  if BATCH and BATCH.index then
-    local index = BATCH.index
-    index[#index + 1] = seq
-    index[#index + 1] = id
-  else
-    rcall('ZADD', key.index, seq, id)
-  end
+  zadd_or_gather(BATCH and BATCH.index, key.index, seq, id)
   stat('submitted', tlabel, prio)
   emit('j', id, wf, status, jtype)
   return status

@@ -7,13 +7,7 @@
 
 local function to_completed(jkey, id, job, result)
   rcall('HSET', jkey, 'status', 'completed', 'finished', NOW, 'result', result)
-  if BATCH then
-    local done = BATCH.completed
-    done[#done + 1] = NOW
-    done[#done + 1] = id
-  else
-    rcall('ZADD', key.completed, NOW, id)
-  end
+  zadd_or_gather(BATCH and BATCH.completed, key.completed, NOW, id)
   rcall('PEXPIRE', jkey, config.retention)
   stat('processed', job.tl, 'completed')
   emit('j', id, job.wf, 'completed', job.type)
