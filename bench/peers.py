@@ -415,34 +415,48 @@ DEFAULTS = f"""\
 
 LIMITS = """\
 - **Drain and worker CPU.** Two workers and the server share 2 cores, so worker + server CPU
-  per job bounds the rate (see the table). BoltQ's own part is small: its claim and finish
-  calls are batched (50 jobs a call), and its drain with a no-op body costs about 33 µs of
-  worker CPU a job (bench/RESULTS.md, batch 200). The rest is the job body's INCR. Through a
-  plain `redis.asyncio` client (the "own client" column) it is one socket send and one read
-  per job: a cProfile of one BoltQ worker (`BOLTQ_PEERS_PROFILE=path`, 20,000 jobs) showed
-  10,688 socket sends for its ~10,000 jobs, `socket.send` the largest own time. Through
-  `ctx.redis` the INCRs of the jobs running together go out as one pipeline; what is left of
-  its cost is redis-py's reply parsing (a read with its own timeout per reply). The drain then
-  trails the CPU figures: BoltQ spends less CPU per job than BullMQ, but its rate is not ahead
-  by as much: its workers wait on round trips part of the time (the batched finish+claim, the
-  pipelined INCRs), not on the CPU. BullMQ's INCR goes through ioredis on one connection in
-  Node.js; huey's threads share one interpreter (more threads did not help). Script calls per
-  job (a side run, 2,000 jobs): BoltQ 0.07 (claims and finishes of 50 jobs each), BullMQ 1.05
-  (one moveToFinished per job, which also fetches the next); inside them BoltQ runs two XADDs,
-  two HSETs, two ZADDs, HGETALL, HMGETs... per job, BullMQ about 24 commands. huey sends 4: BRPOP,
-  HMGET and HDEL (its revoke checks) and the INCR — it keeps no job state at all.
-- **Pickup.** huey's path is two hops (LPUSH, and the worker's BRPOP returns the message),
-  close to the bare LPUSH → BRPOP loop of bench/RESULTS.md. BoltQ's is two as well: the
-  submit script leases the job to the waiting Runner and puts it in its inbox, and the
-  Runner's BZMPOP returns it; what is left over huey is the submit script itself (validation,
-  the job's hash, counters, the event, the hand-off) against one LPUSH. BullMQ wakes on a
-  marker and then moves the job with a script.
-- **Single submit.** huey's enqueue is one LPUSH of a pickled message. BoltQ's validates the
-  job (pydantic) and runs the submit script (INCR seq, HSET, ZADD, RPUSH, HINCRBY, XADD); one
-  round trip each for both, so the client and server work per call is the difference.
-- **Bulk.** BoltQ's submit_many builds a chunk, then waits for its script (client and server
-  take turns: ~10 µs client, ~14 µs server a job in bench/RESULTS.md). BullMQ's addBulk sends
-  one addStandardJob script per job in one pipeline.
+  per job bounds the rate (see the table). BoltQ's claim and finish calls are batched (50 jobs
+  a call) and write what their jobs share once a call: inside them a job costs about 9
+  commands (claim: HMGET, HSET, XADD, HGETALL; finish: HMGET, ZREM, HSET, PEXPIRE, XADD; the
+  lease deadlines, the claim's record, the completed entries and the stats counts once per
+  call), BullMQ's about 24. In an in-process drain (one Runner, 20,000 jobs) those commands
+  take about 25 µs of server time a job and the scripts about 65 µs: the rest is the cost of
+  each call from Lua (its arguments in, its reply out), so fewer calls is the lever left. Its
+  drain with a no-op body costs about 33 µs of worker CPU a job (bench/RESULTS.md, batch 200);
+  the rest is the job body's INCR. Through a plain `redis.asyncio` client (the "own client"
+  column) that is one socket send and one read per job (`BOLTQ_PEERS_PROFILE=path` writes a
+  cProfile of each BoltQ worker); through `ctx.redis` the INCRs of the jobs running together
+  go out as one pipeline, and what is left of its cost is redis-py's reply parsing. BullMQ's
+  INCR goes through ioredis on one connection in Node.js; huey's threads share one interpreter
+  (more threads did not help). huey sends 4 commands a job: BRPOP, HMGET and HDEL (its revoke
+  checks) and the INCR; it keeps no job state at all.
+- **Pickup.** huey's path is two hops (LPUSH, and the worker's BRPOP returns the message).
+  BoltQ's is two as well: the submit script leases the job to the waiting Runner and puts it
+  in its inbox, and the Runner's BZMPOP returns it. On this machine a process that has been
+  idle for 20 ms wakes slowly: a PING after such a gap takes about 0.5 ms against 0.13 ms back
+  to back, and a bare LPUSH → BRPOP loop paced like this benchmark has a p50 of about 0.8 ms
+  (0.9 ms with an asyncio BZMPOP). A target of 0.8 × huey (about 1.0–1.1 ms) leaves BoltQ
+  about 0.2–0.3 ms above that bare loop for everything it does more than one LPUSH. Its
+  submit alone takes about 0.9 ms after such a gap (client code 0.29 ms against 0.045 ms warm,
+  the script 236 µs against 65 µs warm), and the hand-off to the waiting Runner and the
+  Runner's start of the job add about 0.2 ms each. BullMQ wakes on a marker and then moves
+  the job with a script.
+- **Single submit.** huey's enqueue is one LPUSH of a pickled message through redis-py's
+  connection pool. BoltQ's script calls go on a connection the client holds for them
+  (boltq_core/store/pinned.py): redis-py 8's pool checkout and return cost about as much as a
+  round trip (a PING: about 39 µs on the held connection, about 90 µs through the pool), and
+  the held connection made a single submit 11 % faster (199 µs against 225 µs, interleaved in
+  one process). What is left over huey is the submit itself: about 40 µs of server time (the
+  script's 12 commands: the job's hash, its index entry, the ready list, the counters, the
+  event, the resend check and the hand-off checks) and about 35 µs of client work
+  (validation, ids, encoding) in the same one round trip.
+- **Bulk.** A bulk submit runs 3 commands a job in its script (the resend check, the hash and
+  the event); the index entries, the ready pushes and the stats counts go once per call (8
+  commands a job before). That took the script from about 25 to about 20 µs of server time a
+  job. BoltQ's client checks and encodes every job (about 13 µs a job: parse 4, prepare 6,
+  packing 3) before it stores any, so that bad input stores nothing; that work cannot overlap
+  the store, and with the server's ~18–20 µs a job it bounds a bulk near 30,000 jobs/s here.
+  BullMQ's addBulk sends one addStandardJob script per job in one pipeline.
 """
 
 RERUN = """\
