@@ -75,7 +75,7 @@ def run_latency(server: Server, rate: float, seconds: float, warmup: int = 10) -
     started = _start_times(q, [job_id for job_id, _, _ in sent])
     rows = list(zip(sent, started, strict=True))[warmup:]
     result = LatencyResult(
-        "BoltQ Runner (BZPOPMIN wake + claim)", rate,
+        "BoltQ Runner (hand-off, BZMPOP returns the job)", rate,
         [s - t_call for (_, t_call, _), s in rows],
         [t_ret - t_call for (_, t_call, t_ret), _ in rows],
     )

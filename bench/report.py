@@ -341,9 +341,10 @@ def _limit_latency(res: Results) -> str:
     bare = res.bare_pickup(lat.rate)
     idle = res.ping_idle
     text = (
-        "**Pickup latency.** The path is four one-way hops: the submit request, the wake of "
-        "the worker's BZPOPMIN (the submit script ZADDs the marker), the claim request and "
-        "its reply; each hop lands on a process that was asleep. ")
+        "**Pickup latency.** The path is two one-way hops, as a bare LPUSH → BRPOP's: the "
+        "submit request, whose script leases the job to the waiting Runner and puts it in its "
+        "inbox, and the reply to the Runner's BZMPOP, which is the job itself (no claim "
+        "follows); each hop lands on a process that was asleep. ")
     if idle and 0 in idle:
         gap = max(idle)
         text += (
@@ -367,8 +368,9 @@ def _limit_latency(res: Results) -> str:
     if bare is not None:
         text += (
             f"BoltQ's extra {lat.p(50) - bare.p(50):.2f} ms over the bare loop at "
-            f"{lat.rate:g} jobs/s is its second round trip (the claim: two more hops, each "
-            "paying the after-a-pause price) and the heavier, cold submit and claim work.")
+            f"{lat.rate:g} jobs/s is the work around those hops, done cold: the submit's "
+            "validation and script (the job's state and the hand-off) against one LPUSH, and "
+            "the Runner's start of the job.")
     return text
 
 
