@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from boltq_core import Queue
 from tests.functions.conftest import LambdaContext, load_function, rest_event
 
@@ -23,7 +25,7 @@ def test_api_and_ws_invocations_are_counted(fn_env: Queue) -> None:
     assert fn_env.redis.hmget(key, "inv|api", "inv|ws") == ["3", "1"]
 
 
-def test_a_submit_is_one_round_trip(fn_env: Queue) -> None:
+def test_a_submit_is_one_round_trip(fn_env: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
     """POST /api/v1/jobs sends one command to the store (the submit function), once warm."""
     api = load_function("api")
     submit = rest_event("POST", "/api/v1/jobs", {"type": "echo", "data": {"n": 1}})
@@ -33,7 +35,6 @@ def test_a_submit_is_one_round_trip(fn_env: Queue) -> None:
     # every connection of the pool, the one it holds for script calls (store.pinned) included
     cls = q.redis.connection_pool.connection_class
     real_send = cls.send_packed_command
-    own = "send_packed_command" in vars(cls)
 
     def send(self: Any, command: Any, *a: Any, **k: Any) -> None:
         for chunk in [command] if isinstance(command, bytes) else command:
@@ -41,17 +42,10 @@ def test_a_submit_is_one_round_trip(fn_env: Queue) -> None:
                 sent.append(bytes(chunk).split(b"\r\n")[2].decode())
         real_send(self, command, *a, **k)
 
-    cls.send_packed_command = send
-    try:
-        for i in range(5):
-            resp = api.handler(
-                rest_event("POST", "/api/v1/jobs", {"type": "echo", "data": {"n": i}}),
-                LambdaContext("boltq-api"))
-            assert resp["statusCode"] == 200, resp
-    finally:
-        if own:
-            cls.send_packed_command = real_send
-        else:
-            del cls.send_packed_command
+    monkeypatch.setattr(cls, "send_packed_command", send)
+    for i in range(5):
+        resp = api.handler(rest_event("POST", "/api/v1/jobs", {"type": "echo", "data": {"n": i}}),
+                           LambdaContext("boltq-api"))
+        assert resp["statusCode"] == 200, resp
     assert sent == ["FCALL"] * 5  # the submit function (jobs/scripts.py)
     assert fn_env.stats().pending_total == 6

@@ -11,8 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import redis
-
 from boltq_core import Queue
 from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.processors import ProcessorRegistry
@@ -35,7 +33,7 @@ def _specs(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _i(r: redis.Redis, q: Queue, job_id: str) -> int:
+def _i(q: Queue, job_id: str) -> int:
     return int(q.get(job_id).data["i"])
 
 
@@ -45,15 +43,15 @@ def _state(q: Queue) -> dict[str, Any]:
     state: dict[str, Any] = {
         "stats": r.hgetall(k.stats),
         "types": sorted(r.smembers(k.types)),
-        "index": [_i(r, q, j) for j in r.zrange(k.index, 0, -1)],
-        "scheduled": sorted(_i(r, q, j) for j in r.zrange(k.scheduled, 0, -1)),
+        "index": [_i(q, j) for j in r.zrange(k.index, 0, -1)],
+        "scheduled": sorted(_i(q, j) for j in r.zrange(k.scheduled, 0, -1)),
         "events": Counter(e[1]["st"] for e in r.xrange(k.events)),
     }
     for p in range(3):
-        state[f"ready{p}"] = [_i(r, q, j) for j in r.lrange(k.ready(p), 0, -1)]
+        state[f"ready{p}"] = [_i(q, j) for j in r.lrange(k.ready(p), 0, -1)]
         state[f"ring{p}"] = sorted(r.zrange(k.group_ring(p), 0, -1))
         for g in ("g0", "g1", "g2", "g3"):
-            state[f"{g}:{p}"] = [_i(r, q, j) for j in r.lrange(k.group_ready(g, p), 0, -1)]
+            state[f"{g}:{p}"] = [_i(q, j) for j in r.lrange(k.group_ready(g, p), 0, -1)]
     return state
 
 

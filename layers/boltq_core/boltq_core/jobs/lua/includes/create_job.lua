@@ -46,7 +46,7 @@ local function batch_flush_jobs()
     local ids = BATCH.ready[p]
     if #ids > 0 then
       rcall_slices('RPUSH', key.ready[p], ids, 500)
-      if not rcall('ZSCORE', key.ring[p], '') and not parked('') then ring_add('', p) end
+      ring_join('', p)
     end
   end
   batch_flush()

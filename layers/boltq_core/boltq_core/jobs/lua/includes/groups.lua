@@ -85,6 +85,11 @@ local function parked(g)
   return rcall('ZSCORE', key.gwait, g) ~= false
 end
 
+-- Group g has ready jobs at priority p: in that ring unless it is there already or held back.
+local function ring_join(g, p)
+  if not rcall('ZSCORE', key.ring[p], g) and not parked(g) then ring_add(g, p) end
+end
+
 local function group_park(g, wait)
   for p = 1, 3 do rcall('ZREM', key.ring[p], g) end
   rcall('ZADD', key.gwait, wait == INF and '+inf' or wait, g)
@@ -153,7 +158,8 @@ end
 local function push_ready(id, prio, g, front)
   g = g or ''
   local p = tonumber(prio) + 1
-  if BATCH and BATCH.ready and g == '' and not front then  -- a bulk submit's: pushed by batch_flush_jobs
+  -- an ungrouped job of a bulk submit: pushed with the others by batch_flush_jobs
+  if BATCH and BATCH.ready and g == '' and not front then
     local ids = BATCH.ready[p]
     ids[#ids + 1] = id
     WAKE = true
@@ -161,7 +167,7 @@ local function push_ready(id, prio, g, front)
   end
   rcall(front and 'LPUSH' or 'RPUSH', glist(g, p), id)
   queued(g, p, 1)
-  if not rcall('ZSCORE', key.ring[p], g) and not parked(g) then ring_add(g, p) end
+  ring_join(g, p)
   WAKE = true
 end
 
