@@ -8,12 +8,13 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
 from boltq_core.config import Settings
 from boltq_core.errors import InvalidInput, invalid_input, validation_message
+from boltq_core.jobs.models import DATA_ENCODER as _DATA_ENCODER
 from boltq_core.jobs.models import JobSpec, JobStatus, encode_data, to_epoch_ms
 from boltq_core.keys import DEFAULT_QUEUE, Keys, in_queue, is_queue_name
 
@@ -25,15 +26,15 @@ class Call:
     args: list[Any]
 
 
-@dataclass(slots=True, frozen=True)
-class Submitted:
+# tuples, not frozen dataclasses: a bulk makes one of each per job, and a frozen dataclass
+# costs a setattr call per field
+class Submitted(NamedTuple):
     job_id: str
     status: str
     duplicate: bool
 
 
-@dataclass(slots=True, frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A job checked and encoded for the submit script."""
 
     job_id: str
@@ -158,22 +159,52 @@ class ScriptCalls:
 
     # --- submit -----------------------------------------------------------------------------
 
-    def prepare(
-        self, specs: Sequence[JobSpec], traces: Sequence[str | None] | None = None
-    ) -> list[Prepared]:
-        """Encode and check jobs for submit (payload cap, timeout cap) and give them ids.
-        Raises before anything is stored."""
+    def check(self, specs: Sequence[JobSpec]) -> list[tuple[str, int]]:
+        """Every job's encoded data and timeout, or InvalidInput for the first job over a cap:
+        what all of a call's jobs pass before any of them is stored."""
         s = self.settings
-        ids = [in_queue(self.queue, i) for i in new_ids(len(specs))]
+        limit, default_timeout = s.max_payload_bytes, s.default_timeout_seconds
+        max_timeout = s.max_timeout_seconds
+        encode = _DATA_ENCODER.encode
         out = []
         for i, spec in enumerate(specs):
-            where = f"jobs[{i}]." if len(specs) > 1 else ""
-            data = encode_data(spec.data, s.max_payload_bytes, f"{where}data")
-            timeout = s.job_timeout(spec.timeout_seconds, f"{where}timeout_seconds")
+            data = spec.data
+            try:
+                raw = encode(data) if data else "{}"
+            except (TypeError, ValueError):
+                raw = ""
+            # a str of n characters is at most 4n bytes in UTF-8: most jobs need no count
+            if not raw or (len(raw) * 4 > limit and len(raw.encode()) > limit):
+                encode_data(data, limit, self._field(specs, i, "data"))  # raises, naming it
+            timeout = spec.timeout_seconds or default_timeout
+            if timeout > max_timeout:
+                s.job_timeout(timeout, self._field(specs, i, "timeout_seconds"))  # raises
+            out.append((raw, timeout))
+        return out
+
+    @staticmethod
+    def _field(specs: Sequence[JobSpec], i: int, name: str) -> str:
+        return f"jobs[{i}].{name}" if len(specs) > 1 else name
+
+    def prepare(
+        self, specs: Sequence[JobSpec], traces: Sequence[str | None] | None = None,
+        checked: Sequence[tuple[str, int]] | None = None,
+    ) -> list[Prepared]:
+        """Jobs checked (`checked`: check(specs), done already) and encoded for submit, with
+        their ids. Raises before anything is stored."""
+        if checked is None:
+            checked = self.check(specs)
+        default_attempts = self.settings.max_attempts
+        ids = new_ids(len(specs))
+        if self.queue != DEFAULT_QUEUE:
+            ids = [in_queue(self.queue, i) for i in ids]
+        out = []
+        for i, spec in enumerate(specs):
+            data, timeout = checked[i]
             run_at = max(1, to_epoch_ms(spec.run_at)) if spec.run_at else 0
             # the small numbers travel as one string: fewer arguments to encode per job
             meta = (
-                f"{spec.priority}:{spec.max_attempts or s.max_attempts}:{timeout}:"
+                f"{spec.priority}:{spec.max_attempts or default_attempts}:{timeout}:"
                 f"{int(spec.delay_seconds * 1000)}:{run_at}"
             )
             if spec.group:

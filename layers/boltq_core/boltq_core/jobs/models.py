@@ -207,13 +207,13 @@ class QueueStats(BaseModel):
 
 
 # one encoder: json.dumps with non-default options builds a new one per call (slow in bulk)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+DATA_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def encode_data(data: dict[str, Any], limit: int, field: str = "data") -> str:
     """JSON-encode a job's data, enforcing the payload cap."""
     try:
-        raw = _ENCODER.encode(data)
+        raw = DATA_ENCODER.encode(data)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{field}: not JSON-serialisable ({exc})", [{"field": field}]) from None
     size = len(raw.encode())

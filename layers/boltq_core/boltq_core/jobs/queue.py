@@ -6,8 +6,7 @@ queue by themselves, so a caller holding the default queue reaches every job."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from boltq_core.jobs.models import (
     QueueStats,
     add_stats,
 )
+from boltq_core.jobs.pipelined import submit_chunks
 from boltq_core.jobs.scripts import Scripts, lost
 from boltq_core.keys import DEFAULT_QUEUE, GROUP_READY, Keys, queue_of
 from boltq_core.store import failover
@@ -263,27 +263,28 @@ class Queue:
         chunk: int = 500,
     ) -> list[Submitted]:
         """Submit many jobs, one script call per `chunk` jobs. Every job is checked before any
-        is stored, so bad input stores nothing. With several chunks, one thread sends a chunk
-        while this one builds the next, so the client's work and the server's overlap."""
+        is stored, so bad input stores nothing. Several chunks go pipelined (jobs.pipelined):
+        each is built and sent while the store runs the one before it."""
         specs = parse_specs(items)
         if any(spec.queue != self.name for spec in specs):
             return self._submit_by_queue(specs, traces, chunk)
-        prepared = self.calls.prepare(specs, traces)
+        checked = self.calls.check(specs)
         if self.name != DEFAULT_QUEUE:
             self.register()
-        parts = [prepared[i : i + chunk] for i in range(0, len(prepared), chunk)]
-        if len(parts) == 1:
-            call, parse = self.calls.submit(parts[0])
+        if len(specs) <= chunk:
+            call, parse = self.calls.submit(self.calls.prepare(specs, traces, checked))
             return parse(self._store(call))
-        out: list[Submitted] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="boltq-submit") as sender:
-            sent = []
-            for part in parts:
-                call, parse = self.calls.submit(part)
-                sent.append((sender.submit(self._store, call), parse))
-            for future, parse in sent:
-                out += parse(future.result())
-        return out
+
+        def chunks() -> Iterator[tuple[Call, Callable[[Any], list[Submitted]]]]:
+            for i in range(0, len(specs), chunk):
+                part = slice(i, i + chunk)
+                yield self.calls.submit(self.calls.prepare(
+                    specs[part], traces[part] if traces else None, checked[part]))
+
+        s = self.settings
+        if s.submit_wait_replicas or s.submit_wait_aof:  # each chunk waits for its copies
+            return [sub for call, parse in chunks() for sub in parse(self._store(call))]
+        return submit_chunks(chunks(), self._scripts, self.redis, self._store)
 
     def _submit_by_queue(self, specs: list[JobSpec], traces: Sequence[str | None] | None,
                          chunk: int) -> list[Submitted]:

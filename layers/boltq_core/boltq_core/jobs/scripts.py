@@ -201,6 +201,19 @@ class Scripts:
             pipe.evalsha(self.sha(name), len(keys), *keys, *args)
 
 
+    def packs(self) -> bool:
+        """Calls go as FCALLs packed for the client's held connection (store.pinned): not by
+        EVALSHA, nor on a cluster or asyncio client, a client bound to one connection, or
+        without hiredis (call ready() first)."""
+        c = self._client
+        return bool(self.functions and pack_command is not None and type(c) is redis.Redis
+                    and c.connection is None)
+
+    def packed(self, name: str, keys: list[str], args: list[Any]) -> list[bytes]:
+        """A call of `name` (a function of the library) as one packed FCALL (see packs())."""
+        return [pack_command(("FCALL", library()[2][name], len(keys), *keys, *args))]
+
+
 class _SyncCall:
     """One script by FCALL; the first call of a client tries it before any FUNCTION LOAD (a
     cold Lambda on a store that has the library spends no round trip on loading it)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -47,13 +49,40 @@ def exchange(pool: redis.ConnectionPool, packed: list[bytes]) -> Any:
     if not held.lock.acquire(blocking=False):
         return _pooled(pool, packed)
     try:
-        pid = os.getpid()
-        if held.conn is None or held.pid != pid:
-            # first use, or a forked child: the parent's socket is not this process's to use
-            held.conn, held.pid = pool.get_connection(), pid
-        return _send(held.conn, packed)
+        return _send(_own(held, pool), packed)
     finally:
         held.lock.release()
+
+
+def _own(held: _Held, pool: redis.ConnectionPool) -> Any:
+    pid = os.getpid()
+    if held.conn is None or held.pid != pid:
+        # first use, or a forked child: the parent's socket is not this process's to use
+        held.conn, held.pid = pool.get_connection(), pid
+    return held.conn
+
+
+@contextmanager
+def session(pool: redis.ConnectionPool) -> Iterator[Any]:
+    """The held connection (a pooled one while another thread uses it) for the caller alone,
+    to send several commands before reading their replies. No retry: the caller resends what
+    went unanswered. Any error but an error reply drops the socket; after an error reply the
+    caller drops it (`conn.disconnect()`) when replies are still unread."""
+    held = _holder(pool)
+    mine = held.lock.acquire(blocking=False)
+    conn = _own(held, pool) if mine else pool.get_connection()
+    try:
+        yield conn
+    except redis.ResponseError:
+        raise
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        if mine:
+            held.lock.release()
+        else:
+            pool.release(conn)
 
 
 def _pooled(pool: redis.ConnectionPool, packed: list[bytes]) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from boltq_core import Queue
+from boltq_core.jobs.calls import parse_specs
 from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
@@ -72,17 +73,33 @@ def test_a_bulk_stores_what_single_submits_of_the_same_jobs_store(
     assert "other" in "".join(b["stats"])  # more types than labels: the rest count as other
 
 
-def test_a_bulk_sends_three_commands_a_job(queue: Queue) -> None:
+def test_a_bulk_sends_two_commands_a_job(queue: Queue) -> None:
     queue.submit({"type": "echo"})  # the library loaded, the type known
     r = queue.redis
     r.config_resetstat()
     queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(1000)], chunk=1000)
     inner = {name: s["calls"] for name, s in r.info("commandstats").items()
              if name not in ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_config|resetstat")}
-    # per job: the resend check (HGET), the hash (HSET), its event (XADD); the index, the
+    # per job: the hash (HSET), its event (XADD); the resend check (ZMSCORE), the index, the
     # ready list and the stats once for the whole call
     assert inner.get("cmdstat_hset") == 1000 and inner.get("cmdstat_xadd") == 1000
-    assert sum(inner.values()) <= 3 * 1000 + 20, inner
+    assert inner.get("cmdstat_zmscore") == 1 and "cmdstat_hget" not in inner, inner
+    assert sum(inner.values()) <= 2 * 1000 + 20, inner
+
+
+def test_a_call_of_many_jobs_sent_again_stores_none_twice(queue: Queue) -> None:
+    # more jobs than one resend question holds (1,000), and idempotency keys among them
+    specs = parse_specs([{"type": "echo", "data": {"i": i},
+                          **({"idempotency_key": f"k{i}"} if i % 7 == 0 else {})}
+                         for i in range(2100)])
+    call, parse = queue.calls.submit(queue.calls.prepare(specs))
+    first = parse(queue.run(call))
+    again = parse(queue.run(call))
+    assert again == first and not any(s.duplicate for s in first)
+    assert len({s.job_id for s in first}) == 2100
+    stats = queue.stats()
+    assert stats.pending_total == 2100 and stats.totals["submitted"] == 2100
+    assert queue.redis.zcard(queue.keys.named("jobs")) == 2100
 
 
 def test_a_batch_of_outcomes_counts_each_one(make_queue: Callable[..., Queue]) -> None:

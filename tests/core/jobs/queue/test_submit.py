@@ -51,6 +51,27 @@ def test_payload_cap_gives_413_and_stores_nothing(make_queue) -> None:
     assert queue.submit({"type": "echo", "data": {"blob": "x" * 50}}).status == "pending"
 
 
+def test_the_caps_count_bytes_and_name_the_job_in_a_bulk(make_queue) -> None:
+    queue = make_queue(max_payload_bytes=100, max_timeout_seconds=60, default_timeout_seconds=30)
+    fits = {"s": "\u00e9" * 45}  # 53 characters, 98 bytes in UTF-8
+    over = {"s": "\u00e9" * 47}  # 55 characters, 102 bytes: over the cap by bytes alone
+    cases = [
+        ([{"type": "echo", "data": fits}, {"type": "echo", "data": over}],
+         PayloadTooLarge, "jobs[1].data is 102 bytes"),
+        ([{"type": "echo"}, {"type": "echo", "data": {"s": {1, 2}}}],
+         InvalidInput, "jobs[1].data: not JSON-serialisable"),
+        ([{"type": "echo"}, {"type": "echo"}, {"type": "echo", "timeout_seconds": 61}],
+         InvalidInput, "jobs[2].timeout_seconds: must be at most 60"),
+        ([{"type": "echo", "data": over}], PayloadTooLarge, "data is 102 bytes"),
+    ]
+    for jobs, error, message in cases:
+        with pytest.raises(error) as err:
+            queue.submit_many(jobs, chunk=1)  # several chunks: none is sent before all pass
+        assert err.value.message.startswith(message), err.value.message
+    assert queue.stats().totals["submitted"] == 0
+    assert queue.get(queue.submit({"type": "echo", "data": fits}).job_id).data == fits
+
+
 def test_timeout_above_the_maximum_is_rejected(make_queue) -> None:
     queue = make_queue(max_timeout_seconds=60)
     with pytest.raises(InvalidInput, match="timeout_seconds: must be at most 60"):

@@ -26,7 +26,20 @@ local out = {}
 local idem_cursor = KEY0 + 1 + n
 -- one sequence block for the whole call: job i gets last - n + i
 local seq = rcall('INCRBY', key.seq, n) - n
-if n > 1 then batch_begin(true) end
+-- a call of many jobs asks once which are stored already (a resent call's): a job is in the
+-- index exactly while its hash exists; one job asks its hash
+local indexed = nil
+if n > 1 then
+  batch_begin(true)
+  indexed = {}
+  for first = 0, n - 1, 1000 do
+    local ids = {}
+    for i = first, math.min(first + 999, n - 1) do ids[#ids + 1] = ARGV[ARG0 + 2 + i * 6] end
+    for _, score in ipairs(rcall('ZMSCORE', key.index, unpack(ids))) do
+      indexed[#indexed + 1] = score
+    end
+  end
+end
 for i = 0, n - 1 do
   local a = ARG0 + 2 + i * 6
   local id, jtype, data, idem, trace = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4],
@@ -40,7 +53,8 @@ for i = 0, n - 1 do
     ikey = KEYS[idem_cursor]
     idem_cursor = idem_cursor + 1
   end
-  local resent = rcall('HGET', jkey, 'status')
+  local resent = false
+  if not indexed or indexed[i + 1] then resent = rcall('HGET', jkey, 'status') end
   if resent then
     out[#out + 1] = {id, resent, 0}
   else
