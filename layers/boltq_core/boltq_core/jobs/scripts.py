@@ -114,6 +114,7 @@ class Scripts:
     def __init__(self, client: Any, functions: bool | None = None) -> None:
         self._client = client
         self._cache: dict[str, Any] = {}
+        self._calls: dict[str, _SyncCall] = {}
         self._async = isinstance(client, (aredis.Redis, AsyncRedisCluster))
         cluster = isinstance(client, (RedisCluster, AsyncRedisCluster))
         # None: decided by the first call (does FUNCTION LOAD work here?)
@@ -130,10 +131,14 @@ class Scripts:
         return script
 
     def __getitem__(self, name: str) -> Any:
-        fn = library()[2].get(name)
-        if fn is None or self.functions is False:
-            return self.script(name)
-        return (_AsyncCall if self._async else _SyncCall)(self, name, fn)
+        call = self._calls.get(name)
+        if call is None:
+            fn = library()[2].get(name)
+            if fn is None:
+                return self.script(name)
+            call = self._calls[name] = (_AsyncCall if self._async else _SyncCall)(self, name, fn)
+        # a call by FCALL goes by EVALSHA once the store has refused functions
+        return self.script(name) if self.functions is False else call
 
     # --- the library ------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,15 +29,15 @@ class _Held:
         self.pid = 0
 
 
-_held: weakref.WeakKeyDictionary[redis.ConnectionPool, _Held] = weakref.WeakKeyDictionary()
 _made = threading.Lock()
 
 
 def _holder(pool: redis.ConnectionPool) -> _Held:
-    held = _held.get(pool)
+    # kept on the pool itself: it goes with the pool, and finding it costs one lookup
+    held: _Held | None = pool.__dict__.get("_boltq_held")
     if held is None:
         with _made:
-            held = _held.setdefault(pool, _Held())
+            held = pool.__dict__.setdefault("_boltq_held", _Held())
     return held
 
 

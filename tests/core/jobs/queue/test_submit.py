@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -151,3 +154,25 @@ def test_submit_then_run_echo(queue: Queue) -> None:
     job = queue.get(sub.job_id)
     assert job.result == {"message": "Hello World"}
     assert job.attempts == 1
+
+
+def test_a_forked_child_makes_ids_of_its_own() -> None:
+    from boltq_core.jobs.calls import new_ids
+
+    new_ids(1)  # random bytes are buffered in the parent now
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads about
+        child = os.fork()
+    if child == 0:  # pragma: no cover - the child's outcome is what it writes
+        try:
+            os.write(write, " ".join(new_ids(1)[0] for _ in range(20)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        theirs = set(pipe.read().split())
+    os.waitpid(child, 0)
+    mine = {new_ids(1)[0] for _ in range(20)}
+    assert len(theirs) == 20 and len(mine) == 20 and not mine & theirs
+    assert all(uuid.UUID(i).version == 4 for i in mine | theirs)
