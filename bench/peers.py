@@ -443,20 +443,40 @@ LIMITS = """\
   the job with a script.
 - **Single submit.** huey's enqueue is one LPUSH of a pickled message through redis-py's
   connection pool. BoltQ's script calls go on a connection the client holds for them
-  (boltq_core/store/pinned.py): redis-py 8's pool checkout and return cost about as much as a
-  round trip (a PING: about 39 µs on the held connection, about 90 µs through the pool), and
-  the held connection made a single submit 11 % faster (199 µs against 225 µs, interleaved in
-  one process). What is left over huey is the submit itself: about 40 µs of server time (the
-  script's 12 commands: the job's hash, its index entry, the ready list, the counters, the
-  event, the resend check and the hand-off checks) and about 35 µs of client work
-  (validation, ids, encoding) in the same one round trip.
-- **Bulk.** A bulk submit runs 3 commands a job in its script (the resend check, the hash and
-  the event); the index entries, the ready pushes and the stats counts go once per call (8
-  commands a job before). That took the script from about 25 to about 20 µs of server time a
-  job. BoltQ's client checks and encodes every job (about 13 µs a job: parse 4, prepare 6,
-  packing 3) before it stores any, so that bad input stores nothing; that work cannot overlap
-  the store, and with the server's ~18–20 µs a job it bounds a bulk near 30,000 jobs/s here.
-  BullMQ's addBulk sends one addStandardJob script per job in one pipeline.
+  (boltq_core/store/pinned.py), which skips redis-py 8's pool checkout and return (a PING:
+  about 39 µs on the held connection, about 90 µs through the pool, on a quiet day). What is
+  left over huey is the submit itself, in the same one round trip:
+  - the script: about 50 µs of server time, timed command by command inside it. Its 12
+    commands take about 35 µs: the job's hash (7 µs), its index entry and the wake marker
+    (ZADD, 2.7 µs each), its event (XADD, 5 µs), the clock, the sequence, the ready list,
+    the counters, the resend check, the type label, the ring and the hand-off checks (about
+    2 µs each). Setting up the call (the 34 keys and the settings) takes about 7 µs, the Lua
+    around the commands the rest. An FCALL of an empty function with the same 35 keys and 11
+    arguments takes 6 µs of server time, an LPUSH about 1 µs.
+  - the client: about 209,000 instructions a submit (valgrind's instruction count, which does
+    not move with the machine's load), down from 230,000: pydantic's check of the job,
+    the ids, the JSON, the packing of the 46 arguments (a sixth of the instructions: hiredis
+    formats each argument's length with sprintf) and redis-py's reply reading.
+  For 1.2 × huey a submit would need to take a sixth less time than huey's LPUSH through
+  redis-py's pool. huey's call costs a round trip plus about 45 µs of redis-py and pickling
+  here; BoltQ's costs a round trip plus its script, whose commands alone come to about 35 µs,
+  plus its own client work. Below one script per submit (which keeps a job's state, its
+  index, its event and its counts atomic) that is out of reach; BoltQ is about 0.7 × huey and
+  ahead of BullMQ's `add` (about 1.05 ×).
+- **Bulk.** A bulk of several chunks goes pipelined on the held connection
+  (boltq_core/jobs/pipelined.py): the next chunk is built and sent while the server runs the
+  one before it, so the server does not wait for the client between chunks. Only the check
+  of every job (pydantic, the payload and timeout caps: about 4–5 µs a job) comes before the
+  first chunk is sent, so that bad input stores nothing. The script runs 2 commands a job
+  (the job's hash and its event); the resend check is one ZMSCORE per call, and the index
+  entries, the ready pushes and the stats counts go once per call. That is about 15–17 µs of
+  server time a job. On a cut connection the chunks not yet answered are sent again the
+  queue's usual way, and a chunk already stored answers without being stored twice. Before
+  this round every chunk was built before the first was sent, and the client's work (about
+  13 µs a job) never overlapped the server's: 30,358 jobs/s against 42,973 now. What is left
+  is the server's time plus the check: about 20 µs a job, near 50,000 jobs/s, while 2.5 ×
+  BullMQ needs about 42,000–54,000 jobs/s in the same repetition. BullMQ's addBulk sends one
+  addStandardJob script per job in one pipeline.
 """
 
 RERUN = """\
