@@ -1,16 +1,19 @@
-"""Client-side helpers for the reliability tests: a submitter thread that records which submits
-were acknowledged (and when), and a direct reader of job statuses."""
+"""Client-side helpers for the tests: a submitter thread that records which submits were
+acknowledged (and when), a direct reader of job statuses, and a client whose store refuses
+functions."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from boltq_core import Queue
+from boltq_core import Queue, Settings
 
 
 @dataclass
@@ -106,3 +109,22 @@ def count_by(values: Any) -> dict[Any, int]:
 def quiet_close(queue: Queue) -> None:
     with contextlib.suppress(Exception):
         queue.redis.close()
+
+
+@contextlib.contextmanager
+def without_functions(queue: Queue) -> Iterator[Queue]:
+    """A Queue on `queue`'s namespace whose store user may not run FUNCTION or FCALL (as on
+    Redis 6 or under such an ACL): its scripts go by EVALSHA."""
+    user = f"nofn-{uuid.uuid4().hex[:8]}"
+    queue.redis.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                            commands=["+@all", "-function", "-fcall"])
+    try:
+        url = urlsplit(queue.settings.redis_url)
+        limited = Queue(Settings(redis_url=f"redis://{user}:pw@{url.hostname}:{url.port}/0",
+                                 key_prefix=queue.settings.key_prefix))
+        try:
+            yield limited
+        finally:
+            limited.redis.close()
+    finally:
+        queue.redis.acl_deluser(user)

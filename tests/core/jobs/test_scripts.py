@@ -14,6 +14,7 @@ from boltq_core import Queue
 from boltq_core.config import Settings
 from boltq_core.jobs.scripts import LUA_DIR, Scripts, library, source
 from tests.conftest import run_worker
+from tests.support.store_clients import without_functions
 
 SCRIPTS = sorted(p.stem for p in LUA_DIR.glob("*.lua"))
 INCLUDES = sorted(p.stem for p in (LUA_DIR / "includes").glob("*.lua"))
@@ -121,22 +122,11 @@ def test_a_store_that_lost_the_library_loads_it_again(queue: Queue) -> None:
 
 
 def test_a_store_that_refuses_functions_runs_the_scripts_by_evalsha(queue: Queue) -> None:
-    user = f"nofn-{uuid.uuid4().hex[:8]}"
-    queue.redis.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
-                            commands=["+@all", "-function", "-fcall"])
-    try:
-        url = urlsplit(queue.settings.redis_url)
-        limited = Queue(Settings(redis_url=f"redis://{user}:pw@{url.hostname}:{url.port}/0",
-                                 key_prefix=queue.settings.key_prefix))
-        try:
-            job_id = limited.submit({"type": "echo"}).job_id
-            assert limited._scripts.functions is False
-            assert limited.get(job_id).status == "pending"
-            assert queue.get(job_id).status == "pending"  # the same store, the same job
-        finally:
-            limited.redis.close()
-    finally:
-        queue.redis.acl_deluser(user)
+    with without_functions(queue) as limited:
+        job_id = limited.submit({"type": "echo"}).job_id
+        assert limited._scripts.functions is False
+        assert limited.get(job_id).status == "pending"
+        assert queue.get(job_id).status == "pending"  # the same store, the same job
 
 
 def test_an_error_inside_a_function_is_not_run_again_by_evalsha(queue: Queue) -> None:

@@ -5,18 +5,18 @@ store takes scripts by EVALSHA."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from boltq_core import Queue, Settings
+from boltq_core import Queue
 from boltq_core.jobs import pipelined
 from boltq_core.jobs.calls import Submitted
 from boltq_core.jobs.scripts import library
 from tests.support.faults import Proxy
+from tests.support.store_clients import without_functions
 
 
 def _bulk(n: int) -> list[dict[str, Any]]:
@@ -110,18 +110,7 @@ def test_a_store_that_lost_the_library_gets_it_again_and_every_job(queue: Queue)
 
 
 def test_a_store_that_takes_scripts_by_evalsha_stores_a_bulk_in_order(queue: Queue) -> None:
-    user = f"nofn-{uuid.uuid4().hex[:8]}"
-    queue.redis.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
-                            commands=["+@all", "-function", "-fcall"])
-    try:
-        url = urlsplit(queue.settings.redis_url)
-        limited = Queue(Settings(redis_url=f"redis://{user}:pw@{url.hostname}:{url.port}/0",
-                                 key_prefix=queue.settings.key_prefix))
-        try:
-            subs = limited.submit_many(_bulk(700), chunk=200)
-            assert limited._scripts.functions is False
-        finally:
-            limited.redis.close()
-    finally:
-        queue.redis.acl_deluser(user)
+    with without_functions(queue) as limited:
+        subs = limited.submit_many(_bulk(700), chunk=200)
+        assert limited._scripts.functions is False
     _stored_once_in_order(queue, subs, 700)
