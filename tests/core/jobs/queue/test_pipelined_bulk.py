@@ -114,3 +114,17 @@ def test_a_store_that_takes_scripts_by_evalsha_stores_a_bulk_in_order(queue: Que
         subs = limited.submit_many(_bulk(700), chunk=200)
         assert limited._scripts.functions is False
     _stored_once_in_order(queue, subs, 700)
+
+
+def test_an_idempotency_key_repeated_in_a_later_chunk_answers_with_the_first_job(
+        queue: Queue) -> None:
+    jobs = _bulk(600)
+    for i in (10, 250, 590):  # chunks 0, 1 and 2 (chunk=200) share a key
+        jobs[i]["idempotency_key"] = "order-7"
+    subs = queue.submit_many(jobs, chunk=200)
+    first = subs[10]
+    assert not first.duplicate
+    for i in (250, 590):
+        assert subs[i].job_id == first.job_id and subs[i].duplicate
+    assert queue.stats().totals["submitted"] == 598
+    assert queue.get(first.job_id).data == {"i": 10}
