@@ -154,3 +154,26 @@ def test_an_error_inside_a_function_is_not_run_again_by_evalsha(queue: Queue) ->
         queue.redis.acl_deluser(user)
     after = int(queue.redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
     assert after == evalshas
+
+
+def test_a_call_packed_with_its_namespace_prefix_is_the_same_request() -> None:
+    from hiredis import pack_command
+
+    from boltq_core.jobs.calls import ScriptCalls, parse_specs
+    from boltq_core.jobs.scripts import pack_fcall
+
+    a = ScriptCalls(Settings(key_prefix="pk"))
+    b = ScriptCalls(Settings(key_prefix="pk", retention_seconds=60))  # the same keys, other args
+    named = ScriptCalls(Settings(key_prefix="pk"), "reports")
+    specs = parse_specs([{"type": "t", "data": {"s": "\u00e9\u00e9"}}, {"type": "u"}])
+    calls = [
+        a.submit(a.prepare(specs))[0],  # own keys and own args
+        a.promote(),  # own args only
+        a.call("unidle"),  # the prefix alone
+        b.submit(b.prepare(specs))[0],  # its args differ from the prefix kept last for the keys
+        named.submit(named.prepare(specs))[0],
+    ]
+    calls.append(type(calls[0])("submit", ["k", *calls[0].keys], calls[0].args))  # no prefix
+    for call in calls:
+        whole = pack_command(("FCALL", "fn", len(call.keys), *call.keys, *call.args))
+        assert pack_fcall("fn", call.keys, call.args) == whole, call

@@ -17,6 +17,7 @@ from boltq_core.config import Settings
 from boltq_core.errors import InvalidInput, invalid_input, validation_message
 from boltq_core.jobs.models import DATA_ENCODER as _DATA_ENCODER
 from boltq_core.jobs.models import JobSpec, JobStatus, encode_data, to_epoch_ms
+from boltq_core.jobs.scripts import share_prefix
 from boltq_core.keys import DEFAULT_QUEUE, Keys, in_queue, is_queue_name
 
 
@@ -187,6 +188,7 @@ class ScriptCalls:
             settings.dlq_max_size,
             settings.metrics_max_types,
         ]
+        share_prefix(self._common, self._cfg)
 
     def call(self, script: str, keys: Iterable[str] = (), args: Iterable[Any] = ()) -> Call:
         return Call(script, [*self._common, *keys], [*self._cfg, *args])

@@ -18,7 +18,7 @@ import logging
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 import redis.asyncio as aredis
@@ -216,7 +216,7 @@ class Scripts:
 
     def packed(self, name: str, keys: list[str], args: list[Any]) -> list[bytes]:
         """A call of `name` (a function of the library) as one packed FCALL (see packs())."""
-        return [pack_command(("FCALL", library()[2][name], len(keys), *keys, *args))]
+        return [pack_fcall(library()[2][name], keys, args)]
 
 
 class _SyncCall:
@@ -276,5 +276,52 @@ def _fcall(client: Any, fn: str, keys: Any, args: Any) -> Any:
     metrics) and the pool's checkout and return: about a third of a single submit's time."""
     if pack_command is None or type(client) is not redis.Redis or client.connection is not None:
         return client.fcall(fn, len(keys), *keys, *args)
-    return pinned.exchange(client.connection_pool,
-                           [pack_command(("FCALL", fn, len(keys), *keys, *args))])
+    return pinned.exchange(client.connection_pool, [pack_fcall(fn, keys, args)])
+
+
+class _Prefix(NamedTuple):
+    keys: list[str]
+    args: list[Any]
+    packed_keys: bytes
+    packed_args: bytes
+
+
+# the keys and settings that begin every call of a namespace, packed once (share_prefix); by
+# the namespace's first key
+_prefixes: dict[str, _Prefix] = {}
+_heads: dict[tuple[str, int], bytes] = {}
+
+
+def share_prefix(keys: list[str], args: list[Any]) -> None:
+    """`keys` and `args` begin every call of one namespace (jobs.calls.ScriptCalls): they are
+    packed once, and a call that begins with them packs only the rest. Packing is most of a
+    call's client work in C: hiredis formats every argument's length."""
+    if pack_command is not None and keys and args:
+        _prefixes[keys[0]] = _Prefix(list(keys), list(args), _items(keys), _items(args))
+
+
+def _items(items: Any) -> bytes:
+    """`items` packed as RESP bulk strings, without the array header."""
+    packed: bytes = pack_command(tuple(items))
+    return packed[packed.index(b"\r\n") + 2 :]
+
+
+def pack_fcall(fn: str, keys: list[str], args: list[Any]) -> bytes:
+    """FCALL fn with keys and args, as one RESP request (hiredis)."""
+    nk, na = len(keys), len(args)
+    p = _prefixes.get(keys[0]) if nk else None
+    if p is not None:
+        ck, ca = len(p.keys), len(p.args)
+        # a list compares its items by identity first: the shared keys are the same strings
+        if nk >= ck and na >= ca and keys[:ck] == p.keys and args[:ca] == p.args:
+            head = _heads.get((fn, nk))
+            if head is None:
+                head = _heads[(fn, nk)] = _items(("FCALL", fn, nk))
+            parts = [b"*%d\r\n" % (3 + nk + na), head, p.packed_keys]
+            if nk > ck:
+                parts.append(_items(keys[ck:]))
+            parts.append(p.packed_args)
+            if na > ca:
+                parts.append(_items(args[ca:]))
+            return b"".join(parts)
+    return pack_command(("FCALL", fn, nk, *keys, *args))  # type: ignore[no-any-return]
