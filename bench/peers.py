@@ -453,10 +453,12 @@ LIMITS = """\
     2 µs each). Setting up the call (the 34 keys and the settings) takes about 7 µs, the Lua
     around the commands the rest. An FCALL of an empty function with the same 35 keys and 11
     arguments takes 6 µs of server time, an LPUSH about 1 µs.
-  - the client: about 209,000 instructions a submit (valgrind's instruction count, which does
-    not move with the machine's load), down from 230,000: pydantic's check of the job,
-    the ids, the JSON, the packing of the 46 arguments (a sixth of the instructions: hiredis
-    formats each argument's length with sprintf) and redis-py's reply reading.
+  - the client: about 174,000 instructions a submit (valgrind's instruction count, which does
+    not move with the machine's load), down from 230,000 at the start of this round:
+    pydantic's check of the job, the ids, the JSON, the packing and redis-py's reply
+    reading. Packing the 46 arguments had been a sixth of it (hiredis formats each
+    argument's length with sprintf); a queue's 34 keys and 4 settings are now packed once
+    (`pack_fcall` in boltq_core/jobs/scripts.py), after the run above.
   For 1.2 × huey a submit would need to take a sixth less time than huey's LPUSH through
   redis-py's pool. huey's call costs a round trip plus about 45 µs of redis-py and pickling
   here; BoltQ's costs a round trip plus its script, whose commands alone come to about 35 µs,
