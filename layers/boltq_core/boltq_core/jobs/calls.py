@@ -15,7 +15,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from boltq_core.config import Settings
 from boltq_core.errors import InvalidInput, invalid_input, validation_message
-from boltq_core.jobs.models import DATA_ENCODER as _DATA_ENCODER
 from boltq_core.jobs.models import JobSpec, JobStatus, encode_data, to_epoch_ms
 from boltq_core.jobs.scripts import share_prefix
 from boltq_core.keys import DEFAULT_QUEUE, Keys, in_queue, is_queue_name
@@ -199,28 +198,13 @@ class ScriptCalls:
         """Every job's encoded data and timeout, or InvalidInput for the first job over a cap:
         what all of a call's jobs pass before any of them is stored."""
         s = self.settings
-        limit, default_timeout = s.max_payload_bytes, s.default_timeout_seconds
-        max_timeout = s.max_timeout_seconds
-        encode = _DATA_ENCODER.encode
+        many = len(specs) > 1
         out = []
         for i, spec in enumerate(specs):
-            data = spec.data
-            try:
-                raw = encode(data) if data else "{}"
-            except (TypeError, ValueError):
-                raw = ""
-            # a str of n characters is at most 4n bytes in UTF-8: most jobs need no count
-            if not raw or (len(raw) * 4 > limit and len(raw.encode()) > limit):
-                encode_data(data, limit, self._field(specs, i, "data"))  # raises, naming it
-            timeout = spec.timeout_seconds or default_timeout
-            if timeout > max_timeout:
-                s.job_timeout(timeout, self._field(specs, i, "timeout_seconds"))  # raises
-            out.append((raw, timeout))
+            where = f"jobs[{i}]." if many else ""
+            out.append((encode_data(spec.data, s.max_payload_bytes, f"{where}data"),
+                        s.job_timeout(spec.timeout_seconds, f"{where}timeout_seconds")))
         return out
-
-    @staticmethod
-    def _field(specs: Sequence[JobSpec], i: int, name: str) -> str:
-        return f"jobs[{i}].{name}" if len(specs) > 1 else name
 
     def prepare(
         self, specs: Sequence[JobSpec], traces: Sequence[str | None] | None = None,

@@ -6,7 +6,8 @@ One chunk waits behind the one running: the store runs them in the order sent, s
 a bulk are stored in order. Where a call cannot go this way (EVALSHA, a cluster client), or
 when the store fails while chunks are unanswered, the chunks left go one at a time through
 the queue's own submit path, with its resends: a chunk stored already answers with its jobs'
-status and is not stored twice (lua/submit.lua)."""
+status and is not stored twice (lua/submit.lua). Any other error reply (a script's own error)
+is raised, as with one chunk at a time; the chunk sent behind the failed one may be stored."""
 
 from __future__ import annotations
 

@@ -205,14 +205,10 @@ class Scripts:
         else:
             pipe.evalsha(self.sha(name), len(keys), *keys, *args)
 
-
     def packs(self) -> bool:
-        """Calls go as FCALLs packed for the client's held connection (store.pinned): not by
-        EVALSHA, nor on a cluster or asyncio client, a client bound to one connection, or
-        without hiredis (call ready() first)."""
-        c = self._client
-        return bool(self.functions and pack_command is not None and type(c) is redis.Redis
-                    and c.connection is None)
+        """Calls go as FCALLs packed for the client's held connection (store.pinned), not by
+        EVALSHA (call ready() first)."""
+        return bool(self.functions) and _holds(self._client)
 
     def packed(self, name: str, keys: list[str], args: list[Any]) -> list[bytes]:
         """A call of `name` (a function of the library) as one packed FCALL (see packs())."""
@@ -269,12 +265,18 @@ class _AsyncCall(_SyncCall):
         return await owner.script(self.name)(keys=keys, args=args, client=c)
 
 
+def _holds(client: Any) -> bool:
+    """`client` sends packed commands on its held connection: a standalone sync client of its
+    own pool (not a cluster or asyncio client, nor one bound to one connection), with hiredis."""
+    return pack_command is not None and type(client) is redis.Redis and client.connection is None
+
+
 def _fcall(client: Any, fn: str, keys: Any, args: Any) -> Any:
     """FCALL on a standalone client, packed by hiredis in one call and sent on the client's held
     connection (store.pinned) under the connection's own retry, as redis-py's execute_command
     does. It skips redis-py's per-command layers (a Python check per argument, per-command
     metrics) and the pool's checkout and return: about a third of a single submit's time."""
-    if pack_command is None or type(client) is not redis.Redis or client.connection is not None:
+    if not _holds(client):
         return client.fcall(fn, len(keys), *keys, *args)
     return pinned.exchange(client.connection_pool, [pack_fcall(fn, keys, args)])
 
@@ -289,7 +291,7 @@ class _Prefix(NamedTuple):
 # the keys and settings that begin every call of a namespace, packed once (share_prefix); by
 # the namespace's first key
 _prefixes: dict[str, _Prefix] = {}
-_heads: dict[tuple[str, int], bytes] = {}
+_heads: dict[str, bytes] = {}  # "FCALL <fn>" packed, by function
 
 
 def share_prefix(keys: list[str], args: list[Any]) -> None:
@@ -314,10 +316,12 @@ def pack_fcall(fn: str, keys: list[str], args: list[Any]) -> bytes:
         ck, ca = len(p.keys), len(p.args)
         # a list compares its items by identity first: the shared keys are the same strings
         if nk >= ck and na >= ca and keys[:ck] == p.keys and args[:ca] == p.args:
-            head = _heads.get((fn, nk))
+            head = _heads.get(fn)
             if head is None:
-                head = _heads[(fn, nk)] = _items(("FCALL", fn, nk))
-            parts = [b"*%d\r\n" % (3 + nk + na), head, p.packed_keys]
+                head = _heads[fn] = _items(("FCALL", fn))
+            count = str(nk)
+            parts = [b"*%d\r\n%s$%d\r\n%s\r\n" % (3 + nk + na, head, len(count), count.encode()),
+                     p.packed_keys]
             if nk > ck:
                 parts.append(_items(keys[ck:]))
             parts.append(p.packed_args)
