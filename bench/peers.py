@@ -453,7 +453,7 @@ LIMITS = """\
     2 µs each). Setting up the call (the 34 keys and the settings) takes about 7 µs, the Lua
     around the commands the rest. An FCALL of an empty function with the same 35 keys and 11
     arguments takes 6 µs of server time, an LPUSH about 1 µs.
-  - the client: about 174,000 instructions a submit (valgrind's instruction count, which does
+  - the client: about 178,000 instructions a submit (valgrind's instruction count, which does
     not move with the machine's load), down from 230,000 at the start of this round:
     pydantic's check of the job, the ids, the JSON, the packing and redis-py's reply
     reading. Packing the 46 arguments had been a sixth of it (hiredis formats each
