@@ -185,6 +185,29 @@ def test_pusher_sends_spec_messages_to_subscribers(ws_calls: Any, fn_env: Queue)
     assert all(ep == WS_ENDPOINT for ep, _, _ in rec.posts)
 
 
+def test_a_bulks_jobs_each_get_their_message(ws_calls: Any, fn_env: Queue) -> None:
+    """A bulk's like events share stream entries; each job still gets its own message, in
+    order, to the subscribers of everything and of that job."""
+    q = fn_env
+    for conn in ("all=", "job="):
+        ws_calls("$connect", conn)
+    ws_calls("subscribe", "all=", {"action": "subscribe", "topic": "all"})
+    rec = Recorder()
+    pusher = connect_pusher(q, rec)
+    got = q.submit_many([{"type": "echo", "data": {"i": i}} for i in range(1200)], chunk=1200)
+    ids = [s.job_id for s in got]
+    ws_calls("subscribe", "job=", {"action": "subscribe", "job_id": ids[777]})
+    while pusher.pump(block_ms=50):
+        pass
+    pusher.close()
+    msgs = rec.to("all=")
+    assert [m["job_id"] for m in msgs] == ids
+    assert {(m["type"], m["status"], m["data"]["type"]) for m in msgs} == {
+        ("job_update", "pending", "echo")}
+    assert [m["data"]["data"]["i"] for m in msgs[:3]] == [0, 1, 2]
+    assert [m["job_id"] for m in rec.to("job=")] == [ids[777]]
+
+
 def test_pusher_carries_on_from_the_stored_cursor(ws_calls: Any, fn_env: Queue) -> None:
     q = fn_env
     ws_calls("$connect", "c=")

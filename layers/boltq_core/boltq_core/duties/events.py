@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from boltq_core.jobs.event_log import Event, entries
 from boltq_core.jobs.queue import Queue
 
-Event = tuple[str, dict[str, str]]  # (stream id, fields: k, id, wf, st, ty, ts[, p])
 REFRESH_SECONDS = 2.0  # how often a follower looks for new queues
 
 
@@ -85,7 +85,7 @@ class EventFollower:
         events = [e for evs in got.values() for e in evs]
         if not events:
             return Batch()
-        full = any(len(evs) >= self.count for evs in got.values())
+        full = any(entries(evs) >= self.count for evs in got.values())
         self.pacer.read(len(events), full)
         if full:
             cursors.update(self.queue.stream_ends(list(cursors)))

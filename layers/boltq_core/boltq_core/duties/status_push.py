@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boltq_core.duties.subscriptions import ALL, ConnectionRegistry
+from boltq_core.jobs.event_log import entries
 from boltq_core.jobs.models import Job
 from boltq_core.jobs.queue import Queue
 from boltq_core.jobs.scripts import source
@@ -164,10 +165,10 @@ class StatusPusher:
                 if end is not None and end != after[name]:
                     self._advance(keys=[self.queue.of(name).keys.ws_cursor], args=[end])
             got = self.queue.read_streams({n: last[n] or after[n] for n in after}, 1, block_ms)
-            self._last_read = sum(len(evs) for evs in got.values())
+            self._last_read = sum(entries(evs) for evs in got.values())
             return 0
         got = self.queue.read_streams(after, self.batch, block_ms)
-        self._last_read = max((len(evs) for evs in got.values()), default=0)
+        self._last_read = max((entries(evs) for evs in got.values()), default=0)
         if not got:
             return 0
         self.reads += 1

@@ -26,6 +26,7 @@ from boltq_core.jobs.calls import (
     pairs,
     parse_specs,
 )
+from boltq_core.jobs.event_log import expand
 from boltq_core.jobs.models import (
     PRIORITY_NAMES,
     Job,
@@ -544,26 +545,29 @@ class Queue:
     def events(
         self, after: str = "0-0", count: int = 100, block_ms: int | None = None
     ) -> list[tuple[str, dict[str, str]]]:
-        """State changes after stream id `after` (use '$' for only new ones)."""
+        """State changes after stream id `after` (use '$' for only new ones), one per job:
+        `count` stream entries, where a run of like changes in one call shares an entry and
+        its id (jobs.event_log)."""
         reply = self.read(lambda: self.redis.xread({self.keys.events: after}, count=count,
                                                    block=block_ms), "events")
         if not reply:
             return []
-        return [(eid, fields) for eid, fields in reply[0][1]]
+        return expand(reply[0][1])
 
     def read_streams(
         self, after: dict[str, str], count: int = 100, block_ms: int | None = None
     ) -> dict[str, list[tuple[str, dict[str, str]]]]:
-        """The events of several queues after their stream ids (queue -> id), waiting up to
-        `block_ms` for any: one XREAD on one server. A cluster cannot block across slots, so
-        there each stream is read without blocking and the reads are repeated every
-        CLUSTER_POLL_SECONDS until one returns events or the time is up."""
+        """The events of several queues after their stream ids (queue -> id), one per job as
+        `events` reads them, waiting up to `block_ms` for any: one XREAD on one server. A
+        cluster cannot block across slots, so there each stream is read without blocking and
+        the reads are repeated every CLUSTER_POLL_SECONDS until one returns events or the
+        time is up."""
         keys = {self.of(name).keys.events: name for name in after}
         streams = {key: after[name] for key, name in keys.items()}
         if len(streams) == 1 or not isinstance(self.redis, RedisCluster):
             reply = self.read(lambda: self.redis.xread(streams, count=count, block=block_ms),
                               "events")
-            return {keys[stream]: list(events) for stream, events in reply or []}
+            return {keys[stream]: expand(events) for stream, events in reply or []}
         end = time.monotonic() + (block_ms or 0) / 1000
         while True:
             out = {}
@@ -571,7 +575,7 @@ class Queue:
                 reply = self.read(lambda k=key, c=since: self.redis.xread({k: c}, count=count),
                                   "events")
                 if reply:
-                    out[keys[key]] = list(reply[0][1])
+                    out[keys[key]] = expand(reply[0][1])
             left = end - time.monotonic()
             if out or block_ms is None or left <= 0:
                 return out

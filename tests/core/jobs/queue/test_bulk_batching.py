@@ -1,8 +1,9 @@
 """A bulk submit gathers the writes its jobs share (the index entries, the ungrouped ready
-pushes, the stats counts) and sends each as one command (lua/includes/common.lua
-batch_begin). What it stores must be exactly what the same jobs submitted one at a time store
-(a single submit does not batch), and a batch of outcomes must count exactly as the outcomes
-recorded one at a time do. A claim writes its jobs' lease deadlines and its record once."""
+pushes, the stats counts, runs of like events) and sends each as one command
+(lua/includes/common.lua batch_begin). What it stores must be exactly what the same jobs
+submitted one at a time store (a single submit does not batch), and a batch of outcomes must
+count exactly as the outcomes recorded one at a time do. A claim writes its jobs' lease
+deadlines and its record once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import Any
 from boltq_core import Queue
 from boltq_core.jobs.calls import parse_specs
 from boltq_core.running.async_queue import AsyncQueue
+from boltq_core.running.attempt import Outcome
 from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
+from tests.support.queue_calls import claim, finish
 
 
 def _specs(n: int) -> list[dict[str, Any]]:
@@ -46,7 +49,7 @@ def _state(q: Queue) -> dict[str, Any]:
         "types": sorted(r.smembers(k.types)),
         "index": [_i(q, j) for j in r.zrange(k.index, 0, -1)],
         "scheduled": sorted(_i(q, j) for j in r.zrange(k.scheduled, 0, -1)),
-        "events": Counter(e[1]["st"] for e in r.xrange(k.events)),
+        "events": Counter(f["st"] for _, f in q.events(count=100000)),
     }
     for p in range(3):
         state[f"ready{p}"] = [_i(q, j) for j in r.lrange(k.ready(p), 0, -1)]
@@ -73,18 +76,57 @@ def test_a_bulk_stores_what_single_submits_of_the_same_jobs_store(
     assert "other" in "".join(b["stats"])  # more types than labels: the rest count as other
 
 
-def test_a_bulk_sends_two_commands_a_job(queue: Queue) -> None:
+def test_a_bulk_sends_one_command_a_job(queue: Queue) -> None:
     queue.submit({"type": "echo"})  # the library loaded, the type known
     r = queue.redis
     r.config_resetstat()
     queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(1000)], chunk=1000)
     inner = {name: s["calls"] for name, s in r.info("commandstats").items()
              if name not in ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_config|resetstat")}
-    # per job: the hash (HSET), its event (XADD); the resend check (ZMSCORE), the index, the
-    # ready list and the stats once for the whole call
-    assert inner.get("cmdstat_hset") == 1000 and inner.get("cmdstat_xadd") == 1000
+    # per job: the hash (HSET); the events (one XADD per run of like events, at most
+    # EVENT_RUN ids each), the resend check (ZMSCORE), the index, the ready list and the stats
+    # once for the whole call
+    assert inner.get("cmdstat_hset") == 1000 and inner.get("cmdstat_xadd") == 2, inner
     assert inner.get("cmdstat_zmscore") == 1 and "cmdstat_hget" not in inner, inner
-    assert sum(inner.values()) <= 2 * 1000 + 20, inner
+    assert sum(inner.values()) <= 1000 + 20, inner
+
+
+def test_a_bulks_events_read_one_per_job_in_stream_order(queue: Queue) -> None:
+    """Like events in a row share a stream entry; every reader still gets one event per job,
+    in the order the jobs changed, with the fields a single job's event has."""
+    before = queue.submit({"type": "echo"}).job_id
+    specs = [{"type": "a" if i < 700 else "b", "data": {"i": i},
+              **({"delay_seconds": 60} if i % 250 == 3 else {})} for i in range(1200)]
+    got = queue.submit_many(specs, chunk=1200)
+    after = queue.submit({"type": "echo"}).job_id
+    events = [f for _, f in queue.events(count=100000)]
+    assert [f["id"] for f in events] == [before, *(s.job_id for s in got), after]
+    want = ["scheduled" if i % 250 == 3 else "pending" for i in range(1200)]
+    assert [f["st"] for f in events[1:-1]] == want
+    assert [f["ty"] for f in events[1:-1]] == [s["type"] for s in specs]
+    single = events[0]
+    for f in events:
+        assert set(f) == set(single) and f["k"] == "j" and f["wf"] == "", f
+    entries = queue.redis.xlen(queue.keys.events)
+    # runs: a 'pending' run broken by each delayed job and by the change of type
+    assert entries < 20, entries
+    # a reader that starts inside the stream goes on from an entry, never repeating a job
+    first, rest = queue.events(count=2), None
+    rest = queue.events(after=first[-1][0], count=100000)
+    assert [f["id"] for _, f in first + rest] == [f["id"] for f in events]
+
+
+def test_a_batch_of_outcomes_writes_its_events_as_runs(queue: Queue) -> None:
+    queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(100)])
+    jobs = claim(queue, 100)
+    r = queue.redis
+    start = r.xrevrange(queue.keys.events, count=1)[0][0]
+    r.config_resetstat()
+    ended = finish(queue, *(Outcome.completed(j.id, j.attempt, '{"ok":true}') for j in jobs))
+    assert ended == ["completed"] * 100
+    assert r.info("commandstats")["cmdstat_xadd"]["calls"] == 1
+    events = [f for _, f in queue.events(after=start, count=100000)]
+    assert [(f["id"], f["st"]) for f in events] == [(j.id, "completed") for j in jobs]
 
 
 def test_a_call_of_many_jobs_sent_again_stores_none_twice(queue: Queue) -> None:
@@ -123,7 +165,7 @@ def test_a_batch_of_outcomes_counts_each_one(make_queue: Callable[..., Queue]) -
     assert q.stats().dead_letter == 100
 
 
-def test_a_claim_sends_four_commands_a_job_and_leases_each(queue: Queue) -> None:
+def test_a_claim_sends_three_commands_a_job_and_leases_each(queue: Queue) -> None:
     queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(50)])
     r = queue.redis
 
@@ -139,13 +181,31 @@ def test_a_claim_sends_four_commands_a_job_and_leases_each(queue: Queue) -> None
     jobs = asyncio.run(claim())
     inner = {name: s["calls"] for name, s in r.info("commandstats").items()
              if name not in ("cmdstat_fcall", "cmdstat_evalsha", "cmdstat_config|resetstat")}
-    # per job: its fields (HMGET), the lease (HSET), its event (XADD), the reply (HGETALL);
-    # the lease deadlines and the claim's record once for the whole call
+    # per job: its fields (HMGET), the lease (HSET), the reply (HGETALL); the lease
+    # deadlines, the claim's record and the run of 'running' events once for the whole call
     assert len(jobs) == 49
-    assert sum(inner.values()) <= 4 * 49 + 30, inner
+    assert inner.get("cmdstat_xadd") == 1, inner
+    assert sum(inner.values()) <= 3 * 49 + 30, inner
+    running = [f["id"] for _, f in queue.events(count=100000) if f["st"] == "running"]
+    assert running[1:] == [j.id for j in jobs]  # the first claim's job, then these in order
     active = dict(r.zrange(queue.keys.active, 0, -1, withscores=True))
     assert len(active) == 50  # the first claim's job and these
     for j in jobs:
         h = r.hgetall(queue.keys.job(j.id))
         assert h["status"] == "running" and h["attempts"] == "1" and j.attempt == 1
         assert j.id in active
+
+
+def test_a_follower_counts_a_run_as_one_entry_it_read(queue: Queue) -> None:
+    """A follower's `count` limits stream entries: a bulk's one run of 300 events is one
+    entry, read whole, so the follower has not fallen behind (skipped) and goes on after it."""
+    from boltq_core.duties.events import EventFollower
+
+    follower = EventFollower(queue, 10, 0)
+    assert follower.next(0.05).events == []  # starts at the stream's end
+    got = queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(300)])
+    batch = follower.next(2.0)
+    assert not batch.skipped
+    assert [f["id"] for _, f in batch.events] == [s.job_id for s in got]
+    late = queue.submit({"type": "echo"}).job_id
+    assert [f["id"] for _, f in follower.next(2.0).events] == [late]

@@ -33,7 +33,8 @@
                  wait): it registers, so a submit hands it jobs (includes/lease.lua)
   Output: {next_wake_ms (-1 = nothing due), flags, job1, job2, ...}, each job the flat HGETALL
     of its hash after the claim (status 'running', attempts incremented); flags 1 = drain.
-  Events: 'pending' for promoted/recovered jobs, 'running' for each claimed job.
+  Events: 'pending' for promoted/recovered jobs, 'running' for each claimed job (one entry
+  for a lease's run of them).
 ]]
 --@include promote_due
 --@include lease

@@ -17,7 +17,7 @@
                  category and message ('r', 'f', 'l'), delay ms before the next attempt ('r')
                  or the group's wait ('l')
   Output: per outcome the job's new status, or 'stale'.
-  Events: the new status of each job; workflow changes.
+  Events: the new status of each job (like ones in a row share an entry); workflow changes.
 ]]
 --@include transitions
 

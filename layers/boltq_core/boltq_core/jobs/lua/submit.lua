@@ -16,7 +16,7 @@
                  idempotency key ('' = none), trace context ('' = none)
   Output: per job {id, status, duplicate (0|1)}; a repeated idempotency key answers with the
     first job's id and status.
-  Events: 'pending' or 'scheduled' per new job.
+  Events: 'pending' or 'scheduled' per new job (a bulk's like ones in a row share an entry).
 ]]
 --@include create_job
 --@include lease

@@ -16,7 +16,10 @@
   KEYS[9]     dlq         (ZSET)  dead-letter job ids, score = failed ms (bounded)
   KEYS[10]    jobs        (ZSET)  every stored job id, score = submit sequence
   KEYS[11]    stats       (HASH)  counters "submitted|type|prio", "processed|type|status", ...
-  KEYS[12]    events      (STREAM) every state change, capped
+  KEYS[12]    events      (STREAM) every state change, capped: k (j job, w workflow, o relay
+                                  wake-up), id, wf, st, ty, ts [, p progress]; a run of
+                                  like job events of one call shares an entry, its ids
+                                  space-separated in 'ids' (emit)
   KEYS[13]    marker      (ZSET)  wakes workers blocked in BZMPOP
   KEYS[14]    seq         (STRING) submit sequence counter
   KEYS[15]    workflows   (ZSET)  workflow ids, score = sequence
@@ -62,7 +65,7 @@ local KEY0, ARG0 = 34, 4
 -- The call's own state. A script (EVAL) runs the block below as it stands; in the function
 -- library (boltq_core.jobs.scripts) the block becomes begin_call(), run at the start of every
 -- FCALL, while everything else here is defined once when the library loads.
-local rcall, key, config, NOW, WAKE, BATCH
+local rcall, key, config, NOW, WAKE, BATCH, RUNS
 --@begin_call
 rcall = redis.call  -- not there while a library loads
 key = {
@@ -87,10 +90,11 @@ do
 end
 WAKE = false  -- set when a job became ready, so the script ends by waking one blocked worker
 BATCH = nil  -- see batch_begin
+RUNS = nil  -- see emit
 --@end_call
 
 -- Append one state change to the events stream (kind 'j' = job, 'w' = workflow).
-local function emit(kind, id, wf, status, jtype, progress)
+local function xadd_event(kind, id, wf, status, jtype, progress)
   if progress then
     rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, 'id', id,
       'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW, 'p', progress)
@@ -100,14 +104,61 @@ local function emit(kind, id, wf, status, jtype, progress)
   end
 end
 
+-- The job events gathered in a row (emit), as one entry: its ids space-separated in 'ids'.
+local function flush_run()
+  local run = RUNS and RUNS.run
+  if not run then return end
+  RUNS.run = nil
+  if #run.ids == 1 then return xadd_event('j', run.ids[1], run.wf, run.st, run.ty) end
+  rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', 'j', 'ids',
+    table.concat(run.ids, ' '), 'wf', run.wf, 'st', run.st, 'ty', run.ty, 'ts', NOW)
+end
+
+-- Job events are gathered into runs from here (true when this call started it) until
+-- runs_end: a batching call's (batch_begin) and a lease's (includes/lease.lua).
+local function runs_begin()
+  if RUNS then return false end
+  RUNS = {}
+  return true
+end
+
+local function runs_end()
+  flush_run()
+  RUNS = nil
+end
+
+-- A job's or workflow's state change. While runs are gathered (runs_begin) job events in a row
+-- of the same status, type and workflow share one stream entry of up to EVENT_RUN ids: one
+-- XADD a run instead of one a job, and the stream's order is kept (boltq_core.jobs.event_log
+-- reads a run back as one event per job).
+local EVENT_RUN = 500
+local function emit(kind, id, wf, status, jtype, progress)
+  if not RUNS or kind ~= 'j' or progress then
+    flush_run()
+    return xadd_event(kind, id, wf, status, jtype, progress)
+  end
+  wf, jtype = wf or '', jtype or ''
+  local run = RUNS.run
+  if run and (run.st ~= status or run.ty ~= jtype or run.wf ~= wf or #run.ids >= EVENT_RUN) then
+    flush_run()
+    run = nil
+  end
+  if not run then
+    run = {st = status, ty = jtype, wf = wf, ids = {}}
+    RUNS.run = run
+  end
+  run.ids[#run.ids + 1] = id
+end
+
 -- A call that handles many jobs (a bulk submit, a batch of outcomes) gathers the writes its
--- jobs share and sends each as one command at its end: the stats counts and the completed
--- jobs' entries (batch_flush), and with `jobs` (a submit: create_job's batch_flush_jobs) the
+-- jobs share and sends each as one command at its end: runs of like events (emit), the stats
+-- counts and the completed jobs' entries (batch_flush), and with `jobs` (a submit: create_job's batch_flush_jobs) the
 -- index entries and the ungrouped jobs' ready pushes; a type's stats label is looked up once.
 -- Nothing reads what waits here before the flush. Fewer commands is most of a script's server
 -- time per job.
 local function batch_begin(jobs)
   BATCH = {stats = {}, fields = {}, labels = {}, completed = {}}
+  runs_begin()
   if jobs then
     BATCH.index = {}
     BATCH.ready = {{}, {}, {}}
@@ -147,9 +198,11 @@ local function stat(kind, tlabel, label)
   rcall('HINCRBY', key.stats, field, 1)
 end
 
--- The gathered stats counts and completed entries, sent; the call is no longer batching.
+-- The gathered events, stats counts and completed entries, sent; the call is no longer
+-- batching.
 local function batch_flush()
   if not BATCH then return end
+  runs_end()
   rcall_slices('ZADD', key.completed, BATCH.completed, 1000)
   for _, field in ipairs(BATCH.fields) do
     rcall('HINCRBY', key.stats, field, BATCH.stats[field])

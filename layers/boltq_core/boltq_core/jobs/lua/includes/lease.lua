@@ -30,8 +30,9 @@ end
 
 -- Lease job `id` (its hash at jkey; f = its timeout, type, wf; `attempts` its claims so far)
 -- to the lease L. Its lease deadline in active and its line in the claim's record are written
--- for all of L's jobs at once (lease_flush).
+-- for all of L's jobs at once, and their 'running' events as runs (lease_flush).
 local function take(L, jkey, id, f, solo, attempts)
+  if L.runs == nil then L.runs = runs_begin() end  -- false: the call gathers them already
   local attempt = tonumber(attempts or 0) + 1
   if solo then
     rcall('HSET', jkey, 'status', 'running', 'started', NOW, 'attempts', attempt, 'solo', '1')
@@ -50,8 +51,11 @@ local function take(L, jkey, id, f, solo, attempts)
   L.jobs[#L.jobs + 1] = rcall('HGETALL', jkey)
 end
 
--- The lease deadlines and record lines of the jobs take() leased to L since the last flush.
+-- The lease deadlines, record lines and 'running' events of the jobs take() leased to L since
+-- the last flush.
 local function lease_flush(L)
+  if L.runs then runs_end() end
+  L.runs = nil
   if #L.active > 0 then
     rcall_slices('ZADD', key.active, L.active, 1000)
     L.active = {}
