@@ -36,3 +36,14 @@ def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None
     with pytest.raises(ConfigError) as err:
         Settings.from_env(env)
     assert named in err.value.message
+
+
+def test_a_default_timeout_past_the_longest_allowed_is_refused() -> None:
+    """Otherwise every job that names no timeout would be refused with a 400 about a field the
+    caller never sent."""
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"JOB_TIMEOUT_SECONDS": "900", "MAX_JOB_TIMEOUT_SECONDS": "840"})
+    assert "JOB_TIMEOUT_SECONDS (900)" in err.value.message
+    assert "MAX_JOB_TIMEOUT_SECONDS (840)" in err.value.message
+    s = Settings.from_env({"JOB_TIMEOUT_SECONDS": "840", "MAX_JOB_TIMEOUT_SECONDS": "840"})
+    assert s.job_timeout(None) == 840

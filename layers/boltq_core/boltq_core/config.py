@@ -215,6 +215,14 @@ class Settings(BaseModel):
             raise ValueError("SUBMIT_WAIT_REPLICAS / SUBMIT_WAIT_AOF need a non-cluster store")
         return self
 
+    @model_validator(mode="after")
+    def _default_timeout_within_max(self) -> Settings:
+        if self.default_timeout_seconds > self.max_timeout_seconds:
+            raise ValueError(
+                f"JOB_TIMEOUT_SECONDS ({self.default_timeout_seconds}) must be at most "
+                f"MAX_JOB_TIMEOUT_SECONDS ({self.max_timeout_seconds})")
+        return self
+
     @property
     def url(self) -> str:
         return self.redis_url or f"redis://{self.redis_addr}/0"

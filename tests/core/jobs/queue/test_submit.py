@@ -76,7 +76,7 @@ def test_the_caps_count_bytes_and_name_the_job_in_a_bulk(make_queue) -> None:
 
 
 def test_timeout_above_the_maximum_is_rejected(make_queue) -> None:
-    queue = make_queue(max_timeout_seconds=60)
+    queue = make_queue(max_timeout_seconds=60, default_timeout_seconds=30)
     with pytest.raises(InvalidInput, match="timeout_seconds: must be at most 60"):
         queue.submit({"type": "echo", "timeout_seconds": 61})
 
