@@ -130,8 +130,10 @@ end
 -- A job's or workflow's state change. While runs are gathered (runs_begin) job events in a row
 -- of the same status, type and workflow share one stream entry of up to EVENT_RUN ids: one
 -- XADD a run instead of one a job, and the stream's order is kept (boltq_core.jobs.event_log
--- reads a run back as one event per job).
-local EVENT_RUN = 500
+-- reads a run back as one event per job). EVENT_RUN bounds an entry's size, and so the
+-- stream's memory under its cap of entries (EVENTS_MAX_LENGTH): a run of 50 is about 1.5 KB
+-- against about 80 B for one job's entry, and already saves 49 XADDs of 50.
+local EVENT_RUN = 50
 local function emit(kind, id, wf, status, jtype, progress)
   if not RUNS or kind ~= 'j' or progress then
     flush_run()
