@@ -416,11 +416,13 @@ DEFAULTS = f"""\
 LIMITS = """\
 - **Drain and worker CPU.** Two workers and the server share 2 cores, so worker + server CPU
   per job bounds the rate (see the table). BoltQ's claim and finish calls are batched (50 jobs
-  a call) and write what their jobs share once a call: inside them a job costs about 9
-  commands (claim: HMGET, HSET, XADD, HGETALL; finish: HMGET, ZREM, HSET, PEXPIRE, XADD; the
-  lease deadlines, the claim's record, the completed entries and the stats counts once per
-  call), BullMQ's about 24. In an in-process drain (one Runner, 20,000 jobs) those commands
-  take about 25 µs of server time a job and the scripts about 65 µs: the rest is the cost of
+  a call) and write what their jobs share once a call: inside them a job costs about 7
+  commands (claim: HMGET, HSET, HGETALL; finish: HMGET, ZREM, HSET, PEXPIRE; the lease
+  deadlines, the claim's record, the completed entries, the stats counts and the jobs' events,
+  one XADD per run of up to 50 like ones, once per call), BullMQ's about 24. In an in-process
+  drain (one Runner, 20,000 jobs, 6 runs) those commands take about 11–14 µs of server time a
+  job and the scripts 26–38 µs (until this round a job's two events were two XADDs, about 3.5
+  µs of server time a job in bench/RESULTS.md's drain): the rest is the cost of
   each call from Lua (its arguments in, its reply out), so fewer calls is the lever left. Its
   drain with a no-op body costs about 33 µs of worker CPU a job (bench/RESULTS.md, batch 200);
   the rest is the job body's INCR. Through a plain `redis.asyncio` client (the "own client"
@@ -435,12 +437,15 @@ LIMITS = """\
   in its inbox, and the Runner's BZMPOP returns it. On this machine a process that has been
   idle for 20 ms wakes slowly: a PING after such a gap takes about 0.5 ms against 0.13 ms back
   to back, and a bare LPUSH → BRPOP loop paced like this benchmark has a p50 of about 0.8 ms
-  (0.9 ms with an asyncio BZMPOP). A target of 0.8 × huey (about 1.0–1.1 ms) leaves BoltQ
-  about 0.2–0.3 ms above that bare loop for everything it does more than one LPUSH. Its
-  submit alone takes about 0.9 ms after such a gap (client code 0.29 ms against 0.045 ms warm,
-  the script 236 µs against 65 µs warm), and the hand-off to the waiting Runner and the
-  Runner's start of the job add about 0.2 ms each. BullMQ wakes on a marker and then moves
-  the job with a script.
+  (0.9 ms with an asyncio BZMPOP). A target of 0.8 × huey (about 0.85–0.9 ms) is below
+  BoltQ's submit call by itself. Split by `bench/pickup_parts.py` (the same run, p50 of 3
+  runs): the pickup is 1.33–1.37 ms, and the producer's submit call 1.15–1.19 ms of it: its
+  client work before the request goes out 0.32–0.38 ms (about 0.045 ms back to back: the
+  same code runs several times slower after the gap), the round trip 0.74–0.82 ms (the
+  script, the hand-off to the waiting Runner and two processes waking; a PING after the same
+  gap takes 0.45–0.47 ms). The job starts about 0.18 ms after the producer has its reply.
+  huey's enqueue is one LPUSH, whose client work and server time are a fraction of that.
+  BullMQ wakes on a marker and then moves the job with a script.
 - **Single submit.** huey's enqueue is one LPUSH of a pickled message through redis-py's
   connection pool. BoltQ's script calls go on a connection the client holds for them
   (boltq_core/store/pinned.py), which skips redis-py 8's pool checkout and return (a PING:
@@ -467,18 +472,19 @@ LIMITS = """\
   ahead of BullMQ's `add` (about 1.05 ×).
 - **Bulk.** A bulk of several chunks goes pipelined on the held connection
   (boltq_core/jobs/pipelined.py): the next chunk is built and sent while the server runs the
-  one before it, so the server does not wait for the client between chunks. Only the check
-  of every job (pydantic, the payload and timeout caps: about 4–5 µs a job) comes before the
-  first chunk is sent, so that bad input stores nothing. The script runs 2 commands a job
-  (the job's hash and its event); the resend check is one ZMSCORE per call, and the index
-  entries, the ready pushes and the stats counts go once per call. That is about 15–17 µs of
-  server time a job. On a cut connection the chunks not yet answered are sent again the
-  queue's usual way, and a chunk already stored answers without being stored twice. Before
-  this round every chunk was built before the first was sent, and the client's work (about
-  13 µs a job) never overlapped the server's: 30,358 jobs/s against 42,973 now. What is left
-  is the server's time plus the check: about 20 µs a job, near 50,000 jobs/s, while 2.5 ×
-  BullMQ needs about 42,000–54,000 jobs/s in the same repetition. BullMQ's addBulk sends one
-  addStandardJob script per job in one pipeline.
+  one before it, so the server does not wait for the client between chunks. Only the check of
+  every job (pydantic, the payload and timeout caps: about 4–5 µs a job) comes before the
+  first chunk is sent, so that bad input stores nothing. The script runs 1 command a job (the
+  job's hash; until this round also its event); the jobs' events go as runs of up to 50 like
+  ones, one XADD a run, the resend check is one ZMSCORE per call, and the index entries, the
+  ready pushes and the stats counts go once per call. That is about 8 µs of server time a job
+  (15–17 µs with an XADD a job; bench/RESULTS.md). On a cut connection the chunks not yet
+  answered are sent again the queue's usual way, and a chunk already stored answers without
+  being stored twice. Before this round every chunk was built before the first was sent, and
+  the client's work (about 13 µs a job) never overlapped the server's: 30,358 jobs/s, then
+  42,973 with the pipelined send, and about 64,000 with the events as runs. What is left is
+  mostly the client's check and build, which now take longer than the server's part. BullMQ's
+  addBulk sends one addStandardJob script per job in one pipeline.
 """
 
 RERUN = """\
