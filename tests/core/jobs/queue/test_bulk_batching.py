@@ -209,3 +209,52 @@ def test_a_follower_counts_a_run_as_one_entry_it_read(queue: Queue) -> None:
     assert [f["id"] for _, f in batch.events] == [s.job_id for s in got]
     late = queue.submit({"type": "echo"}).job_id
     assert [f["id"] for _, f in follower.next(2.0).events] == [late]
+
+
+def _story(q: Queue, after: str) -> list[tuple[str, ...]]:
+    """The events after `after`, ids (jobs' and workflows') named by first appearance."""
+    names: dict[str, str] = {}
+
+    def name(i: str) -> str:
+        return names.setdefault(i, f"#{len(names)}") if i else ""
+
+    return [(f["k"], name(f["id"]), name(f["wf"]), f["st"], f["ty"])
+            for _, f in q.events(after=after, count=100000)]
+
+
+def test_a_batch_of_outcomes_tells_the_story_outcomes_one_at_a_time_tell(
+        make_queue: Callable[..., Queue]) -> None:
+    """Runs must keep every event, in order, among the workflow events and the retries a batch
+    of outcomes writes: the same outcomes, in one call or one call each, read back alike."""
+    from boltq_core.jobs.workflows import Workflows
+
+    stories = []
+    for batched in (True, False):
+        q = make_queue()
+        wf = Workflows(q)
+        steps = {"name": "w", "steps": [{"id": "a", "job_type": "echo"},
+                                        {"id": "b", "job_type": "echo", "depends_on": ["a"]},
+                                        {"id": "c", "job_type": "other", "depends_on": ["a"]}]}
+        for _ in range(3):
+            q.submit_many([{"type": "echo"}] * 3 + [{"type": "other"}] * 2)
+            wf.submit(steps)
+        jobs = claim(q, 100)
+        assert len(jobs) == 18
+        start = q.redis.xrevrange(q.keys.events, count=1)[0][0]
+        outcomes = [Outcome.retry(j.id, j.attempt, "transient", "again", 60_000) if i == 4
+                    else Outcome.failed(j.id, j.attempt, "permanent", "no") if i in (7, 11)
+                    else Outcome.completed(j.id, j.attempt, '{"ok":true}')
+                    for i, j in enumerate(jobs)]
+        if batched:
+            finish(q, *outcomes)
+        else:
+            for o in outcomes:
+                finish(q, o)
+        entries = len(q.redis.xrange(q.keys.events, f"({start}", "+"))
+        stories.append((_story(q, start), entries))
+    (batched_story, batched_entries), (single_story, single_entries) = stories
+    assert single_entries == len(single_story)
+    assert batched_entries < single_entries  # the batch did write runs
+    assert {e[0] for e in single_story} == {"j", "w"}  # workflows moved too
+    assert {"completed", "retrying", "failed"} <= {e[3] for e in single_story}
+    assert batched_story == single_story
