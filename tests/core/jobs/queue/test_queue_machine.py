@@ -1,9 +1,10 @@
 """The queue against a model of it, driven by random sequences of calls (a hypothesis state
 machine) on the real server: single and bulk submits with priorities and delays, claims,
-outcomes one call each or in a batch, cancels and dead-letter requeues. After every step each
-job's stored status matches the model, the counts match, and the events stream has told
-exactly the model's story since the last step: every transition once, in order (runs of like
-events included, lua/includes/common.lua emit).
+outcomes one call each or in a batch, cancels and dead-letter requeues, over two queues, the
+second of which is paused and resumed. After every step each job's stored status matches the
+model, each queue's counts match, and each queue's events stream has told exactly the model's
+story since the last step: every transition once, in order (runs of like events included,
+lua/includes/common.lua emit).
 
 No job ever becomes due or loses its lease while a sequence runs (delays and retries are
 60 s out, leases 300 s), so the model knows every transition the store makes."""
@@ -29,10 +30,12 @@ from boltq_core.running.attempt import Outcome
 from tests.support.queue_calls import claim, finish
 
 PRIORITIES = ("high", "normal", "low")  # claim order: strict priority, FIFO within one
+QUEUES = ("default", "q2")
 LATER_MS = 60_000
 
 job_specs = st.lists(st.tuples(st.sampled_from(PRIORITIES), st.booleans(),
-                               st.sampled_from((1, 2, 3)), st.sampled_from(("a", "b"))),
+                               st.sampled_from((1, 2, 3)), st.sampled_from(("a", "b")),
+                               st.sampled_from(QUEUES)),
                      min_size=1, max_size=12)
 
 
@@ -47,41 +50,57 @@ def test_the_queue_keeps_to_its_model(make_queue: Callable[..., Queue]) -> None:
             self.prio: dict[str, int] = {}
             self.max_attempts: dict[str, int] = {}
             self.attempts: dict[str, int] = {}
-            self.ready: list[list[str]] = [[], [], []]
-            self.story: list[tuple[str, str]] = []  # transitions not yet checked in events
-            self.cursor = "0-0"
+            self.queue: dict[str, str] = {}
+            self.ready: dict[str, list[list[str]]] = {n: [[], [], []] for n in QUEUES}
+            # per queue, the transitions not yet checked in its events
+            self.story: dict[str, list[tuple[str, str]]] = {n: [] for n in QUEUES}
+            self.cursor = dict.fromkeys(QUEUES, "0-0")
+            self.paused: set[str] = set()
 
         def _set(self, job_id: str, status: str) -> None:
             seen[status] += 1
             self.status[job_id] = status
-            self.story.append((job_id, status))
+            self.story[self.queue[job_id]].append((job_id, status))
 
         def _with(self, *statuses: str) -> list[str]:
             return [i for i, s in self.status.items() if s in statuses]  # submit order
 
         @rule(specs=job_specs, bulk=st.booleans())
-        def submit(self, specs: list[tuple[str, bool, int, str]], bulk: bool) -> None:
-            body = [{"type": t, "priority": p, "max_attempts": m,
+        def submit(self, specs: list[tuple[str, bool, int, str, str]], bulk: bool) -> None:
+            body = [{"type": t, "priority": p, "max_attempts": m, "queue": name,
                      **({"delay_seconds": LATER_MS // 1000} if later else {})}
-                    for p, later, m, t in specs]
+                    for p, later, m, t, name in specs]
             got = (self.q.submit_many(body) if bulk
                    else [self.q.submit(b) for b in body])
-            for (p, later, m, _), sub in zip(specs, got, strict=True):
+            for (p, later, m, _, name), sub in zip(specs, got, strict=True):
                 assert not sub.duplicate
+                self.queue[sub.job_id] = name
                 self.prio[sub.job_id] = PRIORITIES.index(p)
                 self.max_attempts[sub.job_id] = m
                 self.attempts[sub.job_id] = 0
                 if not later:
-                    self.ready[PRIORITIES.index(p)].append(sub.job_id)
+                    self.ready[name][PRIORITIES.index(p)].append(sub.job_id)
                 self._set(sub.job_id, "scheduled" if later else "pending")
 
-        @rule(count=st.integers(1, 20))
-        def claim_some(self, count: int) -> None:
-            want = [i for lane in self.ready for i in lane][:count]
-            got = claim(self.q, count)
+        @rule()
+        def pause_or_resume(self) -> None:
+            name = QUEUES[1]  # the default queue stays open, so most claims find work
+            seen["pause or resume"] += 1
+            if name in self.paused:
+                self.q.of(name).resume()
+                self.paused.remove(name)
+            else:
+                self.q.of(name).pause()
+                self.paused.add(name)
+
+        @rule(name=st.sampled_from(QUEUES), count=st.integers(1, 20))
+        def claim_some(self, name: str, count: int) -> None:
+            lanes = self.ready[name]
+            want = [] if name in self.paused else [i for lane in lanes for i in lane][:count]
+            got = claim(self.q.of(name), count)
             assert [j.id for j in got] == want
             for j in got:
-                self.ready[self.prio[j.id]].remove(j.id)
+                lanes[self.prio[j.id]].remove(j.id)
                 self.attempts[j.id] += 1
                 assert j.attempt == self.attempts[j.id]
                 self._set(j.id, "running")
@@ -108,9 +127,19 @@ def test_the_queue_keeps_to_its_model(make_queue: Callable[..., Queue]) -> None:
                     outcomes.append(Outcome.failed(job_id, attempt, "permanent", "no"))
                     expect.append("failed")
             seen["a batch of outcomes" if batched and len(outcomes) > 1 else "one outcome"] += 1
-            got = (finish(self.q, *outcomes) if batched
-                   else [s for o in outcomes for s in finish(self.q, o)])
-            assert got == expect
+            if batched:  # one call per queue: a call stays in its queue's slot
+                got = {}
+                for name in QUEUES:
+                    mine = [o for o in outcomes if self.queue[o.job_id] == name]
+                    if mine:
+                        got.update(zip((o.job_id for o in mine),
+                                       finish(self.q.of(name), *mine), strict=True))
+                assert [got[i] for i in picked] == expect
+                picked = [i for name in QUEUES for i in picked if self.queue[i] == name]
+                expect = [got[i] for i in picked]
+            else:
+                assert [s for o in outcomes
+                        for s in finish(self.q.of(self.queue[o.job_id]), o)] == expect
             for job_id, status in zip(picked, expect, strict=True):
                 self._set(job_id, status)
 
@@ -121,7 +150,7 @@ def test_the_queue_keeps_to_its_model(make_queue: Callable[..., Queue]) -> None:
             job_id = data.draw(st.sampled_from(self._with("pending", "scheduled", "retrying")))
             assert self.q.cancel(job_id) == "cancelled"
             if self.status[job_id] == "pending":
-                self.ready[self.prio[job_id]].remove(job_id)
+                self.ready[self.queue[job_id]][self.prio[job_id]].remove(job_id)
             self._set(job_id, "cancelled")
 
         @precondition(lambda self: any(s == "failed" for s in self.status.values()))
@@ -130,8 +159,10 @@ def test_the_queue_keeps_to_its_model(make_queue: Callable[..., Queue]) -> None:
             ids = data.draw(st.lists(st.sampled_from(self._with("failed")), min_size=1,
                                      unique=True))
             assert sorted(self.q.dlq_requeue(ids)) == sorted(ids)
-            for job_id in ids:  # back to the end of their priority's line, attempts reset
-                self.ready[self.prio[job_id]].append(job_id)
+            # by queue, then in the order given: back to the end of their priority's line,
+            # attempts reset
+            for job_id in [i for name in QUEUES for i in ids if self.queue[i] == name]:
+                self.ready[self.queue[job_id]][self.prio[job_id]].append(job_id)
                 self.attempts[job_id] = 0
                 self._set(job_id, "pending")
 
@@ -142,29 +173,33 @@ def test_the_queue_keeps_to_its_model(make_queue: Callable[..., Queue]) -> None:
             ids = list(self.status)
             pipe = self.q.redis.pipeline(transaction=False)
             for job_id in ids:
-                pipe.hget(self.q.keys.job(job_id), "status")
+                pipe.hget(self.q.holding(job_id).keys.job(job_id), "status")
             assert dict(zip(ids, pipe.execute(), strict=True)) == self.status
-            s = self.q.stats()
-            count = {k: len(self._with(k)) for k in ("pending", "running", "failed")}
-            assert (s.pending_total, s.running, s.dead_letter) == (
-                count["pending"], count["running"], count["failed"])
-            assert s.scheduled + s.retrying == len(self._with("scheduled", "retrying"))
+            for name in QUEUES:
+                s = self.q.of(name).stats()
+                count = {k: sum(self.queue[i] == name for i in self._with(*k))
+                         for k in (("pending",), ("running",), ("failed",),
+                                   ("scheduled", "retrying"))}
+                assert (s.pending_total, s.running, s.dead_letter, s.scheduled + s.retrying
+                        ) == tuple(count.values()), name
 
         @invariant()
         def events_tell_the_story(self) -> None:
             if not hasattr(self, "q"):
                 return
-            events = self.q.events(after=self.cursor, count=100_000)
-            assert [(f["id"], f["st"]) for _, f in events] == self.story
-            if events:
-                self.cursor = events[-1][0]
-                seen["events read"] += len(events)
-                seen["runs read"] += len(events) - len({eid for eid, _ in events})
-            self.story = []
+            for name in QUEUES:
+                events = self.q.of(name).events(after=self.cursor[name], count=100_000)
+                assert [(f["id"], f["st"]) for _, f in events] == self.story[name], name
+                if events:
+                    self.cursor[name] = events[-1][0]
+                    seen["events read"] += len(events)
+                    seen["runs read"] += len(events) - len({eid for eid, _ in events})
+                self.story[name] = []
 
     run_state_machine_as_test(QueueMachine, settings=settings(
-        max_examples=30, stateful_step_count=25, deadline=None, derandomize=True,
+        max_examples=50, stateful_step_count=50, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
     for what in ("pending", "scheduled", "running", "completed", "retrying", "failed",
-                 "cancelled", "a batch of outcomes", "one outcome", "runs read"):
+                 "cancelled", "a batch of outcomes", "one outcome", "runs read",
+                 "pause or resume"):
         assert seen[what] > 0, (what, seen)
