@@ -154,10 +154,10 @@ end
 
 -- A call that handles many jobs (a bulk submit, a batch of outcomes) gathers the writes its
 -- jobs share and sends each as one command at its end: runs of like events (emit), the stats
--- counts and the completed jobs' entries (batch_flush), and with `jobs` (a submit: create_job's batch_flush_jobs) the
--- index entries and the ungrouped jobs' ready pushes; a type's stats label is looked up once.
--- Nothing reads what waits here before the flush. Fewer commands is most of a script's server
--- time per job.
+-- counts and the completed jobs' entries (batch_flush), and with `jobs` (a submit:
+-- create_job's batch_flush_jobs) the index entries and the ungrouped jobs' ready pushes; a
+-- type's stats label is looked up once. Nothing reads what waits here before the flush. Fewer
+-- commands is most of a script's server time per job.
 local function batch_begin(jobs)
   BATCH = {stats = {}, fields = {}, labels = {}, completed = {}}
   runs_begin()
