@@ -19,7 +19,7 @@ def expand(entries: Iterable[Event]) -> list[Event]:
             out.append((eid, fields))
             continue
         rest = {k: v for k, v in fields.items() if k != "ids"}
-        out += [(eid, {"k": rest["k"], "id": i, **rest}) for i in ids.split(" ")]
+        out += [(eid, {**rest, "id": i}) for i in ids.split(" ")]
     return out
 
 

@@ -93,25 +93,25 @@ BATCH = nil  -- see batch_begin
 RUNS = nil  -- see emit
 --@end_call
 
--- Append one state change to the events stream (kind 'j' = job, 'w' = workflow).
-local function xadd_event(kind, id, wf, status, jtype, progress)
+-- Append one entry to the events stream (kind 'j' = job, 'w' = workflow): one change's `id`
+-- under 'id', or a run's space-separated ids under 'ids' (idf).
+local function xadd_event(kind, idf, id, wf, status, jtype, progress)
   if progress then
-    rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, 'id', id,
+    rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, idf, id,
       'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW, 'p', progress)
   else
-    rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, 'id', id,
+    rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', kind, idf, id,
       'wf', wf or '', 'st', status, 'ty', jtype or '', 'ts', NOW)
   end
 end
 
--- The job events gathered in a row (emit), as one entry: its ids space-separated in 'ids'.
+-- The job events gathered in a row (emit), as one entry; a run of one as a single change.
 local function flush_run()
   local run = RUNS and RUNS.run
   if not run then return end
   RUNS.run = nil
-  if #run.ids == 1 then return xadd_event('j', run.ids[1], run.wf, run.st, run.ty) end
-  rcall('XADD', key.events, 'MAXLEN', '~', config.events_max, '*', 'k', 'j', 'ids',
-    table.concat(run.ids, ' '), 'wf', run.wf, 'st', run.st, 'ty', run.ty, 'ts', NOW)
+  if #run.ids == 1 then return xadd_event('j', 'id', run.ids[1], run.wf, run.st, run.ty) end
+  xadd_event('j', 'ids', table.concat(run.ids, ' '), run.wf, run.st, run.ty)
 end
 
 -- Job events are gathered into runs from here (true when this call started it) until
@@ -137,7 +137,7 @@ local EVENT_RUN = 50
 local function emit(kind, id, wf, status, jtype, progress)
   if not RUNS or kind ~= 'j' or progress then
     flush_run()
-    return xadd_event(kind, id, wf, status, jtype, progress)
+    return xadd_event(kind, 'id', id, wf, status, jtype, progress)
   end
   wf, jtype = wf or '', jtype or ''
   local run = RUNS.run
