@@ -18,7 +18,7 @@ from boltq_core.running.async_queue import AsyncQueue
 from boltq_core.running.attempt import Outcome
 from boltq_core.running.processors import ProcessorRegistry
 from tests.conftest import run_worker
-from tests.support.queue_calls import claim, finish
+from tests.support.queue_calls import claim, events, finish
 
 
 def _specs(n: int) -> list[dict[str, Any]]:
@@ -49,7 +49,7 @@ def _state(q: Queue) -> dict[str, Any]:
         "types": sorted(r.smembers(k.types)),
         "index": [_i(q, j) for j in r.zrange(k.index, 0, -1)],
         "scheduled": sorted(_i(q, j) for j in r.zrange(k.scheduled, 0, -1)),
-        "events": Counter(f["st"] for _, f in q.events(count=100000)),
+        "events": Counter(f["st"] for f in events(q)),
     }
     for p in range(3):
         state[f"ready{p}"] = [_i(q, j) for j in r.lrange(k.ready(p), 0, -1)]
@@ -99,34 +99,34 @@ def test_a_bulks_events_read_one_per_job_in_stream_order(queue: Queue) -> None:
               **({"delay_seconds": 60} if i % 250 == 3 else {})} for i in range(1200)]
     got = queue.submit_many(specs, chunk=1200)
     after = queue.submit({"type": "echo"}).job_id
-    events = [f for _, f in queue.events(count=100000)]
-    assert [f["id"] for f in events] == [before, *(s.job_id for s in got), after]
+    read = events(queue)
+    assert [f["id"] for f in read] == [before, *(s.job_id for s in got), after]
     want = ["scheduled" if i % 250 == 3 else "pending" for i in range(1200)]
-    assert [f["st"] for f in events[1:-1]] == want
-    assert [f["ty"] for f in events[1:-1]] == [s["type"] for s in specs]
-    single = events[0]
-    for f in events:
+    assert [f["st"] for f in read[1:-1]] == want
+    assert [f["ty"] for f in read[1:-1]] == [s["type"] for s in specs]
+    single = read[0]
+    for f in read:
         assert set(f) == set(single) and f["k"] == "j" and f["wf"] == "", f
     entries = queue.redis.xlen(queue.keys.events)
     # runs of at most 50: 'pending' ones broken by each delayed job and by the change of type
     assert 1200 // 50 <= entries <= 1200 // 50 + 2 * 5 + 1 + 2, entries
     # a reader that starts inside the stream goes on from an entry, never repeating a job
-    first, rest = queue.events(count=2), None
+    first = queue.events(count=2)
     rest = queue.events(after=first[-1][0], count=100000)
-    assert [f["id"] for _, f in first + rest] == [f["id"] for f in events]
+    assert [f["id"] for _, f in first + rest] == [f["id"] for f in read]
 
 
 def test_a_batch_of_outcomes_writes_its_events_as_runs(queue: Queue) -> None:
     queue.submit_many([{"type": "echo", "data": {"i": i}} for i in range(100)])
     jobs = claim(queue, 100)
     r = queue.redis
-    start = r.xrevrange(queue.keys.events, count=1)[0][0]
+    start = queue.stream_ends([queue.name])[queue.name]
     r.config_resetstat()
     ended = finish(queue, *(Outcome.completed(j.id, j.attempt, '{"ok":true}') for j in jobs))
     assert ended == ["completed"] * 100
     assert r.info("commandstats")["cmdstat_xadd"]["calls"] == 100 // 50
-    events = [f for _, f in queue.events(after=start, count=100000)]
-    assert [(f["id"], f["st"]) for f in events] == [(j.id, "completed") for j in jobs]
+    ended_events = [f for _, f in queue.events(after=start, count=100000)]
+    assert [(f["id"], f["st"]) for f in ended_events] == [(j.id, "completed") for j in jobs]
 
 
 def test_a_call_of_many_jobs_sent_again_stores_none_twice(queue: Queue) -> None:
@@ -186,7 +186,7 @@ def test_a_claim_sends_three_commands_a_job_and_leases_each(queue: Queue) -> Non
     assert len(jobs) == 49
     assert inner.get("cmdstat_xadd") == 1, inner
     assert sum(inner.values()) <= 3 * 49 + 30, inner
-    running = [f["id"] for _, f in queue.events(count=100000) if f["st"] == "running"]
+    running = [f["id"] for f in events(queue) if f["st"] == "running"]
     assert running[1:] == [j.id for j in jobs]  # the first claim's job, then these in order
     active = dict(r.zrange(queue.keys.active, 0, -1, withscores=True))
     assert len(active) == 50  # the first claim's job and these
@@ -240,7 +240,7 @@ def test_a_batch_of_outcomes_tells_the_story_outcomes_one_at_a_time_tell(
             wf.submit(steps)
         jobs = claim(q, 100)
         assert len(jobs) == 18
-        start = q.redis.xrevrange(q.keys.events, count=1)[0][0]
+        start = q.stream_ends([q.name])[q.name]
         outcomes = [Outcome.retry(j.id, j.attempt, "transient", "again", 60_000) if i == 4
                     else Outcome.failed(j.id, j.attempt, "permanent", "no") if i in (7, 11)
                     else Outcome.completed(j.id, j.attempt, '{"ok":true}')
