@@ -296,7 +296,7 @@ def test_pusher_coalesces_a_burst_and_delivers_every_event(ws_calls: Any, fn_env
     ws_calls("$connect", "all=")
     ws_calls("subscribe", "all=", {"action": "subscribe", "topic": "all"})
     rec = Recorder()
-    pusher = connect_pusher(q, rec, coalesce_ms=100)
+    pusher = connect_pusher(q, rec, coalesce_ms=500)
     stop = threading.Event()
     t = threading.Thread(target=lambda: pusher.run_until(time.monotonic() + 5, stop.is_set, 50))
     t.start()
@@ -307,20 +307,21 @@ def test_pusher_coalesces_a_burst_and_delivers_every_event(ws_calls: Any, fn_env
         wait_until = sent + 2
         while not rec.to("all=") and time.monotonic() < wait_until:
             time.sleep(0.002)
-        assert rec.to("all=") and time.monotonic() - sent < 0.08  # the leading edge: at once
+        # the leading edge: at once, well before the 500 ms window (the bound holds on a loaded box)
+        assert rec.to("all=") and time.monotonic() - sent < 0.3
         ids = [first]
         burst_start = time.monotonic()
-        while time.monotonic() - burst_start < 0.5:  # a burst: a submit every ~5 ms
+        while time.monotonic() - burst_start < 1.5:  # a burst: a submit every ~5 ms
             ids.append(q.submit({"type": "echo"}).job_id)
             time.sleep(0.005)
-        time.sleep(0.3)
+        time.sleep(0.8)
     finally:
         stop.set()
         t.join()
         pusher.close()
     got = [m["job_id"] for m in rec.to("all=")]
     assert got == ids  # every event, in stream order
-    assert pusher.reads <= 12, pusher.reads  # ~0.5 s / 100 ms, not one read per submit
+    assert len(ids) > 50 and pusher.reads <= 8, pusher.reads  # ~1.5 s / 500 ms, not one per submit
 
 
 def test_the_relays_wake_ups_are_not_pushed(ws_calls: Any, fn_env: Queue) -> None:
